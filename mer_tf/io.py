@@ -1,0 +1,128 @@
+"""File helpers over `tf.io.gfile`, so every data and run path may be local,
+`gs://` or any other filesystem TensorFlow knows (`ram://` in tests).
+
+Writes are atomic: the bytes go to a temporary name beside the target, which is
+then renamed, so a killed process never leaves a half-written file under the
+final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import uuid
+from typing import Any, Iterable
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def is_remote(path: str) -> bool:
+    """True for URL-style paths (`gs://…`, `ram://…`) that plain `open` can't use."""
+    return "://" in str(path)
+
+
+def join(base: str, *parts: str) -> str:
+    base = str(base)
+    if is_remote(base):
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    return _gfile().exists(str(path))
+
+
+def isdir(path: str) -> bool:
+    return _gfile().isdir(str(path))
+
+
+def makedirs(path: str) -> None:
+    _gfile().makedirs(str(path))
+
+
+def listdir(path: str) -> list[str]:
+    return sorted(name.rstrip("/") for name in _gfile().listdir(str(path)))
+
+
+def glob(pattern: str) -> list[str]:
+    return sorted(_gfile().glob(str(pattern)))
+
+
+def remove(path: str) -> None:
+    if exists(path):
+        _gfile().remove(str(path))
+
+
+def rmtree(path: str) -> None:
+    if exists(path):
+        _gfile().rmtree(str(path))
+
+
+def size(path: str) -> int:
+    return _gfile().stat(str(path)).length
+
+
+def rename(src: str, dst: str) -> None:
+    _gfile().rename(str(src), str(dst), overwrite=True)
+
+
+def temp_name(path: str) -> str:
+    """A sibling name for a file being written; `.tmp-` marks it as unfinished."""
+    return f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+
+
+def open_file(path: str, mode: str = "r"):
+    return _gfile().GFile(str(path), mode)
+
+
+def read_bytes(path: str) -> bytes:
+    with open_file(path, "rb") as f:
+        return f.read()
+
+
+def read_text(path: str, encoding: str = "utf-8", errors: str = "strict") -> str:
+    return read_bytes(path).decode(encoding, errors=errors)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    tmp = temp_name(path)
+    try:
+        with open_file(tmp, "wb") as f:
+            f.write(data)
+        rename(tmp, path)
+    finally:
+        remove(tmp)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def to_json(obj: Any) -> str:
+    """Stable JSON (sorted keys, fixed indent) so re-runs write identical bytes."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    write_text_atomic(path, to_json(obj))
+
+
+def read_json(path: str) -> Any:
+    return json.loads(read_text(path))
+
+
+def remove_temporaries(directory: str, names: Iterable[str] | None = None) -> int:
+    """Deletes `*.tmp-*` leftovers of a killed run; returns how many."""
+    if not exists(directory):
+        return 0
+    removed = 0
+    for name in names if names is not None else listdir(directory):
+        if ".tmp-" in name:
+            remove(join(directory, name))
+            removed += 1
+    return removed

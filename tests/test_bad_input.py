@@ -1,0 +1,186 @@
+"""Every kind of bad input gets a message naming file and line, and `--on-error`
+decides between stopping and skipping; nothing half-written stays behind."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from mer_tf.data import prepare as prep
+from mer_tf.data.errors import DataError
+
+IDS_OF_DIALOG = "Ses01F_impro01"
+
+
+@pytest.fixture
+def session1(release, tmp_path):
+    """A copy of Session1 alone, to break."""
+    root = tmp_path / "IEMOCAP_full_release"
+    shutil.copytree(os.path.join(release[0], "Session1"), root / "Session1")
+    return root
+
+
+def _prepare(root, out, on_error="stop", sessions=(1,)):
+    return prep.prepare(prep.PrepareConfig(source=str(root), out_dir=str(out), on_error=on_error,
+                                           sessions=sessions, shard_size=8), progress=False)
+
+
+def _eval_file(root, dialog=IDS_OF_DIALOG):
+    return root / "Session1" / "dialog" / "EmoEvaluation" / f"{dialog}.txt"
+
+
+def _first_in_set_id(root, dialog=IDS_OF_DIALOG):
+    for line in _eval_file(root, dialog).read_text().splitlines():
+        parts = line.split("\t")
+        if line.startswith("[") and parts[2] in ("ang", "exc", "neu", "sad"):
+            return parts[1]
+    raise AssertionError("no in-set utterance")
+
+
+def _assert_nothing_half_written(out):
+    names = os.listdir(out)
+    assert not [n for n in names if ".tmp-" in n]
+    assert not [n for n in os.listdir(out / ".state") if ".tmp-" in n]
+    assert "manifest.json" not in names
+
+
+def test_malformed_evaluation_line(session1, tmp_path):
+    path = _eval_file(session1)
+    lines = path.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith("["))
+    uid = lines[number].split("\t")[1]
+    lines[number] = lines[number].replace("\t[", "\t(")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as error:
+        _prepare(session1, tmp_path / "stop")
+    assert str(error.value).startswith(f"{path}:{number + 1}: malformed evaluation line")
+    manifest = _prepare(session1, tmp_path / "skip", on_error="skip")
+    assert manifest["skipped"][0]["line"] == number + 1
+    assert manifest["skipped"][0]["utterance_ids"] == [uid]
+
+
+def test_missing_sentence_wav_is_cut_from_the_dialog_wav(session1, tmp_path, release):
+    uid = _first_in_set_id(session1)
+    wav = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG / f"{uid}.wav"
+    original, _ = soundfile.read(wav, dtype="float32")
+    wav.unlink()
+    out = tmp_path / "out"
+    manifest = _prepare(session1, out)
+    assert manifest["audio_from_dialog"] == [uid]
+    from tests.test_prepare import _records
+
+    record = next(r for r in _records(str(out), manifest) if r["utterance_id"] == uid)
+    cut = record["audio"].astype(np.float32) / 32768
+    assert abs(cut.size - original.size) <= 1
+    n = min(cut.size, original.size)
+    assert np.corrcoef(cut[:n], original[:n])[0, 1] > 0.99  # same speech, downmixed
+
+
+def test_missing_wav_with_no_dialog_wav(session1, tmp_path):
+    uid = _first_in_set_id(session1)
+    wav = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG / f"{uid}.wav"
+    wav.unlink()
+    (session1 / "Session1" / "dialog" / "wav" / f"{IDS_OF_DIALOG}.wav").unlink()
+    with pytest.raises(DataError, match="missing sentence WAV") as error:
+        _prepare(session1, tmp_path / "stop")
+    assert error.value.path == str(wav)
+    _assert_nothing_half_written(tmp_path / "stop")
+    manifest = _prepare(session1, tmp_path / "skip", on_error="skip")
+    assert [r["utterance_ids"] for r in manifest["skipped"]] == [[uid]]
+
+
+def test_unreadable_wav(session1, tmp_path):
+    uid = _first_in_set_id(session1)
+    wav = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG / f"{uid}.wav"
+    wav.write_bytes(b"RIFF\x00\x00not really a wav file")
+    with pytest.raises(DataError, match="unreadable WAV") as error:
+        _prepare(session1, tmp_path / "stop")
+    assert error.value.path == str(wav)
+    full = _prepare(session1, tmp_path / "skip", on_error="skip")
+    assert full["skipped_count"] == 1 and full["skipped"][0]["path"] == str(wav)
+
+
+def test_wav_at_another_rate_is_resampled_and_said(session1, tmp_path, capsys):
+    uid = _first_in_set_id(session1)
+    wav = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG / f"{uid}.wav"
+    original, _ = soundfile.read(wav, dtype="float32")
+    soundfile.write(wav, soxr.resample(original, 16000, 22050), 22050, subtype="PCM_16")
+    out = tmp_path / "out"
+    manifest = prep.prepare(prep.PrepareConfig(source=str(session1), out_dir=str(out),
+                                               sessions=(1,), shard_size=8), progress=True)
+    assert manifest["resampled"] == [[str(wav), 22050]]
+    assert f"resampled {wav} from 22050 Hz" in capsys.readouterr().err
+    from tests.test_prepare import _records
+
+    record = next(r for r in _records(str(out), manifest) if r["utterance_id"] == uid)
+    assert abs(record["audio"].size - original.size) <= 2
+
+
+def test_mocap_row_with_wrong_column_count(session1, tmp_path):
+    path = session1 / "Session1" / "dialog" / "MOCAP_rotated" / f"{IDS_OF_DIALOG}.txt"
+    lines = path.read_text().splitlines()
+    lines[9] = " ".join(lines[9].split()[:-1])
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "stop"
+    with pytest.raises(DataError) as error:
+        _prepare(session1, out)
+    assert str(error.value) == (f"{path}:10: row has 166 columns, the header says 167 "
+                                "(frame, time and 165 values)")
+    _assert_nothing_half_written(out)
+    assert not [n for n in os.listdir(out) if n.endswith(".tfrecord")]  # the shard was dropped
+    manifest = _prepare(session1, tmp_path / "skip", on_error="skip")
+    skipped = manifest["skipped"][0]
+    assert skipped["line"] == 10 and len(skipped["utterance_ids"]) >= 1
+    assert all(u.startswith(IDS_OF_DIALOG) for u in skipped["utterance_ids"])
+
+
+def test_mocap_header_with_other_column_count_than_other_dialogs(session1, tmp_path):
+    path = session1 / "Session1" / "dialog" / "MOCAP_hand" / "Ses01M_impro01.txt"
+    lines = path.read_text().splitlines()
+    lines[0] += " EXTRA"
+    lines[1] += " X Y Z"
+    lines[2:] = [row + " 0.0 0.0 0.0" for row in lines[2:]]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="header gives 9 value columns; the other dialogs' "
+                                        "MOCAP_hand files have 6") as error:
+        _prepare(session1, tmp_path / "stop")
+    assert (error.value.path, error.value.line) == (str(path), 2)
+
+
+def test_transcript_without_label(session1, tmp_path):
+    path = session1 / "Session1" / "dialog" / "transcriptions" / f"{IDS_OF_DIALOG}.txt"
+    lines = path.read_text().splitlines()
+    lines.insert(2, f"{IDS_OF_DIALOG}_F999 [099.0000-100.0000]: Nobody labelled me.")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as error:
+        _prepare(session1, tmp_path / "stop")
+    assert str(error.value).startswith(f"{path}:3: transcript of {IDS_OF_DIALOG}_F999 has no label")
+    manifest = _prepare(session1, tmp_path / "skip", on_error="skip")
+    assert manifest["skipped"][0]["utterance_ids"] == [f"{IDS_OF_DIALOG}_F999"]
+    # Overlap lines with XX ids are ignored by design, not reported.
+    assert manifest["skipped_count"] == 1
+
+
+def test_empty_session_folder(session1, tmp_path):
+    (session1 / "Session3").mkdir()
+    with pytest.raises(DataError, match="empty session folder") as error:
+        _prepare(session1, tmp_path / "stop", sessions=(1, 3))
+    assert error.value.path == str(session1 / "Session3")
+    manifest = _prepare(session1, tmp_path / "skip", on_error="skip", sessions=(1, 3))
+    assert list(manifest["sessions"]) == ["1"] and manifest["utterances"] > 0
+
+
+def test_a_path_that_is_not_a_release(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    result = subprocess.run([sys.executable, "-m", "experiments.prepare", "--iemocap",
+                             str(tmp_path / "photos"), "--out", str(tmp_path / "out"), "--quiet"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'photos'}: not an IEMOCAP release" in result.stderr
+    assert not (tmp_path / "out" / "manifest.json").exists()

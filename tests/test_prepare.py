@@ -1,0 +1,136 @@
+"""Preparation: schema round trip, manifest, idempotence, resume after a kill."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+from mer_tf.data import mocap as mocap_io
+from mer_tf.data import prepare as prep
+from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.data.schema import decode_example
+
+
+def _records(data_dir, manifest):
+    out = []
+    for shard in manifest["shards"]:
+        for raw in tf.data.TFRecordDataset(os.path.join(data_dir, shard["file"])):
+            out.append(decode_example(raw.numpy()))
+    return out
+
+
+def _digests(directory):
+    return {name: hashlib.sha256(open(os.path.join(directory, name), "rb").read()).hexdigest()
+            for name in sorted(os.listdir(directory))
+            if name.endswith(".tfrecord") or name == "manifest.json"}
+
+
+def test_manifest_counts_equal_the_generator(prepared, release):
+    data_dir, manifest = prepared
+    _, truth = release
+    in_set = [t for t in truth if t.emotion in ("ang", "exc", "neu", "sad")]
+    assert manifest["utterances"] == len(in_set)
+    assert manifest["class_counts"] == {c: sum(t.emotion == c for t in in_set)
+                                        for c in ("ang", "exc", "neu", "sad")}
+    assert manifest["excluded"] == dict(sorted(Counter(
+        t.emotion for t in truth if t.emotion not in ("ang", "exc", "neu", "sad")).items()))
+    for session, info in manifest["sessions"].items():
+        assert info["utterances"] == sum(t.session == int(session) for t in in_set)
+        assert info["mocap_on_listener"] == sum(
+            t.session == int(session) and t.speaker_gender != t.mocap_wearer for t in in_set)
+    assert manifest["mocap"]["streams"] == {"head": 18, "hand": 6, "rotated": 165}
+    for shard in manifest["shards"]:
+        path = os.path.join(data_dir, shard["file"])
+        assert hashlib.sha256(open(path, "rb").read()).hexdigest() == shard["sha256"]
+        assert shard["file"].startswith(f"session{shard['session']}-")
+    assert manifest["skipped_count"] == 0
+
+
+def test_schema_round_trip_against_the_source_files(prepared, release):
+    data_dir, manifest = prepared
+    root, truth = release
+    records = _records(data_dir, manifest)
+    by_id = {t.utterance_id: t for t in truth}
+    assert len(records) == manifest["utterances"]
+    assert len({r["utterance_id"] for r in records}) == len(records)
+    r = next(r for r in records if not r["mocap_is_speaker"])
+    t = by_id[r["utterance_id"]]
+    assert (r["session"], r["dialog"], r["text"], r["label_name"], r["emotion"]) == (
+        t.session, t.dialog, t.transcript, t.emotion, t.emotion)
+    assert r["label"] == ["ang", "exc", "neu", "sad"].index(t.emotion)
+    assert r["speaker"] == f"Ses{t.session:02d}{t.speaker_gender}" and r["label_set"] == "seed4"
+    wav = os.path.join(root, f"Session{t.session}", "sentences", "wav", t.dialog,
+                       f"{t.utterance_id}.wav")
+    samples, rate = soundfile.read(wav, dtype="int16")
+    np.testing.assert_array_equal(r["audio"], samples)
+    assert r["audio/sample_rate"] == rate == 16000
+    frames = r["mocap/num_frames"]
+    assert frames == int(np.ceil(round((t.end - t.start) * 30, 6)))
+    for stream in MOCAP_STREAMS:
+        track = mocap_io.read_mocap(os.path.join(root, f"Session{t.session}", "dialog",
+                                                 f"MOCAP_{stream}", f"{t.dialog}.txt"))
+        times, values = mocap_io.slice_track(track, t.start, t.end)
+        expected, present = mocap_io.frames_view(times, values, t.start, t.end, 30.0)
+        np.testing.assert_allclose(r[f"mocap/{stream}/values"], expected, rtol=1e-6)
+        np.testing.assert_array_equal(r[f"mocap/{stream}/present"], present)
+    assert r["mocap/chunks/values"].shape == (200, 189)
+    # NaN gaps are recorded as a mask, and stored values hold no NaN.
+    all_present = np.concatenate([x[f"mocap/{s}/present"].ravel() for x in records
+                                  for s in MOCAP_STREAMS])
+    assert 0 < (~all_present).sum() < all_present.size
+    assert not any(np.isnan(x["mocap/rotated/values"]).any() for x in records)
+
+
+def test_rerun_skips_finished_shards_and_is_byte_identical(prepared, release):
+    data_dir, _ = prepared
+    before = _digests(data_dir)
+    mtimes = {n: os.stat(os.path.join(data_dir, n)).st_mtime_ns for n in before}
+    prep.prepare(prep.PrepareConfig(source=release[0], out_dir=data_dir, shard_size=16),
+                 progress=False)
+    assert _digests(data_dir) == before
+    assert all(os.stat(os.path.join(data_dir, n)).st_mtime_ns == m
+               for n, m in mtimes.items() if n.endswith(".tfrecord"))
+
+
+def test_other_settings_in_the_same_folder_are_refused(prepared, release):
+    data_dir, _ = prepared
+    with pytest.raises(ValueError, match="mocap_rate"):
+        prep.prepare(prep.PrepareConfig(source=release[0], out_dir=data_dir, shard_size=16,
+                                        mocap_rate=60.0), progress=False)
+
+
+def test_killed_run_resumes_to_identical_output(prepared, release, tmp_path):
+    reference_dir, _ = prepared
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "experiments.prepare", "--iemocap", release[0],
+               "--out", str(out), "--shard-size", "16", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / ".state"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if state.exists() and any(p.suffix == ".json" and p.name != "settings.json"
+                                  for p in state.iterdir()):
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = [p for p in state.iterdir() if p.name.endswith(".tfrecord.json")]
+    total = len(prep.read_manifest(reference_dir)["shards"])
+    assert 1 <= len(finished) < total, "the run should have been killed part-way"
+    assert not (out / "manifest.json").exists()
+    done = {p.name[: -len(".json")]: p.stat().st_mtime_ns for p in finished}
+
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert _digests(str(out)) == _digests(reference_dir)
+    assert not [n for n in os.listdir(out) if ".tmp-" in n]
+    for name, mtime in done.items():  # finished shards were kept, not rewritten
+        assert (out / ".state" / f"{name}.json").stat().st_mtime_ns == mtime
