@@ -30,3 +30,22 @@ def prepared(release, tmp_path_factory):
     manifest = prep.prepare(prep.PrepareConfig(source=release[0], out_dir=out, shard_size=16),
                             progress=False)
     return out, manifest
+
+
+
+
+@pytest.fixture(scope="session")
+def assets(release, tmp_path_factory):
+    """Small backbones built offline: a wav2vec2-shaped TF-Hub SavedModel (1 s input)
+    and a tiny BERT keras-hub preset whose vocabulary comes from the transcripts."""
+    import dataclasses
+
+    from mer_tf.models.text import save_tiny_bert_preset
+    from mer_tf.models.wav2vec2_savedmodel import TINY, save_wav2vec2
+
+    root = tmp_path_factory.mktemp("assets")
+    speech = save_wav2vec2(str(root / "wav2vec2"), dataclasses.replace(TINY, input_length=16000))
+    texts = [t.transcript for t in release[1]]
+    text = save_tiny_bert_preset(str(root / "bert"), texts, vocabulary_size=200, hidden_dim=16,
+                                 intermediate_dim=32, max_sequence_length=32)
+    return {"speech": speech, "text": text}

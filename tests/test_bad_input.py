@@ -13,6 +13,7 @@ import soxr
 
 from mer_tf.data import prepare as prep
 from mer_tf.data.errors import DataError
+from tests.helpers import records
 
 IDS_OF_DIALOG = "Ses01F_impro01"
 
@@ -72,9 +73,7 @@ def test_missing_sentence_wav_is_cut_from_the_dialog_wav(session1, tmp_path, rel
     out = tmp_path / "out"
     manifest = _prepare(session1, out)
     assert manifest["audio_from_dialog"] == [uid]
-    from tests.test_prepare import _records
-
-    record = next(r for r in _records(str(out), manifest) if r["utterance_id"] == uid)
+    record = next(r for r in records(str(out), manifest) if r["utterance_id"] == uid)
     cut = record["audio"].astype(np.float32) / 32768
     assert abs(cut.size - original.size) <= 1
     n = min(cut.size, original.size)
@@ -115,9 +114,7 @@ def test_wav_at_another_rate_is_resampled_and_said(session1, tmp_path, capsys):
                                                sessions=(1,), shard_size=8), progress=True)
     assert manifest["resampled"] == [[str(wav), 22050]]
     assert f"resampled {wav} from 22050 Hz" in capsys.readouterr().err
-    from tests.test_prepare import _records
-
-    record = next(r for r in _records(str(out), manifest) if r["utterance_id"] == uid)
+    record = next(r for r in records(str(out), manifest) if r["utterance_id"] == uid)
     assert abs(record["audio"].size - original.size) <= 2
 
 

@@ -11,20 +11,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile
-import tensorflow as tf
-
 from mer_tf.data import mocap as mocap_io
 from mer_tf.data import prepare as prep
 from mer_tf.data.iemocap import MOCAP_STREAMS
-from mer_tf.data.schema import decode_example
 
 
-def _records(data_dir, manifest):
-    out = []
-    for shard in manifest["shards"]:
-        for raw in tf.data.TFRecordDataset(os.path.join(data_dir, shard["file"])):
-            out.append(decode_example(raw.numpy()))
-    return out
+from tests.helpers import records as _records
 
 
 def _digests(directory):

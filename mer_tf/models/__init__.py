@@ -1,0 +1,1 @@
+"""Modality towers (speech, text, mocap) and their fusion."""

@@ -1,0 +1,119 @@
+"""Fusion of any non-empty subset of {speech, text, mocap} by concatenation.
+
+Every variant (each tower alone, the three pairs, all three) comes from the same
+code: each tower's 128-d vector, concatenated -> Dense(128, relu) ->
+Dense(n_classes, softmax). Towers expose one small interface (`raw_inputs`,
+`features` for the part a frozen run may cache, `head`), so fusion never asks
+which backbone is inside.
+
+A `ModelBuilder` creates each layer once. The model it returns for training on
+cached features and the model on raw inputs share those layers, so training one
+trains the other: the raw-input model is what gets evaluated and exported.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mer_tf.config import ModelConfig
+from mer_tf.models.mocap import MocapTower
+from mer_tf.models.speech import SpeechTower
+from mer_tf.models.text import TextTower
+
+
+class ModelBuilder:
+    """Builds the towers and fusion layers for `config`, then models from them.
+
+    Args:
+        config: the model's configuration.
+        mocap_frames, mocap_features: the mocap input shape (from the data).
+        mocap_stats: (mean, variance) per mocap feature from the training split.
+    """
+
+    def __init__(self, config: ModelConfig, mocap_frames: int | None = None,
+                 mocap_features: int | None = None, mocap_stats=None):
+        self.config = config
+        self.towers = {}
+        if "speech" in config.modalities:
+            self.towers["speech"] = SpeechTower(config.speech, config.tower_units)
+        if "text" in config.modalities:
+            self.towers["text"] = TextTower(config.text, config.tower_units)
+        if "mocap" in config.modalities:
+            if not mocap_frames or not mocap_features:
+                raise ValueError("the mocap tower needs mocap_frames and mocap_features")
+            self.towers["mocap"] = MocapTower(config.mocap, mocap_frames, mocap_features,
+                                              mocap_stats, config.tower_units)
+        self.concat = keras.layers.Concatenate(name="fusion_concat")
+        self.fusion = keras.layers.Dense(config.fusion_units, activation="relu", name="fusion_dense")
+        self.classifier = keras.layers.Dense(config.num_classes, activation="softmax",
+                                             dtype="float32", name="classifier")
+
+    def cacheable(self) -> tuple[str, ...]:
+        """Modalities whose frozen backbone output can be computed once and cached."""
+        return tuple(name for name, tower in self.towers.items()
+                     if tower.cacheable and self._frozen(name))
+
+    def _frozen(self, name: str) -> bool:
+        return getattr(self.config, name).freeze if name in ("speech", "text") else False
+
+    def model(self, cached: tuple[str, ...] = ()) -> keras.Model:
+        """The classifier; towers named in `cached` take cached features instead of raw input."""
+        for name in cached:
+            if name not in self.cacheable():
+                raise ValueError(f"{name} can be cached only when its tower exists and is frozen")
+        inputs, vectors = {}, []
+        for name in self.config.modalities:
+            tower = self.towers[name]
+            if name in cached:
+                features = tower.feature_inputs()
+                inputs.update(features)
+            else:
+                raw = tower.raw_inputs()
+                inputs.update(raw)
+                features = tower.features(raw)
+            vectors.append(tower.head(features))
+        fused = self.concat(vectors) if len(vectors) > 1 else vectors[0]
+        outputs = self.classifier(self.fusion(fused))
+        suffix = "_cached" if cached else ""
+        return keras.Model(inputs, outputs, name="mer_" + "_".join(self.config.modalities) + suffix)
+
+    def feature_model(self, modalities: tuple[str, ...]) -> keras.Model:
+        """Raw inputs -> frozen-backbone features, for computing a feature cache."""
+        inputs, outputs = {}, {}
+        for name in modalities:
+            tower = self.towers[name]
+            raw = tower.raw_inputs()
+            inputs.update(raw)
+            outputs.update(tower.features(raw))
+        return keras.Model(inputs, outputs, name="features_" + "_".join(modalities))
+
+    def input_lengths(self) -> dict:
+        """Static lengths the data pipeline pads or crops to."""
+        out = {}
+        if "speech" in self.towers:
+            out["waveform"] = self.towers["speech"].input_length
+        if "text" in self.towers:
+            out["text"] = self.towers["text"].sequence_length
+        if "mocap" in self.towers:
+            out["mocap"] = self.towers["mocap"].frames
+        return out
+
+
+def build_model(config: ModelConfig, **kwargs) -> keras.Model:
+    """The raw-input classifier for `config` (see ModelBuilder for the arguments)."""
+    return ModelBuilder(config, **kwargs).model()
+
+
+def tower_parameter_counts(builder: ModelBuilder) -> dict:
+    """Parameters per tower (backbone and head) and for the fusion layers."""
+    counts = {}
+    model = builder.model()
+    by_prefix = {"speech": ("wav2vec2", "speech_"), "text": ("bert", "text_"),
+                 "mocap": ("mocap_",), "fusion": ("fusion_", "classifier")}
+    for group, prefixes in by_prefix.items():
+        total = sum(layer.count_params() for layer in model.layers
+                    if layer.name.startswith(prefixes) and layer.built)
+        if total:
+            counts[group] = total
+    counts["total"] = model.count_params()
+    return counts

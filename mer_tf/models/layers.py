@@ -1,0 +1,134 @@
+"""Small registered layers the towers share: masks, pooling, normalisation.
+
+Masks enter models as int32 (1 = valid), not bool: MirroredStrategy averages
+the first batch while Keras builds the model, and bool tensors cannot be summed.
+
+Each stores its constructor arguments only and returns them from `get_config`,
+so models round-trip through `.keras` with `safe_mode=True` (no Lambda layers).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from mer_tf.models.wav2vec2_savedmodel import CONV_KERNELS, CONV_STRIDES
+
+PACKAGE = "mer_tf"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FrameMask(keras.layers.Layer):
+    """Valid-sample counts [batch] -> frame mask [batch, frames] of a conv feature encoder.
+
+    A frame is valid when the samples it was computed from are not padding.
+    """
+
+    def __init__(self, frames: int, kernels=CONV_KERNELS, strides=CONV_STRIDES, **kwargs):
+        super().__init__(**kwargs)
+        self.frames = int(frames)
+        self.kernels = tuple(int(k) for k in kernels)
+        self.strides = tuple(int(s) for s in strides)
+
+    def call(self, lengths):
+        n = ops.cast(lengths, "int32")
+        for kernel, stride in zip(self.kernels, self.strides):
+            n = ops.maximum((n - kernel) // stride + 1, 0)
+        positions = ops.arange(self.frames, dtype="int32")
+        return ops.expand_dims(positions, 0) < ops.expand_dims(n, -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.frames)
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames, "kernels": list(self.kernels),
+                "strides": list(self.strides)}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LengthMask(keras.layers.Layer):
+    """Lengths [batch] -> boolean mask [batch, steps]."""
+
+    def __init__(self, steps: int, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, lengths):
+        positions = ops.arange(self.steps, dtype="int32")
+        return ops.expand_dims(positions, 0) < ops.expand_dims(ops.cast(lengths, "int32"), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.steps)
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedMeanPooling(keras.layers.Layer):
+    """Mean over the valid steps: ([batch, steps, dim], mask [batch, steps]) -> [batch, dim]."""
+
+    def call(self, inputs, mask):
+        weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+        total = ops.sum(inputs * weights, axis=1)
+        count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1.0, inputs.dtype))
+        return total / count
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AttentionPooling(keras.layers.Layer):
+    """Learned attention weights over valid steps, then their weighted sum."""
+
+    def build(self, input_shape):
+        self.score = keras.layers.Dense(1, name="score", dtype=self.dtype_policy)
+        self.score.build(input_shape)
+
+    def call(self, inputs, mask):
+        scores = ops.squeeze(self.score(inputs), -1)
+        scores = ops.cast(scores, "float32")
+        scores = ops.where(ops.cast(mask, "bool"), scores, ops.full_like(scores, -1e9))
+        weights = ops.cast(ops.softmax(scores, axis=-1), inputs.dtype)
+        return ops.sum(inputs * ops.expand_dims(weights, -1), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FirstToken(keras.layers.Layer):
+    """[batch, steps, dim] -> [batch, dim]: BERT's [CLS] vector."""
+
+    def call(self, inputs):
+        return inputs[:, 0, :]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ImputeAndNormalize(keras.layers.Layer):
+    """Fills NaN (missing markers) with the training mean, then standardises.
+
+    The statistics come from the training split only and live in the model, so
+    an exported model takes raw motion capture.
+    """
+
+    def __init__(self, mean, variance, epsilon: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.variance = [float(v) for v in variance]
+        self.epsilon = float(epsilon)
+
+    def call(self, inputs):
+        mean = ops.cast(ops.convert_to_tensor(self.mean), inputs.dtype)
+        scale = ops.cast(ops.rsqrt(ops.convert_to_tensor(self.variance) + self.epsilon),
+                         inputs.dtype)
+        filled = ops.where(ops.isnan(inputs), mean, inputs)
+        return (filled - mean) * scale
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "variance": self.variance,
+                "epsilon": self.epsilon}
