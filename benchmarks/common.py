@@ -75,23 +75,19 @@ def report(name: str, figures: dict, **extra) -> dict:
     return result
 
 
-def run_measured(command: list[str], env: dict | None = None) -> dict:
-    """Runs a command in a child process; returns its wall seconds and peak RSS (MiB).
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM).
 
-    A one-line wrapper process owns the child, so RUSAGE_CHILDREN is that child's alone.
+    Not `ru_maxrss`: Linux carries it across fork and exec, so a child would
+    report its parent's peak.
     """
-    wrapper = ("import json, resource, subprocess, sys, time\n"
-               "t = time.perf_counter()\n"
-               "rc = subprocess.run(sys.argv[1:]).returncode\n"
-               "seconds = time.perf_counter() - t\n"
-               "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-               "print(json.dumps({'rc': rc, 'seconds': seconds, 'peak_rss_mib': peak}))\n")
-    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True,
-                         text=True, env={**os.environ, **(env or {})})
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["rc"] != 0:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{out.stderr[-3000:]}")
-    return result
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def median(values):

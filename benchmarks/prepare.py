@@ -19,25 +19,22 @@ import sys
 import tempfile
 import time
 
-from benchmarks.common import report
+from benchmarks.common import peak_rss_mib, report
 
 
 def _child(root: str, out: str, sessions: str) -> None:
     """Runs in a fresh process: times prepare() alone, after imports."""
-    import json
-    import resource
-
     from mer_tf.data import prepare as prep
 
     import tensorflow  # noqa: F401  (imported before the clock starts)
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = peak_rss_mib()
     start = time.perf_counter()
     manifest = prep.prepare(prep.PrepareConfig(
         source=root, out_dir=out, sessions=tuple(int(s) for s in sessions.split(","))),
         progress=False)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"seconds": seconds, "peak_rss_mib": peak, "baseline_rss_mib": baseline,
                       "utterances": manifest["utterances"]}))
 

@@ -1,0 +1,36 @@
+"""Optimizer ablation: the full model under Adam, SGD and RMSprop (and any other
+flags given, shared by every run), one run each, then a table.
+
+    python -m experiments.ablation
+    python -m experiments.ablation --data-dir data/iemocap --optimizers adam,sgd
+
+Runs go to runs/ablation/TIMESTAMP/<optimizer>/; TensorBoard on the group folder
+compares them in the hparams dashboard.
+"""
+
+import sys
+
+from mer_tf.cli import run_group
+from mer_tf.config import MODALITIES
+from mer_tf.training.config import OPTIMIZERS
+
+
+def _arguments(parser):
+    parser.add_argument("--optimizers", default=",".join(OPTIMIZERS),
+                        help="comma-separated optimizers to compare (default: %(default)s)")
+
+
+def _variants(args):
+    chosen = [o.strip() for o in args.optimizers.split(",") if o.strip()]
+    unknown = [o for o in chosen if o not in OPTIMIZERS]
+    if unknown:
+        raise SystemExit(f"unknown optimizer(s) {unknown}; choose from {OPTIMIZERS}")
+    return {name: (MODALITIES, {"optimizer": name}) for name in chosen}
+
+
+def main(argv=None):
+    run_group("ablation", _variants, __doc__, argv, _arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

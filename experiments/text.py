@@ -1,0 +1,19 @@
+"""Train and evaluate one modality, text alone: BERT (keras-hub) over the transcript.
+
+    python -m experiments.text                          # the built-in demo corpus
+    python -m experiments.text --data-dir data/iemocap
+
+Same flags and run folder as experiments.concat.
+"""
+
+import sys
+
+from mer_tf.cli import run_single
+
+
+def main(argv=None):
+    run_single("text", ("text",), __doc__, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

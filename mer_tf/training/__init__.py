@@ -1,0 +1,1 @@
+"""Training, evaluation, cross-validation, feature caching and export."""

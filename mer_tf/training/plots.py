@@ -1,0 +1,62 @@
+"""Figures a run leaves: the confusion matrix and the training curves (matplotlib)."""
+
+from __future__ import annotations
+
+import io as pyio
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_figure(matrix, class_names, title: str = "Confusion matrix"):
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    rows = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, rows, out=np.zeros(matrix.shape, float), where=rows > 0)
+    figure, axes = plt.subplots(figsize=(4.2, 3.8), dpi=100)
+    image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(class_names)), class_names)
+    axes.set_yticks(range(len(class_names)), class_names)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title, fontsize=10)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            axes.text(j, i, f"{matrix[i, j]}", ha="center", va="center",
+                      color="white" if normalised[i, j] > 0.5 else "black", fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="recall")
+    figure.tight_layout()
+    return figure
+
+
+def curves_figure(history: dict):
+    """Loss, accuracy and UA per epoch, training against validation."""
+    plt = _pyplot()
+    keys = [k for k in ("loss", "accuracy", "ua") if k in history]
+    figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), dpi=100, squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        epochs = np.arange(1, len(history[key]) + 1)
+        ax.plot(epochs, history[key], label="train")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+    figure.tight_layout()
+    return figure
+
+
+def figure_png(figure) -> bytes:
+    plt = _pyplot()
+    buffer = pyio.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    return buffer.getvalue()

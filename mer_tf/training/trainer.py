@@ -1,0 +1,351 @@
+"""The one training function every experiment goes through.
+
+`run_experiment(config)` trains and evaluates every fold of the configured
+protocol and leaves, in the run directory: config.json; per fold TensorBoard
+logs (loss, accuracy, UA per epoch, learning rate, the validation confusion
+matrix image, the hparams entry), `backup/` for BackupAndRestore (a killed run
+resumes from its last epoch), `checkpoints/best.weights.h5` chosen on
+validation, `history.csv`, `predictions.csv`, `metrics.json`,
+`confusion_matrix.png`, `curves.png` and the exported SavedModel; and at the
+top a metrics.json with every fold and, for LOSO, mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io as pyio
+import logging
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from mer_tf import io
+from mer_tf.training.config import RunConfig
+
+log = logging.getLogger("mer_tf.training")
+
+# BERT's tanh pooler is not used (the tower reads [CLS] from the sequence output),
+# so its two variables never get gradients; Keras warns about that every compile.
+warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooled_dense")
+
+
+@dataclasses.dataclass
+class FoldResult:
+    fold: str
+    directory: str
+    test: dict
+    validation: dict
+    best_epoch: int | None
+    epochs_run: int
+    train_utterances: int
+    seconds: float
+    describe: str
+
+
+def make_optimizer(train_config):
+    import keras
+
+    if train_config.optimizer == "adam":
+        return keras.optimizers.Adam(train_config.learning_rate)
+    if train_config.optimizer == "sgd":
+        return keras.optimizers.SGD(train_config.learning_rate, momentum=0.9)
+    return keras.optimizers.RMSprop(train_config.learning_rate)
+
+
+def _open_run_dir(config: RunConfig) -> None:
+    path = io.join(config.run_dir, "config.json")
+    if io.exists(path):
+        previous = io.read_json(path)
+        if previous != config.to_dict():
+            raise ValueError(f"{config.run_dir} holds a run with another configuration; "
+                             "use a new --run-dir (same settings resume a killed run)")
+        print(f"resuming the run in {config.run_dir}", file=sys.stderr)
+    config.save()
+
+
+def run_experiment(config: RunConfig, progress: bool = True) -> dict:
+    """Trains and evaluates every fold; returns (and writes) the run's metrics."""
+    import keras
+
+    from mer_tf.data.pipeline import read_metadata
+    from mer_tf.data.prepare import read_manifest
+    from mer_tf.training.distribute import make_strategy, precision_policy
+    from mer_tf.training.splits import make_folds
+
+    _open_run_dir(config)
+    manifest = read_manifest(config.data.data_dir)
+    if tuple(manifest["classes"]) != tuple(config.model.class_names):
+        raise ValueError(f"the data's classes {manifest['classes']} differ from the model's "
+                         f"{list(config.model.class_names)}")
+    strategy = make_strategy(config.train.strategy, config.train.tpu)
+    keras.mixed_precision.set_global_policy(precision_policy(config.train.mixed_precision,
+                                                             strategy))
+    try:
+        folds = make_folds(config.data, manifest,
+                           lambda sessions: read_metadata(config.data.data_dir, manifest, sessions))
+        results = []
+        for fold in folds:
+            directory = (config.run_dir if config.data.protocol == "session5"
+                         else io.join(config.run_dir, fold.name))
+            if progress:
+                print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
+            results.append(train_fold(config, fold, directory, manifest, strategy, progress))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    summary = _summarise(config, results)
+    io.write_json_atomic(io.join(config.run_dir, "metrics.json"), summary)
+    if progress:
+        print(summary_table(summary), file=sys.stderr)
+    return summary
+
+
+def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy,
+               progress: bool = True) -> FoldResult:
+    import keras
+
+    from mer_tf.data.pipeline import input_spec, mocap_input_shape, mocap_statistics
+    from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.models.text import load_text_preprocessor
+    from mer_tf.training import callbacks as cb
+    from mer_tf.training.distribute import check_batch_size, uses_tpu
+    from mer_tf.training.features import FeatureCache
+    from mer_tf.training.metrics import UnweightedAccuracy
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.train.seed)
+    model_config, train_config, data_config = config.model, config.train, config.data
+    check_batch_size(train_config.batch_size, strategy)
+    data_dir = data_config.data_dir
+    held_out = dict(exclude_speakers=fold.validation_speakers,
+                    exclude_ids=fold.validation_ids or None)
+    validation_filter = dict(only_speakers=fold.validation_speakers,
+                             only_ids=fold.validation_ids if fold.validation_ids else None)
+
+    frames, features = mocap_input_shape(model_config, manifest)
+    stats = None
+    if "mocap" in model_config.modalities:
+        spec = _mocap_spec(model_config, manifest, frames)
+        stats = mocap_statistics(data_dir, manifest, fold.train_sessions, spec, **held_out)
+        io.makedirs(directory)
+        io.write_json_atomic(io.join(directory, "mocap_statistics.json"),
+                             {"mean": stats[0], "variance": stats[1],
+                              "train_sessions": list(fold.train_sessions)})
+
+    with strategy.scope():
+        builder = ModelBuilder(model_config, mocap_frames=frames, mocap_features=features,
+                               mocap_stats=stats)
+        cached = builder.cacheable() if train_config.cache_features else ()
+        if train_config.cache_features and not cached:
+            raise ValueError("--cache-features needs a frozen pretrained tower "
+                             "(--freeze speech and/or text) in the model")
+        model = builder.model(cached=cached)
+        model.compile(optimizer=make_optimizer(train_config),
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=["accuracy", UnweightedAccuracy(model_config.num_classes)],
+                      jit_compile=train_config.jit_compile)
+
+    preprocessor = None
+    if "text" in model_config.modalities:
+        preprocessor = load_text_preprocessor(model_config.text.preset,
+                                              model_config.text.sequence_length)
+    feature_cache = None
+    if cached:
+        feature_cache = FeatureCache(data_dir, manifest, builder, cached)
+        feature_cache.ensure(preprocessor, batch_size=max(train_config.batch_size, 16),
+                             progress=progress)
+    spec = input_spec(model_config, builder, manifest, cached)
+    static = uses_tpu(strategy) or train_config.jit_compile
+    common = dict(spec=spec, batch_size=train_config.batch_size, seed=train_config.seed,
+                  text_preprocessor=preprocessor, feature_cache=feature_cache,
+                  shuffle_buffer=data_config.shuffle_buffer)
+    counts = split_counts(data_dir, manifest, fold)
+    if min(counts.values()) == 0:
+        raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
+    train_data = _make(data_dir, manifest, fold.train_sessions, training=True,
+                       drop_remainder=static, num_examples=counts["train"], **held_out, **common)
+    validation_data = _make(data_dir, manifest, fold.train_sessions, training=False,
+                            pad_final_batch=static, num_examples=counts["validation"],
+                            **validation_filter, **common)
+    if train_config.steps_per_epoch:
+        train_data = train_data.repeat()
+
+    logs_dir = io.join(directory, "logs")
+    io.makedirs(directory)
+    cb.write_hparams(logs_dir, run_hparams(config, fold), trial_id=f"{config.experiment}/{fold.name}")
+    best = cb.BestCheckpoint(io.join(directory, "checkpoints"), train_config.monitor,
+                             train_config.patience)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(io.join(directory, "backup"), double_checkpoint=True),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.TensorBoard(logs_dir, write_graph=False, update_freq="epoch"),
+        cb.ValidationConfusion(logs_dir, model_config.class_names),
+        keras.callbacks.CSVLogger(io.join(directory, "history.csv"), append=True),
+        best,
+    ]
+    model.fit(train_data, validation_data=validation_data, epochs=train_config.epochs,
+              steps_per_epoch=train_config.steps_per_epoch or None, callbacks=callbacks,
+              shuffle=False,  # the tf.data pipeline shuffles, with the run's seed
+              verbose=2 if progress else 0)
+    history = read_history(io.join(directory, "history.csv"))
+    if best.best_epoch is not None:
+        cb.load_weights(model, best.weights_path)
+
+    evaluation = dict(common, batch_size=train_config.batch_size)
+    validation = evaluate(model, _make(data_dir, manifest, fold.train_sessions, training=False,
+                                       with_metadata=True, pad_final_batch=True,
+                                       num_examples=counts["validation"],
+                                       **validation_filter, **evaluation),
+                          model_config.class_names)
+    test_data = _make(data_dir, manifest, fold.test_sessions, training=False,
+                      with_metadata=True, pad_final_batch=True, num_examples=counts["test"],
+                      **evaluation)
+    test = evaluate(model, test_data, model_config.class_names,
+                    predictions_path=io.join(directory, "predictions.csv"))
+    _write_fold_artefacts(directory, model_config.class_names, test, history)
+    if train_config.export:
+        from mer_tf.training.export import export_run_model
+
+        export_run_model(builder, config, directory, preprocessor, cached, manifest)
+    result = FoldResult(
+        fold=fold.name, directory=directory, test=test["metrics"],
+        validation=validation["metrics"], best_epoch=best.best_epoch,
+        epochs_run=len(history.get("loss", [])), train_utterances=counts["train"],
+        seconds=round(time.perf_counter() - started, 1), describe=fold.describe())
+    io.write_json_atomic(io.join(directory, "fold_metrics.json"), dataclasses.asdict(result))
+    return result
+
+
+def _mocap_spec(model_config, manifest, frames):
+    from mer_tf.data.iemocap import MOCAP_STREAMS
+    from mer_tf.data.pipeline import InputSpec
+
+    streams = tuple((s, int(manifest["mocap"]["streams"][s])) for s in MOCAP_STREAMS)
+    return InputSpec(modalities=("mocap",), mocap_view=model_config.mocap.view,
+                     mocap_frames=frames, mocap_streams=streams)
+
+
+def _make(data_dir, manifest, sessions, **kwargs):
+    from mer_tf.data.pipeline import make_dataset
+
+    return make_dataset(data_dir, manifest, sessions, **kwargs)
+
+
+def split_counts(data_dir, manifest, fold) -> dict:
+    """Utterances in the fold's train, validation and test splits."""
+    from mer_tf.data.pipeline import read_metadata
+
+    ids = set(fold.validation_ids)
+    held_out = [r["speaker"] in fold.validation_speakers or r["utterance_id"] in ids
+                for r in read_metadata(data_dir, manifest, fold.train_sessions)]
+    test = sum(s["utterances"] for k, s in manifest["sessions"].items()
+               if int(k) in fold.test_sessions)
+    return {"train": held_out.count(False), "validation": held_out.count(True), "test": test}
+
+
+def evaluate(model, dataset, class_names, predictions_path: str | None = None) -> dict:
+    """Predicts a (inputs, labels, meta) dataset; metrics over the valid examples only."""
+    from mer_tf.training.metrics import classification_metrics
+
+    probabilities, labels, ids, sessions, speakers = [], [], [], [], []
+    for inputs, batch_labels, meta in dataset:
+        valid = meta["valid"].numpy().astype(bool)
+        output = np.asarray(model.predict_on_batch(inputs), dtype=np.float32)
+        probabilities.append(output[valid])
+        labels.append(batch_labels.numpy()[valid])
+        ids.extend(u.decode() for u in meta["utterance_id"].numpy()[valid])
+        sessions.extend(meta["session"].numpy()[valid].tolist())
+        speakers.extend(s.decode() for s in meta["speaker"].numpy()[valid])
+    probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(class_names)))
+    labels = np.concatenate(labels) if labels else np.zeros(0, int)
+    predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
+    metrics = classification_metrics(labels, predicted, class_names)
+    if predictions_path:
+        buffer = pyio.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
+                         *[f"p_{c}" for c in class_names]])
+        for i, uid in enumerate(ids):
+            writer.writerow([uid, sessions[i], speakers[i], class_names[labels[i]],
+                             class_names[predicted[i]], *[f"{p:.6f}" for p in probabilities[i]]])
+        io.write_text_atomic(predictions_path, buffer.getvalue())
+    return {"metrics": metrics, "probabilities": probabilities, "labels": labels, "ids": ids}
+
+
+def read_history(path: str) -> dict:
+    """history.csv (appended across resumes) -> {metric: [per epoch]}, last write wins."""
+    if not io.exists(path):
+        return {}
+    rows = {}
+    for row in csv.DictReader(pyio.StringIO(io.read_text(path))):
+        rows[int(row["epoch"])] = row
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch" and value not in ("", None):
+                history.setdefault(key, []).append(float(value))
+    history["epoch"] = sorted(rows)
+    return history
+
+
+def _write_fold_artefacts(directory, class_names, test, history) -> None:
+    from mer_tf.training.plots import confusion_figure, curves_figure, figure_png
+
+    io.write_json_atomic(io.join(directory, "metrics.json"), test["metrics"])
+    png = figure_png(confusion_figure(test["metrics"]["confusion_matrix"], class_names,
+                                      "test"))
+    io.write_bytes_atomic(io.join(directory, "confusion_matrix.png"), png)
+    io.write_bytes_atomic(io.join(directory, "curves.png"), figure_png(curves_figure(history)))
+
+
+def run_hparams(config: RunConfig, fold) -> dict:
+    m, t = config.model, config.train
+    return {
+        "experiment": config.experiment, "fold": fold.name, "modalities": "+".join(m.modalities),
+        "optimizer": t.optimizer, "learning_rate": t.learning_rate, "batch_size": t.batch_size,
+        "speech_head": m.speech.head if "speech" in m.modalities else "-",
+        "mocap_encoder": m.mocap.encoder if "mocap" in m.modalities else "-",
+        "freeze": ",".join(n for n in ("speech", "text") if getattr(m, n).freeze) or "-",
+        "mixed_precision": t.mixed_precision, "jit_compile": t.jit_compile,
+    }
+
+
+def _summarise(config: RunConfig, results: list) -> dict:
+    keys = ("wa", "ua", "macro_f1")
+    folds = [dataclasses.asdict(r) for r in results]
+    summary = {
+        "experiment": config.experiment,
+        "modalities": list(config.model.modalities),
+        "protocol": config.data.protocol,
+        "validation": config.data.validation,
+        "demo": config.demo,
+        "folds": folds,
+    }
+    for key in keys:
+        values = [r.test[key] for r in results]
+        summary[key] = float(np.mean(values))
+        summary[f"{key}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
+    return summary
+
+
+def summary_table(summary: dict) -> str:
+    header = ["fold", "test WA", "test UA", "test F1", "val UA", "best epoch", "seconds"]
+    rows = [[f["fold"], f"{f['test']['wa']:.3f}", f"{f['test']['ua']:.3f}",
+             f"{f['test']['macro_f1']:.3f}", f"{f['validation']['ua']:.3f}",
+             "-" if f["best_epoch"] is None else str(f["best_epoch"] + 1), f"{f['seconds']:.0f}"]
+            for f in summary["folds"]]
+    if len(rows) > 1:
+        rows.append(["mean ± std", f"{summary['wa']:.3f} ± {summary['wa_std']:.3f}",
+                     f"{summary['ua']:.3f} ± {summary['ua_std']:.3f}",
+                     f"{summary['macro_f1']:.3f} ± {summary['macro_f1_std']:.3f}", "", "", ""])
+    return "\n" + f"{summary['experiment']} ({'+'.join(summary['modalities'])}, " \
+        f"{summary['protocol']})\n" + format_table(header, rows)
+
+
+def format_table(header, rows) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
