@@ -29,8 +29,8 @@ def _variants(args):
 
 
 def main(argv=None):
-    run_group("ablation", _variants, __doc__, argv, _arguments)
+    return run_group("ablation", _variants, __doc__, argv, _arguments)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

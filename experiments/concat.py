@@ -16,8 +16,8 @@ from mer_tf.config import MODALITIES
 
 
 def main(argv=None):
-    run_single("concat", MODALITIES, __doc__, argv)
+    return run_single("concat", MODALITIES, __doc__, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

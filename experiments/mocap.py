@@ -12,8 +12,8 @@ from mer_tf.cli import run_single
 
 
 def main(argv=None):
-    run_single("mocap", ("mocap",), __doc__, argv)
+    return run_single("mocap", ("mocap",), __doc__, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -27,8 +27,8 @@ def _variants(args):
 
 
 def main(argv=None):
-    run_group("pairwise", _variants, __doc__, argv, _arguments)
+    return run_group("pairwise", _variants, __doc__, argv, _arguments)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

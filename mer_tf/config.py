@@ -37,6 +37,7 @@ class MocapConfig:
     heads: int = 4
     intermediate: int = 128
     dropout: float = 0.1
+    center: bool = True  # transformer: subtract each utterance's mean pose (keeps movement)
 
 
 @dataclasses.dataclass(frozen=True)

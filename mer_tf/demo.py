@@ -16,7 +16,8 @@ import sys
 from mer_tf import io
 from mer_tf.data.synthetic import SyntheticConfig
 
-DEMO_CORPUS = SyntheticConfig(seed=0, utterances=480, dialogs_per_session=4, mean_seconds=2.0)
+DEMO_CORPUS = SyntheticConfig(seed=0, utterances=720, dialogs_per_session=4, mean_seconds=2.0,
+                              cue_confusion=0.25)
 DEMO_AUDIO_SECONDS = 3.0
 # Training defaults for the demo's untrained tiny backbones (the paper's 1e-5 and
 # batch 5 are for fine-tuning pretrained ones).
@@ -30,7 +31,14 @@ def home() -> str:
 
 
 def demo_dir() -> str:
-    return io.join(home(), "demo")
+    """One folder per demo corpus version, so a changed corpus is rebuilt, not reused."""
+    import hashlib
+    import json
+
+    from mer_tf.data.synthetic import GENERATOR_VERSION
+
+    key = json.dumps([GENERATOR_VERSION, dataclasses.asdict(DEMO_CORPUS)], sort_keys=True)
+    return io.join(home(), f"demo-{hashlib.sha256(key.encode()).hexdigest()[:8]}")
 
 
 def ensure_demo_data(progress: bool = True) -> str:

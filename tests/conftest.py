@@ -49,3 +49,22 @@ def assets(release, tmp_path_factory):
     text = save_tiny_bert_preset(str(root / "bert"), texts, vocabulary_size=200, hidden_dim=16,
                                  intermediate_dim=32, max_sequence_length=32)
     return {"speech": speech, "text": text}
+
+
+def run_args(prepared, assets, run_dir, *extra):
+    """Flags for a fast experiment run on the test corpus with the test backbones."""
+    return ["--data-dir", prepared[0], "--speech-model", assets["speech"],
+            "--text-preset", assets["text"], "--text-length", "16", "--mocap-frames", "24",
+            "--mocap-width", "16", "--mocap-heads", "2", "--batch-size", "8",
+            "--learning-rate", "1e-3", "--epochs", "2", "--run-dir", str(run_dir), "--quiet",
+            *extra]
+
+
+@pytest.fixture(scope="session")
+def trained_run(prepared, assets, tmp_path_factory):
+    """A finished `concat` run (two epochs) on the test corpus, made through the CLI."""
+    from experiments import concat
+
+    run_dir = tmp_path_factory.mktemp("runs") / "concat"
+    concat.main(run_args(prepared, assets, run_dir))
+    return str(run_dir)

@@ -79,6 +79,21 @@ class MaskedMeanPooling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedCentering(keras.layers.Layer):
+    """Subtracts each sequence's mean over its valid steps (padding stays zero).
+
+    For motion capture this removes where an actor stands and how their body
+    is shaped, which identify the speaker, and keeps how they move.
+    """
+
+    def call(self, inputs, mask):
+        weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
+        count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), ops.cast(1.0, inputs.dtype))
+        mean = ops.sum(inputs * weights, axis=1, keepdims=True) / count
+        return (inputs - mean) * weights
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class AttentionPooling(keras.layers.Layer):
     """Learned attention weights over valid steps, then their weighted sum."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 
 from mer_tf.config import MocapConfig
-from mer_tf.models.layers import ImputeAndNormalize, MaskedMeanPooling
+from mer_tf.models.layers import ImputeAndNormalize, MaskedCentering, MaskedMeanPooling
 
 CNN_FILTERS = (16, 32, 64, 75)
 
@@ -34,6 +34,7 @@ class MocapTower:
         mean, variance = stats if stats is not None else ([0.0] * features, [1.0] * features)
         self.normalize = ImputeAndNormalize(mean, variance, name="mocap_normalize", dtype="float32")
         if config.encoder == "transformer":
+            self.center = MaskedCentering(name="mocap_center") if config.center else None
             self.projection = keras.layers.Dense(config.width, name="mocap_projection")
             self.position = keras_hub.layers.PositionEmbedding(self.frames, name="mocap_position")
             self.add = keras.layers.Add(name="mocap_add_position")
@@ -68,6 +69,8 @@ class MocapTower:
                 x = conv(x)
             return self.dense(self.flatten(x))
         mask = inputs["mocap_mask"]
+        if self.center is not None:
+            x = self.center(x, mask)
         x = self.projection(x)
         x = self.add([x, self.position(x)])
         for block in self.blocks:

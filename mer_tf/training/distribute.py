@@ -39,6 +39,10 @@ def make_strategy(name: str = "auto", tpu: str = ""):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        cpus = tf.config.list_logical_devices("CPU")
+        if not gpus and len(cpus) > 1:  # logical CPU devices (tests, CPU-only hosts)
+            return tf.distribute.MirroredStrategy([d.name for d in cpus])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):

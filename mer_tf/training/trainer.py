@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io as pyio
+import json
 import logging
 import sys
 import time
@@ -59,7 +60,7 @@ def _open_run_dir(config: RunConfig) -> None:
     path = io.join(config.run_dir, "config.json")
     if io.exists(path):
         previous = io.read_json(path)
-        if previous != config.to_dict():
+        if previous != json.loads(io.to_json(config.to_dict())):  # tuples are lists in JSON
             raise ValueError(f"{config.run_dir} holds a run with another configuration; "
                              "use a new --run-dir (same settings resume a killed run)")
         print(f"resuming the run in {config.run_dir}", file=sys.stderr)
@@ -157,7 +158,10 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
         feature_cache.ensure(preprocessor, batch_size=max(train_config.batch_size, 16),
                              progress=progress)
     spec = input_spec(model_config, builder, manifest, cached)
-    static = uses_tpu(strategy) or train_config.jit_compile
+    # Full batches only where a short one breaks: TPU and XLA need static shapes, and
+    # with several replicas a short last batch leaves a replica an empty one.
+    static = (uses_tpu(strategy) or train_config.jit_compile
+              or strategy.num_replicas_in_sync > 1)
     common = dict(spec=spec, batch_size=train_config.batch_size, seed=train_config.seed,
                   text_preprocessor=preprocessor, feature_cache=feature_cache,
                   shuffle_buffer=data_config.shuffle_buffer)
@@ -193,16 +197,10 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     if best.best_epoch is not None:
         cb.load_weights(model, best.weights_path)
 
-    evaluation = dict(common, batch_size=train_config.batch_size)
-    validation = evaluate(model, _make(data_dir, manifest, fold.train_sessions, training=False,
-                                       with_metadata=True, pad_final_batch=True,
-                                       num_examples=counts["validation"],
-                                       **validation_filter, **evaluation),
-                          model_config.class_names)
-    test_data = _make(data_dir, manifest, fold.test_sessions, training=False,
-                      with_metadata=True, pad_final_batch=True, num_examples=counts["test"],
-                      **evaluation)
-    test = evaluate(model, test_data, model_config.class_names,
+    validation = evaluate(model, data_dir, manifest, fold.train_sessions, common,
+                          counts["validation"], model_config.class_names, **validation_filter)
+    test = evaluate(model, data_dir, manifest, fold.test_sessions, common, counts["test"],
+                    model_config.class_names,
                     predictions_path=io.join(directory, "predictions.csv"))
     _write_fold_artefacts(directory, model_config.class_names, test, history)
     if train_config.export:
@@ -245,21 +243,38 @@ def split_counts(data_dir, manifest, fold) -> dict:
     return {"train": held_out.count(False), "validation": held_out.count(True), "test": test}
 
 
-def evaluate(model, dataset, class_names, predictions_path: str | None = None) -> dict:
-    """Predicts a (inputs, labels, meta) dataset; metrics over the valid examples only."""
+def evaluate(model, data_dir, manifest, sessions, common: dict, count: int, class_names,
+             predictions_path: str | None = None, **filters) -> dict:
+    """Predicts a split with Keras' own (distributed) predict, then scores it.
+
+    Batches are padded to full size with filler examples (static shapes for TPU
+    and XLA); a second, metadata-only pass over the same files in the same order
+    supplies labels, ids and the flags that drop the fillers.
+    """
     from mer_tf.training.metrics import classification_metrics
 
-    probabilities, labels, ids, sessions, speakers = [], [], [], [], []
-    for inputs, batch_labels, meta in dataset:
-        valid = meta["valid"].numpy().astype(bool)
-        output = np.asarray(model.predict_on_batch(inputs), dtype=np.float32)
-        probabilities.append(output[valid])
-        labels.append(batch_labels.numpy()[valid])
-        ids.extend(u.decode() for u in meta["utterance_id"].numpy()[valid])
-        sessions.extend(meta["session"].numpy()[valid].tolist())
-        speakers.extend(s.decode() for s in meta["speaker"].numpy()[valid])
-    probabilities = np.concatenate(probabilities) if probabilities else np.zeros((0, len(class_names)))
-    labels = np.concatenate(labels) if labels else np.zeros(0, int)
+    inputs = _make(data_dir, manifest, sessions, training=False, pad_final_batch=True,
+                   num_examples=count, **filters, **common)
+    probabilities = np.asarray(model.predict(inputs, verbose=0), dtype=np.float32)
+    bare = dict(common, spec=dataclasses.replace(common["spec"], modalities=(), cached=()),
+                text_preprocessor=None, feature_cache=None)
+    labels, ids, sessions_, speakers, valid = [], [], [], [], []
+    for _, batch_labels, meta in _make(data_dir, manifest, sessions, training=False,
+                                       pad_final_batch=True, num_examples=count,
+                                       with_metadata=True, **filters, **bare):
+        labels.extend(batch_labels.numpy().tolist())
+        ids.extend(u.decode() for u in meta["utterance_id"].numpy())
+        sessions_.extend(meta["session"].numpy().tolist())
+        speakers.extend(s.decode() for s in meta["speaker"].numpy())
+        valid.extend(meta["valid"].numpy().astype(bool).tolist())
+    if len(valid) != len(probabilities):
+        raise RuntimeError(f"predicted {len(probabilities)} examples, read {len(valid)}")
+    keep = np.array(valid, bool)
+    probabilities = probabilities[keep]
+    labels = np.array(labels, int)[keep]
+    ids = [u for u, k in zip(ids, keep) if k]
+    sessions_ = [s for s, k in zip(sessions_, keep) if k]
+    speakers = [s for s, k in zip(speakers, keep) if k]
     predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
     metrics = classification_metrics(labels, predicted, class_names)
     if predictions_path:
@@ -268,8 +283,8 @@ def evaluate(model, dataset, class_names, predictions_path: str | None = None) -
         writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
                          *[f"p_{c}" for c in class_names]])
         for i, uid in enumerate(ids):
-            writer.writerow([uid, sessions[i], speakers[i], class_names[labels[i]],
-                             class_names[predicted[i]], *[f"{p:.6f}" for p in probabilities[i]]])
+            writer.writerow([uid, sessions_[i], speakers[i], class_names[labels[i]],
+                             class_names[predicted[i]], *[f"{p:.7f}" for p in probabilities[i]]])
         io.write_text_atomic(predictions_path, buffer.getvalue())
     return {"metrics": metrics, "probabilities": probabilities, "labels": labels, "ids": ids}
 

@@ -1,0 +1,106 @@
+"""Predict the emotion of new recordings with a trained run's SavedModel.
+
+    python -m experiments.predict --run runs/concat/TIMESTAMP \\
+        --wav turn.wav --transcript "I can't believe you did that" \\
+        --mocap-head head.txt --mocap-hand hand.txt --mocap-rotated rotated.txt \\
+        --start 12.30 --end 15.90
+    python -m experiments.predict --saved-model PATH --wav turn.wav --transcript-file turn.txt
+    python -m experiments.predict --run RUN --jsonl utterances.jsonl --out predictions.jsonl
+
+A model takes only the modalities it was trained on. MOCAP files are IEMOCAP's
+dialog-level files (two header lines, 120 frames/s); --start/--end pick the
+utterance. Each JSONL line holds {"id", "wav", "transcript" or
+"transcript_file", "mocap": {"head", "hand", "rotated"}, "start", "end"}.
+"""
+
+import argparse
+import json
+import sys
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m experiments.predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a run folder (its saved_model is used)")
+    source.add_argument("--saved-model", help="an exported SavedModel directory")
+    parser.add_argument("--fold", help="LOSO runs: which fold's model (e.g. fold1)")
+    parser.add_argument("--wav", help="a WAV file (resampled to 16 kHz if needed)")
+    text = parser.add_mutually_exclusive_group()
+    text.add_argument("--transcript", help="the transcript as a string")
+    text.add_argument("--transcript-file", help="a text file holding the transcript")
+    for stream in ("head", "hand", "rotated"):
+        parser.add_argument(f"--mocap-{stream}", help=f"IEMOCAP MOCAP_{stream} file")
+    parser.add_argument("--start", type=float, help="utterance start within the MOCAP files (s)")
+    parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
+    parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
+    parser.add_argument("--out", help="with --jsonl: write predictions here (default: stdout)")
+    return parser
+
+
+def _read_text(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def _item(entry):
+    transcript = entry.get("transcript")
+    if transcript is None and entry.get("transcript_file"):
+        transcript = _read_text(entry["transcript_file"])
+    return {"wav": entry.get("wav"), "transcript": transcript,
+            "mocap_files": entry.get("mocap") or None,
+            "start": entry.get("start"), "end": entry.get("end")}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from mer_tf.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    from mer_tf.data.errors import DataError
+    from mer_tf.inference import EmotionRecognizer
+
+    try:
+        recognizer = (EmotionRecognizer(args.saved_model) if args.saved_model
+                      else EmotionRecognizer.from_run(args.run, args.fold))
+        if args.jsonl:
+            return _predict_jsonl(recognizer, args)
+        mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
+                 if getattr(args, f"mocap_{s}")}
+        transcript = _read_text(args.transcript_file) if args.transcript_file else args.transcript
+        prediction = recognizer.predict_files(wav=args.wav, transcript=transcript,
+                                              mocap_files=mocap or None, start=args.start,
+                                              end=args.end)
+    except (DataError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for note in prediction.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"predicted emotion: {prediction.label}")
+    for name, probability in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:>5}  {probability:.3f}  {'#' * int(round(probability * 40))}")
+    return 0
+
+
+def _predict_jsonl(recognizer, args) -> int:
+    from tqdm.auto import tqdm
+
+    with open(args.jsonl, encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        batch = 16
+        for start in tqdm(range(0, len(entries), batch), desc="predicting", unit="batch",
+                          file=sys.stderr):
+            chunk = entries[start:start + batch]
+            items = [recognizer.load_files(**_item(e)) for e in chunk]
+            for entry, prediction in zip(chunk, recognizer.predict_many(items, batch)):
+                out.write(json.dumps({"id": entry.get("id"), **prediction.to_dict()}) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

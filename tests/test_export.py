@@ -1,0 +1,192 @@
+"""The exported SavedModel serves raw inputs without mer_tf, agrees with the
+trained model, and `experiments.predict` handles files and bad input."""
+
+import csv
+import io as pyio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import soundfile
+import soxr
+
+from mer_tf.data.errors import DataError
+from mer_tf.inference import EmotionRecognizer
+from tests.helpers import records
+
+STREAMS = ("head", "hand", "rotated")
+
+SERVE = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # registers the tokenizer's ops
+    model = tf.saved_model.load(sys.argv[1])
+    data = np.load(sys.argv[2], allow_pickle=False)
+    raw = model.serve(tf.constant(data["waveform"]), tf.constant(data["waveform_length"]),
+                      tf.constant([t.encode() for t in data["transcript"]]),
+                      tf.constant(data["mocap"]), tf.constant(data["mocap_mask"]))
+    wavs = [open(path, "rb").read() for path in data["wav_paths"]]
+    wav = model.signatures["serve_wav"](wav=tf.constant(wavs),
+                                        transcript=tf.constant([t.encode() for t in data["transcript"]]),
+                                        mocap=tf.constant(data["mocap"]),
+                                        mocap_mask=tf.constant(data["mocap_mask"]))
+    np.savez(sys.argv[3], probabilities=raw["probabilities"].numpy(),
+             wav_probabilities=wav["probabilities"].numpy(),
+             labels=np.array([x.decode() for x in raw["label"].numpy()]),
+             names=np.array([x.decode() for x in model.metadata()["label_names"].numpy()]),
+             mer_tf_imported=np.array("mer_tf" in sys.modules))
+""")
+
+
+def _write(path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def _predictions(run):
+    return {r["utterance_id"]: r for r in csv.DictReader(open(os.path.join(run, "predictions.csv")))}
+
+
+def _wav_bytes(samples_int16):
+    buffer = pyio.BytesIO()
+    soundfile.write(buffer, samples_int16, 16000, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()
+
+
+def test_saved_model_serves_raw_inputs_in_a_fresh_process(trained_run, prepared, tmp_path):
+    data_dir, manifest = prepared
+    tests = [r for r in records(data_dir, manifest) if r["session"] == 5][:6]
+    frames = max(r["mocap/num_frames"] for r in tests)
+    longest = max(r["audio"].size for r in tests)
+    mocap = np.zeros((len(tests), frames, 189), np.float32)
+    mask = np.zeros((len(tests), frames), np.int32)
+    waveform = np.zeros((len(tests), longest), np.float32)
+    for i, r in enumerate(tests):
+        n = r["mocap/num_frames"]
+        values = np.concatenate([np.where(r[f"mocap/{s}/present"], r[f"mocap/{s}/values"], np.nan)
+                                 for s in STREAMS], axis=1)
+        mocap[i, :n], mask[i, :n] = values, 1
+        waveform[i, :r["audio"].size] = r["audio"] / 32768.0
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, waveform=waveform,
+             waveform_length=np.array([r["audio"].size for r in tests], np.int32),
+             transcript=np.array([r["text"] for r in tests]), mocap=mocap, mocap_mask=mask,
+             wav_paths=np.array([_write(tmp_path / f"{i}.wav", _wav_bytes(r["audio"]))
+                                 for i, r in enumerate(tests)]))
+    out = tmp_path / "out.npz"
+    result = subprocess.run([sys.executable, "-c", SERVE, os.path.join(trained_run, "saved_model"),
+                             str(inputs), str(out)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = np.load(out)
+    assert not served["mer_tf_imported"]
+    keras_side = _predictions(trained_run)
+    expected = np.array([[float(keras_side[r["utterance_id"]][f"p_{c}"])
+                          for c in ("ang", "exc", "neu", "sad")] for r in tests])
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(served["wav_probabilities"], expected, atol=1e-5)
+    assert list(served["labels"]) == [
+        keras_side[r["utterance_id"]]["predicted"] for r in tests]
+    assert list(served["names"]) == ["ang", "exc", "neu", "sad"]
+
+
+def _release_items(release, trained_run, count=5):
+    root, truth = release
+    predicted = _predictions(trained_run)
+    items = []
+    for t in [t for t in truth if t.utterance_id in predicted][:count]:
+        session = os.path.join(root, f"Session{t.session}")
+        mocap_name = "Ses05M_script01_1" if t.dialog == "Ses05M_script01_1b" else t.dialog
+        items.append({
+            "id": t.utterance_id,
+            "wav": os.path.join(session, "sentences", "wav", t.dialog, f"{t.utterance_id}.wav"),
+            "transcript": t.transcript,
+            "mocap": {s: os.path.join(session, "dialog", f"MOCAP_{s}", f"{mocap_name}.txt")
+                      for s in STREAMS},
+            "start": t.start, "end": t.end,
+        })
+    return items, predicted
+
+
+def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, release, tmp_path):
+    items, predicted = _release_items(release, trained_run)
+    jsonl = tmp_path / "items.jsonl"
+    jsonl.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    out = tmp_path / "predictions.jsonl"
+    result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run", trained_run,
+                             "--jsonl", str(jsonl), "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [i["id"] for i in items]
+    for line in lines:
+        assert line["label"] == predicted[line["id"]]["predicted"]
+        assert line["probabilities"][line["label"]] == pytest.approx(
+            float(predicted[line["id"]][f"p_{line['label']}"]), abs=1e-5)
+    one = items[0]
+    single = subprocess.run(
+        [sys.executable, "-m", "experiments.predict", "--run", trained_run, "--wav", one["wav"],
+         "--transcript", one["transcript"], "--start", str(one["start"]), "--end",
+         str(one["end"]), *[f"--mocap-{s}={one['mocap'][s]}" for s in STREAMS]],
+        capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert f"predicted emotion: {predicted[one['id']]['predicted']}" in single.stdout
+
+
+@pytest.fixture(scope="module")
+def recognizer(trained_run):
+    return EmotionRecognizer.from_run(trained_run)
+
+
+def _item(release, trained_run):
+    items, _ = _release_items(release, trained_run, 1)
+    return items[0]
+
+
+def test_bad_waveforms(recognizer, release, trained_run, tmp_path):
+    item = _item(release, trained_run)
+    loaded = recognizer.load_files(item["wav"], item["transcript"], item["mocap"], item["start"],
+                                   item["end"])
+    with pytest.raises(ValueError, match="empty waveform"):
+        recognizer.predict(**{**loaded, "waveform": np.zeros(0, np.float32)})
+    silent = recognizer.predict(**{**loaded, "waveform": np.zeros(16000, np.float32)})
+    assert any("silent waveform" in note for note in silent.notes)
+    original, _ = soundfile.read(item["wav"], dtype="float32")
+    wav = tmp_path / "fast.wav"
+    soundfile.write(wav, soxr.resample(original, 16000, 22050), 22050, subtype="PCM_16")
+    resampled = recognizer.predict_files(str(wav), item["transcript"], item["mocap"],
+                                         item["start"], item["end"])
+    assert "resampled from 22050 Hz to 16000 Hz" in resampled.notes
+    reference = recognizer.predict_files(item["wav"], item["transcript"], item["mocap"],
+                                         item["start"], item["end"])
+    assert not [n for n in reference.notes if "waveform" in n or "resampled" in n]
+    assert abs(sum(resampled.probabilities.values()) - 1) < 1e-5
+
+
+def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, trained_run,
+                                                         tmp_path):
+    item = _item(release, trained_run)
+    long_text = " ".join(["wonderful"] * 40)
+    prediction = recognizer.predict_files(item["wav"], long_text, item["mocap"], item["start"],
+                                          item["end"])
+    assert any("truncated to the model's 16" in note for note in prediction.notes)
+    with pytest.raises(ValueError, match="missing: text"):
+        recognizer.predict_files(item["wav"], None, item["mocap"], item["start"], item["end"])
+    broken = tmp_path / "rotated.txt"
+    lines = open(item["mocap"]["rotated"]).read().splitlines()
+    lines[5] = " ".join(lines[5].split()[:-3])
+    broken.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"rotated.txt:6: row has 164 columns"):
+        recognizer.predict_files(item["wav"], item["transcript"],
+                                 {**item["mocap"], "rotated": str(broken)}, item["start"],
+                                 item["end"])
+    with pytest.raises(ValueError, match=r"mocap must be \[frames, 189\]"):
+        recognizer.predict(waveform=np.ones(100), transcript="hi", mocap=np.zeros((5, 10)))
+    result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run", trained_run,
+                             "--wav", item["wav"]], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "missing: text, mocap" in result.stderr

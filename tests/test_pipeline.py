@@ -1,0 +1,142 @@
+"""The tf.data pipeline: shapes and masks per modality subset, honest splits."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from mer_tf.data.pipeline import InputSpec, make_dataset, mocap_statistics, read_metadata
+from mer_tf.models.text import load_text_preprocessor
+from mer_tf.training.config import DataConfig
+from mer_tf.training.splits import make_folds
+from tests.helpers import records
+
+STREAMS = (("head", 18), ("hand", 6), ("rotated", 165))
+SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(("speech", "text", "mocap"), r)]
+
+
+def _spec(modalities, view="frames"):
+    return InputSpec(modalities=modalities, waveform_length=12000, text_length=16,
+                     mocap_view=view, mocap_frames=24 if view == "frames" else 200,
+                     mocap_streams=STREAMS)
+
+
+@pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
+def test_batches_are_shaped_and_masked_for_every_subset(prepared, assets, modalities):
+    data_dir, manifest = prepared
+    by_id = {r["utterance_id"]: r for r in records(data_dir, manifest)}
+    preprocessor = load_text_preprocessor(assets["text"], 16) if "text" in modalities else None
+    dataset = make_dataset(data_dir, manifest, (1, 2), _spec(modalities), 4, training=False,
+                           text_preprocessor=preprocessor, with_metadata=True)
+    expected = {"speech": {"waveform", "waveform_length"},
+                "text": {"token_ids", "segment_ids", "padding_mask"},
+                "mocap": {"mocap", "mocap_mask"}}
+    seen = 0
+    for inputs, labels, meta in dataset:
+        assert set(inputs) == set().union(*(expected[m] for m in modalities))
+        for i, uid in enumerate(meta["utterance_id"].numpy()):
+            record = by_id[uid.decode()]
+            assert labels[i] == record["label"]
+            if "speech" in modalities:
+                n = min(record["audio"].size, 12000)
+                assert inputs["waveform"].shape[1:] == (12000,)
+                assert inputs["waveform_length"][i] == n
+                np.testing.assert_allclose(inputs["waveform"][i, :n], record["audio"][:n] / 32768)
+                assert not np.any(inputs["waveform"][i, n:])
+            if "text" in modalities:
+                mask = inputs["padding_mask"][i].numpy()
+                assert inputs["token_ids"].shape[1:] == (16,)
+                assert mask[0] == 1 and np.all(inputs["token_ids"][i].numpy()[mask == 0] == 0)
+            if "mocap" in modalities:
+                frames = min(record["mocap/num_frames"], 24)
+                assert inputs["mocap"].shape[1:] == (24, 189)
+                assert inputs["mocap_mask"][i].numpy().sum() == frames
+                rotated = inputs["mocap"][i, :frames, 24:].numpy()
+                present = record["mocap/rotated/present"][:frames]
+                assert np.array_equal(np.isnan(rotated), ~present)
+                assert not np.any(inputs["mocap"][i, frames:])
+        seen += len(labels)
+    assert seen == sum(manifest["sessions"][s]["utterances"] for s in ("1", "2"))
+
+
+def test_chunks_view_is_the_papers_200_by_189(prepared):
+    data_dir, manifest = prepared
+    inputs, _ = next(iter(make_dataset(data_dir, manifest, (1,), _spec(("mocap",), "chunks"), 2,
+                                       training=False)))
+    assert inputs["mocap"].shape == (2, 200, 189) and inputs["mocap_mask"].shape == (2, 200)
+
+
+@pytest.mark.parametrize("protocol,validation", [("session5", "speaker"), ("loso", "speaker"),
+                                                 ("session5", "stratified")])
+def test_splits_never_mix_sessions_or_validation_and_test(prepared, protocol, validation):
+    data_dir, manifest = prepared
+    folds = make_folds(DataConfig(data_dir, protocol=protocol, validation=validation), manifest,
+                       lambda s: read_metadata(data_dir, manifest, s))
+    assert len(folds) == (5 if protocol == "loso" else 1)
+    spec = _spec(("mocap",))
+    for fold in folds:
+        assert not set(fold.train_sessions) & set(fold.test_sessions)
+
+        def ids(sessions, **kwargs):
+            found = []
+            for _, _, meta in make_dataset(data_dir, manifest, sessions, spec, 8, training=False,
+                                           with_metadata=True, **kwargs):
+                found += [(u.decode(), int(s), p.decode()) for u, s, p in zip(
+                    meta["utterance_id"].numpy(), meta["session"].numpy(),
+                    meta["speaker"].numpy())]
+            return found
+
+        held_out = dict(exclude_speakers=fold.validation_speakers,
+                        exclude_ids=fold.validation_ids or None)
+        kept = dict(only_speakers=fold.validation_speakers,
+                    only_ids=fold.validation_ids or None)
+        train = ids(fold.train_sessions, **held_out)
+        valid = ids(fold.train_sessions, **kept)
+        test = ids(fold.test_sessions)
+        assert {s for _, s, _ in train} <= set(fold.train_sessions)
+        assert {s for _, s, _ in valid} <= set(fold.train_sessions)
+        assert {s for _, s, _ in test} == set(fold.test_sessions)
+        assert valid and not {u for u, _, _ in train} & {u for u, _, _ in valid}
+        all_train = {r["utterance_id"] for r in read_metadata(data_dir, manifest,
+                                                              fold.train_sessions)}
+        assert {u for u, _, _ in train} | {u for u, _, _ in valid} == all_train
+        if validation == "speaker":
+            assert {p for _, _, p in valid} == set(fold.validation_speakers)
+            assert not {p for _, _, p in train} & set(fold.validation_speakers)
+            assert fold.validation_speakers[0][3:5] == f"{max(fold.train_sessions):02d}"
+
+
+def test_training_shuffle_is_seeded_and_padding_keeps_every_example(prepared):
+    data_dir, manifest = prepared
+    spec = _spec(("mocap",))
+
+    def order(seed):
+        dataset = make_dataset(data_dir, manifest, (1, 2, 3), spec, 4, training=True, seed=seed,
+                               with_metadata=True)
+        return [u for _, _, m in dataset for u in m["utterance_id"].numpy()]
+
+    assert order(1) == order(1) and order(1) != order(2)
+    n = manifest["sessions"]["5"]["utterances"]
+    padded = make_dataset(data_dir, manifest, (5,), spec, 4, training=False, with_metadata=True,
+                          pad_final_batch=True, num_examples=n)
+    batches = list(padded)
+    assert len(batches) == -(-n // 4) == padded.cardinality().numpy()
+    assert all(b[1].shape[0] == 4 for b in batches)
+    assert sum(int(b[2]["valid"].numpy().sum()) for b in batches) == n
+
+
+def test_mocap_statistics_come_from_the_training_split_only(prepared):
+    data_dir, manifest = prepared
+    spec = _spec(("mocap",))
+    mean, variance = mocap_statistics(data_dir, manifest, (1, 2, 3, 4), spec,
+                                      exclude_speakers=("Ses04F",))
+    rows = [r for r in records(data_dir, manifest)
+            if r["session"] <= 4 and r["speaker"] != "Ses04F"]
+    frames = np.concatenate([np.where(np.concatenate([r[f"mocap/{s}/present"] for s, _ in STREAMS],
+                                                     axis=1)[:24],
+                                      np.concatenate([r[f"mocap/{s}/values"] for s, _ in STREAMS],
+                                                     axis=1)[:24], np.nan) for r in rows])
+    np.testing.assert_allclose(mean, np.nanmean(frames, axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(variance, np.nanvar(frames, axis=0), rtol=1e-4, atol=1e-6)
+    everything, _ = mocap_statistics(data_dir, manifest, (1, 2, 3, 4, 5), spec)
+    assert not np.allclose(mean, everything)

@@ -1,0 +1,154 @@
+"""A run end to end: artefacts, TensorBoard contents, resume, strategies, feature cache."""
+
+import csv
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import run_args
+
+
+def _events(directory):
+    """(tag, plugin, kind) of every summary value under `directory`."""
+    found = set()
+    for path in glob.glob(os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                kind = value.WhichOneof("value")
+                plugin = value.metadata.plugin_data.plugin_name
+                found.add((os.path.relpath(os.path.dirname(path), directory), value.tag,
+                           plugin, kind))
+    return found
+
+
+def test_a_run_leaves_every_artefact(trained_run, prepared):
+    run = trained_run
+    for name in ("config.json", "metrics.json", "fold_metrics.json", "history.csv",
+                 "predictions.csv", "confusion_matrix.png", "curves.png",
+                 "mocap_statistics.json", "checkpoints/best.weights.h5", "checkpoints/best.json",
+                 "saved_model/saved_model.pb"):
+        assert os.path.exists(os.path.join(run, name)), name
+    for png in ("confusion_matrix.png", "curves.png"):
+        assert open(os.path.join(run, png), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    config = json.load(open(os.path.join(run, "config.json")))
+    assert config["experiment"] == "concat" and config["data"]["validation"] == "speaker"
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    fold = metrics["folds"][0]
+    test = fold["test"]
+    manifest = prepared[1]
+    assert test["utterances"] == manifest["sessions"]["5"]["utterances"]
+    matrix = np.array(test["confusion_matrix"])
+    assert matrix.sum() == test["utterances"]
+    assert test["wa"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    recalls = [matrix[i, i] / matrix[i].sum() for i in range(4) if matrix[i].sum()]
+    assert test["ua"] == pytest.approx(np.mean(recalls))
+    assert metrics["ua"] == test["ua"] and set(test) >= {"macro_f1", "per_class_recall"}
+    rows = list(csv.DictReader(open(os.path.join(run, "predictions.csv"))))
+    assert len(rows) == test["utterances"] and {r["session"] for r in rows} == {"5"}
+    history = list(csv.DictReader(open(os.path.join(run, "history.csv"))))
+    assert [int(r["epoch"]) for r in history] == [0, 1]
+    assert {"loss", "accuracy", "ua", "val_loss", "val_accuracy", "val_ua"} <= set(history[0])
+    assert not os.path.exists(os.path.join(run, "backup", "latest.weights.h5"))
+
+
+def test_tensorboard_has_scalars_image_and_hparams(trained_run):
+    events = _events(os.path.join(trained_run, "logs"))
+    tags = {(where, tag) for where, tag, _, _ in events}
+    for where in ("train", "validation"):
+        for tag in ("epoch_loss", "epoch_accuracy", "epoch_ua"):
+            assert (where, tag) in tags, (where, tag)
+    assert ("train", "epoch_learning_rate") in tags
+    assert any(where == "validation" and tag == "confusion_matrix" and plugin == "images"
+               for where, tag, plugin, _ in events)
+    assert any(plugin == "hparams" and where == "." for where, _, plugin, _ in events)
+
+
+def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
+    run_dir = tmp_path / "mocap"
+    command = [sys.executable, "-m", "experiments.mocap",
+               *run_args(prepared, assets, run_dir, "--no-export")]
+    command[command.index("--epochs") + 1] = "40"
+    command += ["--patience", "100"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = run_dir / "history.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 4:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = [int(r["epoch"]) for r in csv.DictReader(open(history))]
+    assert 3 <= len(done) < 40, "the run should have been killed part-way"
+    assert (run_dir / "backup").exists()
+
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
+    resumed = epochs[len(done):]
+    assert resumed[0] >= done[-1] and resumed[0] > 0  # continued, did not start over
+    assert sorted(set(epochs)) == list(range(40))
+    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 40
+
+
+MIRRORED = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from experiments import concat
+    from mer_tf.training.distribute import make_strategy
+    print("replicas", make_strategy("mirrored").num_replicas_in_sync)
+    concat.main(sys.argv[1:])
+""")
+
+
+def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, tmp_path):
+    run_dir = tmp_path / "mirrored"
+    args = run_args(prepared, assets, run_dir, "--strategy", "mirrored")
+    result = subprocess.run([sys.executable, "-c", MIRRORED, *args], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "replicas 2" in result.stdout
+    metrics = json.load(open(run_dir / "metrics.json"))
+    assert metrics["folds"][0]["test"]["utterances"] == prepared[1]["sessions"]["5"]["utterances"]
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+
+
+def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path):
+    from experiments import pairwise
+
+    args = run_args(prepared, assets, tmp_path / "cached", "--freeze", "speech,text",
+                    "--cache-features", "--protocol", "loso", "--folds", "4,5",
+                    "--subsets", "pairs", "--no-export")
+    pairwise.main(args)
+    caches = glob.glob(os.path.join(prepared[0], "feature_cache", "*", "*.tfrecord"))
+    assert len(caches) >= len(prepared[1]["shards"])
+    speech_text = json.load(open(tmp_path / "cached" / "speech+text" / "metrics.json"))
+    assert [f["fold"] for f in speech_text["folds"]] == ["fold4", "fold5"]
+    assert speech_text["ua"] == pytest.approx(np.mean([f["test"]["ua"]
+                                                       for f in speech_text["folds"]]))
+    assert "ua_std" in speech_text
+    mtimes = {p: os.stat(p).st_mtime_ns for p in caches}
+    pairwise.main(run_args(prepared, assets, tmp_path / "again", "--freeze", "speech,text",
+                           "--cache-features", "--protocol", "loso", "--folds", "5",
+                           "--subsets", "pairs", "--no-export"))
+    assert all(os.stat(p).st_mtime_ns == m for p, m in mtimes.items())  # reused, not recomputed
+    table = open(tmp_path / "cached" / "summary.md").read()
+    assert "speech+text" in table and "text+mocap" in table
+
+
+def test_cache_features_without_a_frozen_tower_is_refused(prepared, assets, tmp_path):
+    from experiments import mocap
+
+    with pytest.raises(ValueError, match="needs a frozen pretrained tower"):
+        mocap.main(run_args(prepared, assets, tmp_path / "r", "--cache-features"))
