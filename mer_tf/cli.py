@@ -60,6 +60,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     model.add_argument("--mocap-layers", type=int, default=2)
     model.add_argument("--mocap-width", type=int, default=64)
     model.add_argument("--mocap-heads", type=int, default=4)
+    model.add_argument("--modality-dropout", type=float,
+                       help="training only: chance to drop a whole tower's vector before fusion "
+                            "(paper: 0; demo: 0.3)")
     model.add_argument("--freeze", default="",
                        help="comma-separated pretrained towers to freeze: speech, text")
 
@@ -67,7 +70,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     train.add_argument("--learning-rate", type=float, help="paper: 1e-5; demo: 1e-3")
     train.add_argument("--batch-size", type=int, help="paper: 5; demo: 16")
-    train.add_argument("--epochs", type=int, help="paper: 100; demo: 25")
+    train.add_argument("--epochs", type=int, help="paper: 100; demo: 30")
     train.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     train.add_argument("--monitor", choices=("val_loss", "val_ua", "val_accuracy"),
                        default="val_loss", help="validation figure for early stopping and the "
@@ -110,7 +113,8 @@ def make_run_config(args, experiment: str, modalities, run_dir: str | None = Non
     else:
         data_dir = args.data_dir
         defaults = {**PAPER_TRAINING, "speech": DEFAULT_SPEECH_HANDLE,
-                    "text": DEFAULT_TEXT_PRESET, "text_length": 128, "mocap_frames": 256}
+                    "text": DEFAULT_TEXT_PRESET, "text_length": 128, "mocap_frames": 256,
+                    "modality_dropout": 0.0}
     from mer_tf.data.prepare import read_manifest
 
     manifest = read_manifest(data_dir)
@@ -129,7 +133,8 @@ def make_run_config(args, experiment: str, modalities, run_dir: str | None = Non
         mocap=MocapConfig(encoder=args.mocap_encoder, view=args.mocap_view,
                           max_frames=pick(args.mocap_frames, "mocap_frames"),
                           layers=args.mocap_layers, width=args.mocap_width,
-                          heads=args.mocap_heads))
+                          heads=args.mocap_heads),
+        modality_dropout=pick(args.modality_dropout, "modality_dropout"))
     train = TrainConfig(
         optimizer=args.optimizer, learning_rate=pick(args.learning_rate, "learning_rate"),
         batch_size=pick(args.batch_size, "batch_size"), epochs=pick(args.epochs, "epochs"),

@@ -49,6 +49,7 @@ class ModelConfig:
     mocap: MocapConfig = MocapConfig()
     tower_units: int = 128
     fusion_units: int = 128
+    modality_dropout: float = 0.0  # training only: drop a whole tower's vector (0: the paper)
 
     def __post_init__(self):
         modalities = tuple(self.modalities)

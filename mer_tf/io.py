@@ -59,8 +59,15 @@ def remove(path: str) -> None:
 
 
 def rmtree(path: str) -> None:
-    if exists(path):
-        _gfile().rmtree(str(path))
+    import tensorflow as tf
+
+    try:
+        if isdir(path):
+            _gfile().rmtree(str(path))
+        elif exists(path):
+            remove(path)
+    except tf.errors.NotFoundError:
+        pass  # some filesystems (ram://) report emptied folders that cannot be deleted
 
 
 def size(path: str) -> int:
@@ -69,6 +76,28 @@ def size(path: str) -> int:
 
 def rename(src: str, dst: str) -> None:
     _gfile().rename(str(src), str(dst), overwrite=True)
+
+
+def move_tree(src: str, dst: str, last: str | None = None) -> None:
+    """Moves directory `src` to `dst` (replacing it).
+
+    Local: one atomic rename. Other filesystems do not all rename directories
+    (ram:// leaves the children behind), so files move one by one, with `last`
+    (e.g. saved_model.pb) moved last: until then `dst` is visibly incomplete.
+    """
+    rmtree(dst)
+    if not is_remote(src) and not is_remote(dst):
+        os.replace(src, dst)
+        return
+    files = []
+    for directory, _, names in _gfile().walk(src):
+        files += [join(directory, name) for name in names]
+    files.sort(key=lambda f: f.rsplit("/", 1)[-1] == last)
+    for path in files:
+        target = dst + path[len(src):]
+        makedirs(target.rsplit("/", 1)[0])
+        rename(path, target)
+    rmtree(src)
 
 
 def temp_name(path: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 
 from mer_tf.config import ModelConfig
+from mer_tf.models.layers import ModalityDropout
 from mer_tf.models.mocap import MocapTower
 from mer_tf.models.speech import SpeechTower
 from mer_tf.models.text import TextTower
@@ -43,6 +44,9 @@ class ModelBuilder:
                 raise ValueError("the mocap tower needs mocap_frames and mocap_features")
             self.towers["mocap"] = MocapTower(config.mocap, mocap_frames, mocap_features,
                                               mocap_stats, config.tower_units)
+        self.modality_dropout = (ModalityDropout(config.modality_dropout, name="modality_dropout")
+                                 if config.modality_dropout and len(config.modalities) > 1
+                                 else None)
         self.concat = keras.layers.Concatenate(name="fusion_concat")
         self.fusion = keras.layers.Dense(config.fusion_units, activation="relu", name="fusion_dense")
         self.classifier = keras.layers.Dense(config.num_classes, activation="softmax",
@@ -72,6 +76,8 @@ class ModelBuilder:
                 inputs.update(raw)
                 features = tower.features(raw)
             vectors.append(tower.head(features))
+        if self.modality_dropout is not None:
+            vectors = self.modality_dropout(vectors)
         fused = self.concat(vectors) if len(vectors) > 1 else vectors[0]
         outputs = self.classifier(self.fusion(fused))
         suffix = "_cached" if cached else ""

@@ -147,3 +147,35 @@ class ImputeAndNormalize(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance,
                 "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ModalityDropout(keras.layers.Layer):
+    """In training, drops each modality's whole vector with probability `rate`
+    (never all of them), so that no single tower carries the fused model alone.
+
+    Joint training otherwise leans on whichever tower learns fastest; dropping
+    whole modalities makes every tower predictive on its own. Identity at inference.
+    """
+
+    def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training or self.rate <= 0 or len(inputs) < 2:
+            return inputs
+        batch = ops.shape(inputs[0])[0]
+        keep = keras.random.uniform((batch, len(inputs)), seed=self.seed_generator) >= self.rate
+        # Where every modality was dropped, keep them all.
+        keep = ops.logical_or(keep, ops.logical_not(ops.any(keep, axis=1, keepdims=True)))
+        keep = ops.cast(keep, inputs[0].dtype)
+        return [x * keep[:, i:i + 1] for i, x in enumerate(inputs)]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}

@@ -1,7 +1,7 @@
 """Callbacks a run uses beside Keras' own (TensorBoard, BackupAndRestore,
-TerminateOnNaN, CSVLogger): the resume-safe best checkpoint with early
-stopping, the validation confusion matrix as a TensorBoard image, and the
-hparams dashboard entry."""
+TerminateOnNaN): the resume-safe best checkpoint with early stopping, the
+per-epoch history file, the validation confusion matrix as a TensorBoard image,
+and the hparams dashboard entry."""
 
 from __future__ import annotations
 
@@ -52,6 +52,36 @@ class BestCheckpoint(keras.callbacks.Callback):
     @property
     def best_epoch(self) -> int | None:
         return None if self.state is None else self.state["epoch"]
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Appends each epoch's logs to a CSV file, rewritten atomically on any filesystem.
+
+    Keras' CSVLogger fails on gs:// and other tf.io.gfile paths (its GFile has no
+    `closed`). A resumed run rewrites the epochs it repeats, so the file lists
+    every epoch once.
+    """
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+        import io as pyio
+
+        rows = []
+        if io.exists(self.path):
+            rows = [r for r in csv.DictReader(pyio.StringIO(io.read_text(self.path)))
+                    if int(r["epoch"]) < epoch]
+        row = {"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}}
+        rows.append(row)
+        fields = ["epoch"] + sorted({k for r in rows for k in r if k != "epoch"})
+        buffer = pyio.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        io.write_text_atomic(self.path, buffer.getvalue())
 
 
 def save_weights(model, path: str) -> None:

@@ -147,10 +147,10 @@ def export_saved_model(model, preprocessor, info: dict, path: str) -> str:
     try:
         archive.write_out(tmp, verbose=False)
         io.write_json_atomic(io.join(tmp, INFO_FILE), info)
-        io.rmtree(path)
-        io.rename(tmp, path)
+        io.move_tree(tmp, path, last="saved_model.pb")
     finally:
-        io.rmtree(tmp)
+        if io.isdir(tmp):
+            io.rmtree(tmp)
     print(f"exported SavedModel: {path}", file=sys.stderr)
     return path
 

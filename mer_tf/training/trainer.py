@@ -186,7 +186,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(logs_dir, write_graph=False, update_freq="epoch"),
         cb.ValidationConfusion(logs_dir, model_config.class_names),
-        keras.callbacks.CSVLogger(io.join(directory, "history.csv"), append=True),
+        cb.EpochHistory(io.join(directory, "history.csv")),
         best,
     ]
     model.fit(train_data, validation_data=validation_data, epochs=train_config.epochs,
@@ -323,6 +323,7 @@ def run_hparams(config: RunConfig, fold) -> dict:
         "speech_head": m.speech.head if "speech" in m.modalities else "-",
         "mocap_encoder": m.mocap.encoder if "mocap" in m.modalities else "-",
         "freeze": ",".join(n for n in ("speech", "text") if getattr(m, n).freeze) or "-",
+        "modality_dropout": m.modality_dropout,
         "mixed_precision": t.mixed_precision, "jit_compile": t.jit_compile,
     }
 

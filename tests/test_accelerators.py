@@ -1,0 +1,102 @@
+"""Accelerator readiness on CPU: static shapes under XLA (what a TPU needs), mixed
+precision for every modality subset, and runs on a non-local filesystem."""
+
+import itertools
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, TextConfig
+from mer_tf.data.pipeline import input_spec, make_dataset, mocap_input_shape
+from mer_tf.models.fusion import ModelBuilder
+from mer_tf.models.text import load_text_preprocessor
+from mer_tf.training.metrics import UnweightedAccuracy
+from tests.conftest import run_args
+
+SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
+
+
+def _builder_and_data(prepared, assets, modalities, batch=4):
+    data_dir, manifest = prepared
+    config = ModelConfig(modalities=modalities, speech=SpeechConfig(handle=assets["speech"]),
+                         text=TextConfig(preset=assets["text"], sequence_length=16),
+                         mocap=MocapConfig(max_frames=24, width=16, heads=2, intermediate=32))
+    frames, features = mocap_input_shape(config, manifest)
+    builder = ModelBuilder(config, mocap_frames=frames, mocap_features=features)
+    preprocessor = (load_text_preprocessor(assets["text"], 16) if "text" in modalities else None)
+    # What the trainer does under --strategy tpu or --jit-compile: full batches only.
+    dataset = make_dataset(data_dir, manifest, (1, 2, 3, 4), input_spec(config, builder, manifest),
+                           batch, training=True, text_preprocessor=preprocessor,
+                           drop_remainder=True)
+    return builder, dataset
+
+
+def _fully_static(dataset) -> bool:
+    return all(None not in spec.shape for spec in tf.nest.flatten(dataset.element_spec))
+
+
+@pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
+def test_static_shapes_mixed_precision_and_xla_for_every_subset(prepared, assets, modalities):
+    """Trains with the settings --strategy tpu implies (full static batches), bfloat16
+    compute and jit_compile=True; float16 on a GPU goes through the same code."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        builder, dataset = _builder_and_data(prepared, assets, modalities)
+        assert _fully_static(dataset)  # XLA, and a TPU, compile static shapes only
+        model = builder.model()
+        assert model.output.dtype == "float32"  # outputs and loss stay float32
+        compute = {layer.compute_dtype for layer in model.layers if layer.name.endswith("_dense")}
+        assert compute == {"bfloat16"}
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss="sparse_categorical_crossentropy", jit_compile=True)
+        before = [w.numpy().copy() for w in model.trainable_weights]
+        history = model.fit(dataset.repeat(), steps_per_epoch=1, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+        assert all(w.dtype == "float32" for w in model.trainable_weights)
+        changed = sum(not np.array_equal(b, w.numpy())
+                      for b, w in zip(before, model.trainable_weights))
+        assert changed > len(before) // 2
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _copy_tree(source, target):
+    for directory, _, files in os.walk(source):
+        relative = os.path.relpath(directory, source)
+        destination = target if relative == "." else f"{target}/{relative}"
+        tf.io.gfile.makedirs(destination)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(directory, name), f"{destination}/{name}", overwrite=True)
+
+
+def test_data_and_runs_on_a_non_local_filesystem(release, assets, tmp_path, monkeypatch):
+    """ram:// is a TensorFlow filesystem, like gs://: any plain open() or os.makedirs
+    on a data or run path would fail or leave a local 'ram:' folder behind."""
+    from experiments import prepare, text
+
+    monkeypatch.chdir(tmp_path)
+    root = "ram://mer_tf_test/IEMOCAP_full_release"
+    _copy_tree(os.path.join(release[0], "Session4"), f"{root}/Session4")
+    _copy_tree(os.path.join(release[0], "Session5"), f"{root}/Session5")
+    assert prepare.main(["--iemocap", root, "--out", "ram://mer_tf_test/data", "--sessions",
+                         "4,5", "--quiet"]) == 0
+    assert tf.io.gfile.exists("ram://mer_tf_test/data/manifest.json")
+    run = "ram://mer_tf_test/runs/text"
+    args = run_args(("ram://mer_tf_test/data", None), assets, run, "--protocol", "loso",
+                    "--folds", "5")
+    summary = text.main(args)
+    assert summary["folds"][0]["fold"] == "fold5"
+    for name in ("config.json", "metrics.json", "fold5/history.csv", "fold5/predictions.csv",
+                 "fold5/confusion_matrix.png", "fold5/checkpoints/best.weights.h5",
+                 "fold5/saved_model/saved_model.pb", "fold5/saved_model/mer_tf.json"):
+        assert tf.io.gfile.exists(f"{run}/{name}"), name
+    assert tf.io.gfile.glob(f"{run}/fold5/logs/train/events.out.tfevents.*")
+    import tensorflow_text  # noqa: F401
+
+    served = tf.saved_model.load(f"{run}/fold5/saved_model")
+    probabilities = served.serve(tf.constant(["so wonderful"]))["probabilities"].numpy()
+    assert probabilities.shape == (1, 4)
+    assert not os.path.exists(tmp_path / "ram:")
