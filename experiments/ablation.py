@@ -8,8 +8,6 @@ Runs go to runs/ablation/TIMESTAMP/<optimizer>/; TensorBoard on the group folder
 compares them in the hparams dashboard.
 """
 
-import sys
-
 from mer_tf.cli import run_group
 from mer_tf.config import MODALITIES
 from mer_tf.training.config import OPTIMIZERS

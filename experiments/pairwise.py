@@ -9,9 +9,8 @@ Runs go to runs/pairwise/TIMESTAMP/<pair>/; point TensorBoard at the group
 folder to compare them side by side (hparams dashboard).
 """
 
-import sys
-
 from mer_tf.cli import ALL_SUBSETS, run_group
+
 
 PAIRS = ("speech+text", "speech+mocap", "text+mocap")
 

@@ -6,8 +6,6 @@
 Same flags and run folder as experiments.concat.
 """
 
-import sys
-
 from mer_tf.cli import run_single
 
 

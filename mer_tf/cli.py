@@ -51,6 +51,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     model.add_argument("--text-preset", help="keras-hub BERT preset name, local preset or "
                                              f"Hugging Face directory (default: {DEFAULT_TEXT_PRESET})")
     model.add_argument("--text-length", type=int, help="tokens per transcript (paper: 128)")
+    model.add_argument("--text-dropout", type=float,
+                       help="dropout around the text head's Dense(128) (paper: 0.5; demo: 0.1)")
     model.add_argument("--mocap-encoder", choices=("transformer", "cnn"), default="transformer",
                        help="cnn is the original notebooks' encoder (default: %(default)s)")
     model.add_argument("--mocap-view", choices=("frames", "chunks"), default="frames",
@@ -114,7 +116,7 @@ def make_run_config(args, experiment: str, modalities, run_dir: str | None = Non
         data_dir = args.data_dir
         defaults = {**PAPER_TRAINING, "speech": DEFAULT_SPEECH_HANDLE,
                     "text": DEFAULT_TEXT_PRESET, "text_length": 128, "mocap_frames": 256,
-                    "modality_dropout": 0.0}
+                    "modality_dropout": 0.0, "text_dropout": 0.5}
     from mer_tf.data.prepare import read_manifest
 
     manifest = read_manifest(data_dir)
@@ -129,7 +131,8 @@ def make_run_config(args, experiment: str, modalities, run_dir: str | None = Non
                             freeze="speech" in freeze),
         text=TextConfig(preset=pick(args.text_preset, "text"),
                         sequence_length=pick(args.text_length, "text_length"),
-                        freeze="text" in freeze),
+                        freeze="text" in freeze,
+                        dropout=pick(args.text_dropout, "text_dropout")),
         mocap=MocapConfig(encoder=args.mocap_encoder, view=args.mocap_view,
                           max_frames=pick(args.mocap_frames, "mocap_frames"),
                           layers=args.mocap_layers, width=args.mocap_width,

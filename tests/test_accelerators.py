@@ -1,7 +1,6 @@
 """Accelerator readiness on CPU: static shapes under XLA (what a TPU needs), mixed
 precision for every modality subset, and runs on a non-local filesystem."""
 
-import itertools
 import os
 
 import keras
@@ -13,10 +12,10 @@ from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, Te
 from mer_tf.data.pipeline import input_spec, make_dataset, mocap_input_shape
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.text import load_text_preprocessor
-from mer_tf.training.metrics import UnweightedAccuracy
 from tests.conftest import run_args
 
-SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
+# Each tower alone and all three: the pairs add no code path (the same fusion layers).
+SUBSETS = [("speech",), ("text",), ("mocap",), MODALITIES]
 
 
 def _builder_and_data(prepared, assets, modalities, batch=4):

@@ -4,6 +4,7 @@ import csv
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mer_tf.cli import build_parser
+from mer_tf.config import MODALITIES
 from tests.conftest import run_args
 
 
@@ -76,7 +79,7 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
     run_dir = tmp_path / "mocap"
     command = [sys.executable, "-m", "experiments.mocap",
                *run_args(prepared, assets, run_dir, "--no-export")]
-    command[command.index("--epochs") + 1] = "40"
+    command[command.index("--epochs") + 1] = "20"
     command += ["--patience", "100"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = run_dir / "history.csv"
@@ -88,13 +91,13 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert 3 <= len(done) < 40, "the run should have been killed part-way"
+    assert 3 <= len(done) < 20, "the run should have been killed part-way"
     assert (run_dir / "backup").exists()
 
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert epochs == list(range(40))
+    assert epochs == list(range(20))
     # The second process's TensorBoard file starts where the first one stopped.
     files = sorted(glob.glob(str(run_dir / "logs" / "train" / "events.out.tfevents.*")),
                    key=os.path.getmtime)
@@ -103,9 +106,9 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
              for value in event.summary.value if value.tag == "epoch_loss"]
     assert min(steps) >= len(done) - 1 and min(steps) > 0
     log = json.load(open(run_dir / "checkpoints" / "best.json"))
-    assert 0 <= log["epoch"] < 40
+    assert 0 <= log["epoch"] < 20
     assert "resuming the run" in result.stderr
-    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 40
+    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 20
 
 
 MIRRORED = textwrap.dedent("""
@@ -113,10 +116,10 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from experiments import concat
+    from experiments import speech
     from mer_tf.training.distribute import make_strategy
     print("replicas", make_strategy("mirrored").num_replicas_in_sync)
-    concat.main(sys.argv[1:])
+    speech.main(sys.argv[1:])
 """)
 
 
@@ -133,26 +136,49 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, 
 
 
 def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path):
-    from experiments import pairwise
+    from experiments import concat
 
-    args = run_args(prepared, assets, tmp_path / "cached", "--freeze", "speech,text",
-                    "--cache-features", "--protocol", "loso", "--folds", "4,5",
-                    "--subsets", "pairs", "--no-export")
-    pairwise.main(args)
+    shutil.copytree(prepared[0], tmp_path / "data")  # the cache goes beside the data
+    prepared = (str(tmp_path / "data"), prepared[1])
+    frozen = ("--freeze", "speech,text", "--cache-features", "--no-export")
+    summary = concat.main(run_args(prepared, assets, tmp_path / "cached", *frozen,
+                                   "--protocol", "loso", "--folds", "4,5"))
     caches = glob.glob(os.path.join(prepared[0], "feature_cache", "*", "*.tfrecord"))
-    assert len(caches) >= len(prepared[1]["shards"])
-    speech_text = json.load(open(tmp_path / "cached" / "speech+text" / "metrics.json"))
-    assert [f["fold"] for f in speech_text["folds"]] == ["fold4", "fold5"]
-    assert speech_text["ua"] == pytest.approx(np.mean([f["test"]["ua"]
-                                                       for f in speech_text["folds"]]))
-    assert "ua_std" in speech_text
+    assert len(caches) == len(prepared[1]["shards"])  # one per shard, covering every session
+    assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
+    assert summary["ua"] == pytest.approx(np.mean([f["test"]["ua"] for f in summary["folds"]]))
+    assert summary["ua_std"] == pytest.approx(np.std([f["test"]["ua"] for f in summary["folds"]]))
+    for fold in ("fold4", "fold5"):
+        assert (tmp_path / "cached" / fold / "metrics.json").exists()
     mtimes = {p: os.stat(p).st_mtime_ns for p in caches}
-    pairwise.main(run_args(prepared, assets, tmp_path / "again", "--freeze", "speech,text",
-                           "--cache-features", "--protocol", "loso", "--folds", "5",
-                           "--subsets", "pairs", "--no-export"))
+    concat.main(run_args(prepared, assets, tmp_path / "again", *frozen, "--protocol", "loso",
+                         "--folds", "5"))
     assert all(os.stat(p).st_mtime_ns == m for p, m in mtimes.items())  # reused, not recomputed
-    table = open(tmp_path / "cached" / "summary.md").read()
-    assert "speech+text" in table and "text+mocap" in table
+
+
+def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
+    from experiments import ablation, pairwise
+
+    fast = ("--freeze", "speech,text", "--cache-features", "--no-export", "--epochs", "1")
+    ablation.main([*run_args(prepared, assets, tmp_path / "ablation", *fast),
+                   "--optimizers", "sgd,rmsprop"])
+    table = (tmp_path / "ablation" / "summary.md").read_text()
+    assert "sgd" in table and "rmsprop" in table and "speech+text+mocap" in table
+    configs = [json.load(open(tmp_path / "ablation" / o / "config.json")) for o in ("sgd", "rmsprop")]
+    assert [c["train"]["optimizer"] for c in configs] == ["sgd", "rmsprop"]
+    assert all(c["model"]["speech"]["freeze"] for c in configs)  # other flags shared by every run
+    group_events = {tag for _, tag, plugin, _ in _events(str(tmp_path / "ablation"))
+                    if plugin == "hparams"}
+    assert group_events
+    # pairwise goes through the same run_group; what differs is its list of runs.
+    parser = build_parser("pairwise", "")
+    pairwise._arguments(parser)
+    pairs = pairwise._variants(parser.parse_args([]))
+    everything = pairwise._variants(parser.parse_args(["--subsets", "all"]))
+    assert {k: v[0] for k, v in pairs.items()} == {
+        "speech+text": ("speech", "text"), "speech+mocap": ("speech", "mocap"),
+        "text+mocap": ("text", "mocap")}
+    assert len(everything) == 7 and everything["speech+text+mocap"][0] == MODALITIES
 
 
 def test_cache_features_without_a_frozen_tower_is_refused(prepared, assets, tmp_path):

@@ -10,6 +10,11 @@ tokenization runs in tf.data through keras-hub's preprocessor, never by hand.
 from __future__ import annotations
 
 import os
+import warnings
+
+# BERT's tanh pooler is not used (the tower reads [CLS] from the sequence output), so its
+# two variables never get gradients, and Keras warns about it at every training step trace.
+warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooled_dense")
 
 DEFAULT_PRESET = "bert_base_en_uncased"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -95,6 +95,8 @@ def export_saved_model(model, preprocessor, info: dict, path: str) -> str:
     archive = keras.export.ExportArchive()
     archive.track(model)
     if preprocessor is not None:
+        if not preprocessor.built:  # built by its first call, which tf.data usually made
+            preprocessor(tf.constant(["build"]))
         archive.track(preprocessor)
 
     def classify(inputs):

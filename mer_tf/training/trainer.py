@@ -19,7 +19,6 @@ import json
 import logging
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -28,9 +27,6 @@ from mer_tf.training.config import RunConfig
 
 log = logging.getLogger("mer_tf.training")
 
-# BERT's tanh pooler is not used (the tower reads [CLS] from the sequence output),
-# so its two variables never get gradients; Keras warns about that every compile.
-warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooled_dense")
 
 
 @dataclasses.dataclass

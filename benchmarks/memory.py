@@ -1,0 +1,91 @@
+"""Peak memory of a training run does not grow with the corpus (streaming).
+
+    python -m benchmarks.memory [--utterances 640]
+
+Trains the full model for one epoch (paper-size inputs: 246 000-sample audio,
+128 tokens, 256 motion-capture frames; small towers) on one training session
+and on four of a synthetic corpus (IEMOCAP-like 4.5 s utterances), each in a
+fresh process, and reports the peak resident memory of each run. Beside it, what the original notebooks' approach needs for the same
+corpus: every waveform held as float64, padded to 246 000 samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks import common
+
+
+def _child(data_dir: str, speech: str, text: str, sessions: str, modalities: str) -> None:
+    """One epoch in this process on `sessions`; prints seconds and peak RSS."""
+    import keras
+    import keras_hub
+
+    # Paper-size text and mocap inputs (128 tokens where the preset allows it).
+    limit = keras_hub.models.BertBackbone.from_preset(text).max_sequence_length
+    config = common.demo_model_config({"speech": speech, "text": text}, modalities.split("+"),
+                                      text={"sequence_length": min(128, limit)},
+                                      mocap={"max_frames": 256})
+    _, model, dataset = common.build_training(config, data_dir, 8,
+                                              sessions=tuple(int(s) for s in sessions))
+    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
+    baseline = common.peak_rss_mib()
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, verbose=0)
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mib": common.peak_rss_mib(),
+                      "before_training_mib": baseline}))
+
+
+def measure(assets: dict, session_sets=("1", "1234"),
+            modalities=("speech", "text", "mocap")) -> dict:
+    """Trains one epoch on growing sets of sessions of one corpus, each in a fresh process."""
+    from mer_tf.data.prepare import read_manifest
+
+    manifest = read_manifest(assets["data_dir"])
+    rows = []
+    for sessions in session_sets:
+        train = sum(manifest["sessions"][s]["utterances"] for s in sessions)
+        result = subprocess.run([sys.executable, "-m", "benchmarks.memory", "--child",
+                                 assets["data_dir"], assets["speech"], assets["text"], sessions,
+                                 "+".join(modalities)],
+                                capture_output=True, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        if result.returncode:
+            raise RuntimeError(result.stderr[-3000:])
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        rows.append({"training_sessions": sessions, "training_utterances": train,
+                     "peak_rss_mib": round(measured["peak_rss_mib"], 1),
+                     "growth_during_training_mib": round(
+                         measured["peak_rss_mib"] - measured["before_training_mib"], 1),
+                     "epoch_seconds": round(measured["seconds"], 1),
+                     "paper_in_memory_audio_mib": round(train * 246000 * 8 / 2**20, 1)})
+    return {"modalities": list(modalities), "runs": rows,
+            "corpus_ratio": round(rows[-1]["training_utterances"] / rows[0]["training_utterances"], 2),
+            "peak_memory_ratio": round(rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"], 2),
+            "paper_3838_utterances_in_memory_gib": round(3838 * 246000 * 8 / 2**30, 2)}
+
+
+def main(argv=None) -> dict:
+    parser = common.parser(__doc__)
+    parser.add_argument("--mean-seconds", type=float, default=4.5)
+    parser.add_argument("--child", nargs=5, help=argparse_suppress())
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(*args.child)
+    assets = common.bench_assets(common.work_dir(args), args.utterances,
+                                 mean_seconds=args.mean_seconds, input_seconds=15.375)
+    return common.report("memory", measure(assets))
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()

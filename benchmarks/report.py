@@ -1,0 +1,91 @@
+"""The README's benchmark table from benchmarks/results.json.
+
+    python -m benchmarks.report [benchmarks/results.json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def markdown(summary: dict) -> str:
+    r = summary["results"]
+    m = summary["machine"]
+    gpu = ", ".join(m.get("gpu") or []) or "no GPU"
+    lines = [f"Measured {summary['date']} on {m['cpu']} ({m['cpu_count']} cores, {gpu}), "
+             f"TensorFlow {summary['versions'].get('tensorflow')}; "
+             f"`make bench` took {summary['seconds'] / 60:.1f} min.", "",
+             "| what | figure |", "| --- | --- |"]
+
+    def row(what, figure):
+        lines.append(f"| {what} | {figure} |")
+
+    if "prepare" in r:
+        f = r["prepare"]["figures"]
+        runs = f["runs"]
+        row("preparation, synthetic release "
+            f"({f['release']['utterances']} utterances)",
+            ", ".join(f"{x['sessions']} session(s): {x['utterances_per_second']} utt/s, "
+                      f"peak {x['peak_rss_mib']:.0f} MiB" for x in runs))
+        if "seconds_per_utterance_ratio_largest_vs_smallest" in f:
+            row("preparation: time per utterance, largest / smallest corpus",
+                f"{f['seconds_per_utterance_ratio_largest_vs_smallest']} (1.0 = linear); "
+                f"peak memory ratio {f['peak_memory_ratio_largest_vs_smallest']}")
+    if "pipeline" in r:
+        f = r["pipeline"]["figures"]
+        row("tf.data pipeline / model consumption (lowest over the 7 subsets)",
+            f"{f['lowest_pipeline_vs_model']}x")
+        for subset, x in f["subsets"].items():
+            row(f"pipeline vs training step, {subset}",
+                f"{x['pipeline_examples_per_second']} vs {x['model_examples_per_second']} "
+                f"examples/s ({x['pipeline_vs_model']}x)")
+    if "train_step" in r:
+        f = r["train_step"]["figures"]
+        u = f["utterances_per_second"]
+        row(f"training, {f['size']} size on {f['device']}: paper config (Flatten head, "
+            "float32, batch 5) vs default (pooled head, batch 16)",
+            f"{u['paper']} vs {u['default']} utt/s ({f['default_vs_paper']}x)")
+    if "features" in r:
+        f = r["features"]["figures"]
+        e = f["epoch_seconds"]
+        row("epoch, end-to-end fine-tuning vs frozen towers with cached features",
+            f"{e['end_to_end']} s vs {e['cached']} s ({f['speedup_cached_vs_end_to_end']}x "
+            f"faster; cache built once in {f['cache_build_seconds']} s)")
+        loso = f["loso_5_folds_cached"]
+        row("5-fold LOSO with cached features, whole run",
+            f"{loso['seconds']} s ({loso['epochs_per_fold']} epochs per fold)")
+    if "inference" in r:
+        for name, x in r["inference"]["figures"].items():
+            lat = x["latency"]
+            row(f"inference, {name.replace('_', ' ')} ({x['saved_model_mib']} MiB SavedModel): "
+                "median / p95 latency of one utterance",
+                ", ".join(f"{k}: {v['median_ms']} / {v['p95_ms']} ms" for k, v in lat.items()))
+            row(f"inference, {name.replace('_', ' ')}: batch of 16",
+                ", ".join(f"{k}: {v['batch16_utterances_per_second']} utt/s"
+                          for k, v in lat.items()))
+    if "memory" in r:
+        f = r["memory"]["figures"]
+        row("training peak memory, paper-size inputs, by training-set size",
+            ", ".join(f"{x['training_utterances']} utt: {x['peak_rss_mib']:.0f} MiB "
+                      f"(the paper's in-memory audio alone: {x['paper_in_memory_audio_mib']:.0f} MiB)"
+                      for x in f["runs"])
+            + f"; corpus x{f['corpus_ratio']}, memory x{f['peak_memory_ratio']}")
+    if "model_size" in r:
+        for size, variants in r["model_size"]["figures"].items():
+            pooled, flatten = variants["speech_head_mean"], variants["speech_head_flatten"]
+            row(f"parameters at {size} size (speech / text / mocap / fusion; total)",
+                f"{pooled.get('speech', 0):,} / {pooled.get('text', 0):,} / "
+                f"{pooled.get('mocap', 0):,} / {pooled.get('fusion', 0):,}; {pooled['total']:,} "
+                f"(with the paper's Flatten head: {flatten['total']:,})")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    path = (argv or sys.argv[1:] or ["benchmarks/results.json"])[0]
+    with open(path) as f:
+        print(markdown(json.load(f)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Runs every benchmark, each in a fresh process, and writes benchmarks/results.json.
+
+    python -m benchmarks.run_all [--out benchmarks/results.json] [--tiny]
+
+`make bench` calls this. The default sizes finish in under 20 minutes on two CPU
+cores; `--tiny` is the smoke-test size the test suite uses. Prints the README's
+table at the end (`python -m benchmarks.report` prints it again from the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks.common import machine, versions
+
+BENCHMARKS = {
+    "prepare": (["--utterances", "320", "--sessions", "1,2,5"],
+                ["--utterances", "40", "--sessions", "1,5"]),
+    "pipeline": (["--utterances", "320", "--batches", "15", "--repeats", "3"],
+                 ["--utterances", "40", "--batches", "2", "--repeats", "1",
+                  "--subsets", "speech+text+mocap"]),
+    "train_step": (["--utterances", "320", "--steps", "10", "--repeats", "3"],
+                   ["--utterances", "40", "--steps", "2", "--repeats", "1"]),
+    "features": (["--utterances", "320", "--repeats", "3", "--loso-epochs", "3"],
+                 ["--utterances", "40", "--repeats", "1", "--loso-epochs", "1",
+                  "--loso-folds", "5"]),
+    "inference": (["--utterances", "320", "--calls", "30"],
+                  ["--utterances", "40", "--calls", "3"]),
+    "memory": (["--utterances", "640"], ["--utterances", "40", "--mean-seconds", "1.5"]),
+    "model_size": (["--sizes", "demo,paper"], ["--sizes", "demo", "--utterances", "40"]),
+}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="benchmarks/results.json")
+    parser.add_argument("--tiny", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--only", default="", help="comma-separated benchmarks to run")
+    parser.add_argument("--work-dir", default=None)
+    args = parser.parse_args(argv)
+    work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_")
+    chosen = [b for b in BENCHMARKS if not args.only or b in args.only.split(",")]
+    results = {}
+    started = time.perf_counter()
+    for name in chosen:
+        flags = BENCHMARKS[name][1 if args.tiny else 0]
+        if name != "prepare":
+            flags = [*flags, "--work-dir", work]
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+            target = handle.name
+        print(f"[{time.perf_counter() - started:6.0f}s] benchmarks.{name} {' '.join(flags)}",
+              file=sys.stderr, flush=True)
+        env = {**os.environ, "MER_TF_BENCH_JSON": target, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        completed = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *flags],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True)
+        if completed.returncode:
+            raise RuntimeError(f"benchmarks.{name} failed:\n{completed.stderr[-4000:]}")
+        with open(target) as f:
+            results[name] = json.load(f)
+        os.unlink(target)
+    summary = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(),
+               "tiny": args.tiny, "seconds": round(time.perf_counter() - started, 1),
+               "results": results}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(summary, f, indent=2)
+    from benchmarks.report import markdown
+
+    print(markdown(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

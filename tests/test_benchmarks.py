@@ -1,0 +1,56 @@
+"""Every benchmark runs at a tiny size and reports its figures, so none can rot.
+
+The measuring functions run in this process on the test corpus and backbones,
+mostly on the text tower alone (the same code as the full model, less time);
+run_all (subprocesses, results.json, the README table) runs with `prepare`."""
+
+import json
+
+from benchmarks import features, inference, memory, pipeline, run_all, train_step
+from benchmarks.report import markdown
+
+
+def _assets(prepared, assets, tmp_path):
+    """The test backbones on a copy of the test corpus (benchmarks write feature caches)."""
+    import shutil
+
+    shutil.copytree(prepared[0], tmp_path / "data")
+    return {**assets, "data_dir": str(tmp_path / "data")}
+
+
+def test_run_all_writes_results_and_the_table(tmp_path):
+    out = tmp_path / "results.json"
+    summary = run_all.main(["--tiny", "--only", "prepare", "--out", str(out)])
+    assert json.loads(out.read_text()) == summary
+    figures = summary["results"]["prepare"]["figures"]
+    assert [r["sessions"] for r in figures["runs"]] == [1, 5]
+    assert figures["runs"][1]["utterances_written"] > figures["runs"][0]["utterances_written"]
+    assert "preparation" in markdown(summary)
+
+
+def test_training_pipeline_and_feature_benchmarks(prepared, assets, tmp_path):
+    bench = _assets(prepared, assets, tmp_path)
+    steps = train_step.measure(bench, bench["data_dir"], steps=2, repeats=1, size="demo",
+                               modalities=("speech",))
+    assert set(steps["utterances_per_second"]) == {"paper", "default"}
+    assert steps["default_vs_paper"] > 0
+    flow = pipeline.measure(bench, batches=2, repeats=1, batch_size=4, subsets=["text+mocap"])
+    row = flow["subsets"]["text+mocap"]
+    assert row["pipeline_examples_per_second"] > 0 and row["pipeline_vs_model"] > 0
+    cached = features.measure(bench, repeats=1, loso_epochs=1, batch_size=4, loso_folds="5",
+                              modalities=("text",))
+    assert set(cached["epoch_seconds"]) == {"end_to_end", "cached"}
+    assert cached["loso_5_folds_cached"]["seconds"] > 0
+
+
+def test_inference_and_memory_benchmarks(prepared, assets, tmp_path):
+    bench = _assets(prepared, assets, tmp_path)
+    served = inference.measure(bench, calls=2, root=str(tmp_path),
+                               speech_models={"test": assets["speech"]})
+    latency = served["test"]["latency"]
+    assert set(latency) == {"4s", "10s", "15s"}
+    assert all(v["median_ms"] > 0 and v["p95_ms"] >= v["median_ms"] for v in latency.values())
+    peaks = memory.measure(bench, session_sets=("1", "12"), modalities=("text", "mocap"))
+    runs = peaks["runs"]
+    assert runs[0]["training_utterances"] < runs[1]["training_utterances"]
+    assert all(r["peak_rss_mib"] > 0 for r in runs)
