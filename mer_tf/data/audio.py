@@ -1,0 +1,55 @@
+"""WAV reading with soundfile and resampling with soxr, to 16 kHz mono int16."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile
+import soxr
+
+from mer_tf import io
+from mer_tf.data.errors import DataError
+
+SAMPLE_RATE = 16000
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] -> int16 (clipped)."""
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """[n, channels] -> [n] by averaging channels (dialog wavs are stereo)."""
+    return samples.mean(axis=1) if samples.ndim == 2 else samples
+
+
+def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
+    """Reads any WAV soundfile can read; returns (int16 mono at `target_rate`, source rate).
+
+    A caller compares the source rate with `target_rate` to say that it resampled;
+    `target_rate=None` keeps the file's rate.
+    """
+    if not io.exists(path):
+        raise DataError(path, "missing WAV file")
+    try:
+        with io.open_file(path, "rb") as handle:
+            samples, rate = soundfile.read(handle, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
+        raise DataError(path, f"unreadable WAV: {error}") from None
+    mono = downmix(samples)
+    if target_rate is not None and rate != target_rate:
+        mono = soxr.resample(mono, rate, target_rate, quality="HQ")
+    return to_int16(mono), rate
+
+
+def write_wav(path: str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    """Writes int16 PCM ([n] mono or [n, channels]) atomically."""
+    buffer = _wav_bytes(samples, rate)
+    io.write_bytes_atomic(path, buffer)
+
+
+def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    import io as pyio
+
+    handle = pyio.BytesIO()
+    soundfile.write(handle, samples, rate, subtype="PCM_16", format="WAV")
+    return handle.getvalue()

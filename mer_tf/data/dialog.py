@@ -1,0 +1,139 @@
+"""Stage two of preparation: one dialog's signals, read once, cut into utterances.
+
+Each dialog's three MOCAP files and (when a sentence WAV is missing) its dialog
+WAV are read once and sliced for every utterance, so memory is bounded by one
+dialog whatever the corpus size. (The original notebooks re-read the whole MOCAP
+file for every utterance, three times.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import numpy as np
+
+from mer_tf import io
+from mer_tf.data import audio as audio_io
+from mer_tf.data import mocap as mocap_io
+from mer_tf.data.errors import DataError, ErrorPolicy
+from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, Utterance
+from mer_tf.data.labels import LabelSet
+from mer_tf.data.schema import UtteranceExample
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalOptions:
+    """How signals are stored: the frames-view rate and the paper's chunk count."""
+
+    mocap_rate: float = 30.0
+    mocap_chunks: int = mocap_io.PAPER_CHUNKS
+
+    def __post_init__(self):
+        if not 0 < self.mocap_rate <= mocap_io.MOCAP_FPS:
+            raise ValueError(f"mocap_rate must be in (0, {mocap_io.MOCAP_FPS:g}], got {self.mocap_rate}")
+        if self.mocap_chunks < 1:
+            raise ValueError(f"mocap_chunks must be positive, got {self.mocap_chunks}")
+
+
+@dataclasses.dataclass
+class DialogNotes:
+    """What was handled rather than refused: resampled WAVs, audio cut from the dialog WAV."""
+
+    resampled: list = dataclasses.field(default_factory=list)  # [path, source rate]
+    audio_from_dialog: list = dataclasses.field(default_factory=list)  # utterance ids
+
+
+def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOptions,
+                         policy: ErrorPolicy, notes: DialogNotes,
+                         stream_dims: dict | None = None) -> Iterator[UtteranceExample]:
+    """Yields the dialog's in-set utterances with audio and motion capture.
+
+    `stream_dims` (stream -> value columns) is filled from the first dialog read
+    and checked for every later one: all dialogs must agree.
+    """
+    utterances = [u for u in dialog.utterances if label_set.class_of(u.emotion) is not None]
+    if not utterances:
+        return
+    ids = tuple(u.utterance_id for u in utterances)
+    tracks = {}
+    for stream in MOCAP_STREAMS:
+        try:
+            tracks[stream] = mocap_io.read_mocap(dialog.mocap_path(stream))
+            _check_dim(tracks[stream], stream, stream_dims)
+        except DataError as error:
+            policy.report(DataError(error.path, error.message, error.line, ids))
+            return
+    dialog_audio = _DialogAudio(dialog, notes)
+    for utterance in utterances:
+        try:
+            samples = _utterance_audio(dialog, utterance, dialog_audio, notes)
+        except DataError as error:
+            policy.report(DataError(error.path, error.message, error.line, (utterance.utterance_id,)))
+            continue
+        frames = {}
+        sliced = []
+        for stream in MOCAP_STREAMS:
+            times, values = mocap_io.slice_track(tracks[stream], utterance.start, utterance.end)
+            frames[stream] = mocap_io.frames_view(times, values, utterance.start, utterance.end,
+                                                  options.mocap_rate)
+            sliced.append(mocap_io.chunks_view(values, options.mocap_chunks))
+        chunks = np.concatenate([c for c, _ in sliced], axis=1)
+        chunks_present = np.logical_or.reduce([p for _, p in sliced])
+        yield UtteranceExample(
+            utterance=utterance,
+            label=label_set.index_of(utterance.emotion),
+            label_name=label_set.class_of(utterance.emotion),
+            label_set=label_set.name,
+            audio=samples,
+            sample_rate=audio_io.SAMPLE_RATE,
+            mocap_rate=options.mocap_rate,
+            mocap_frames=frames,
+            chunks=chunks,
+            chunks_present=chunks_present,
+        )
+
+
+def _check_dim(track: mocap_io.MocapTrack, stream: str, stream_dims: dict | None) -> None:
+    if stream_dims is None:
+        return
+    expected = stream_dims.setdefault(stream, track.dim)
+    if track.dim != expected:
+        raise DataError(track.path, f"header gives {track.dim} value columns; the other dialogs' "
+                                    f"MOCAP_{stream} files have {expected}", 2)
+
+
+class _DialogAudio:
+    """The dialog WAV, read on first need and kept for the rest of the dialog."""
+
+    def __init__(self, dialog: Dialog, notes: DialogNotes):
+        self._dialog = dialog
+        self._notes = notes
+        self._samples = None
+
+    def cut(self, start: float, end: float) -> np.ndarray:
+        if self._samples is None:
+            self._samples, rate = audio_io.read_wav(self._dialog.wav_path)
+            if rate != audio_io.SAMPLE_RATE:
+                self._notes.resampled.append([self._dialog.wav_path, rate])
+        lo = int(round(start * audio_io.SAMPLE_RATE))
+        hi = int(round(end * audio_io.SAMPLE_RATE))
+        return self._samples[lo:hi]
+
+
+def _utterance_audio(dialog: Dialog, utterance: Utterance, dialog_audio: _DialogAudio,
+                     notes: DialogNotes) -> np.ndarray:
+    path = dialog.sentence_wav_path(utterance.utterance_id)
+    if io.exists(path):
+        samples, rate = audio_io.read_wav(path)
+        if rate != audio_io.SAMPLE_RATE:
+            notes.resampled.append([path, rate])
+    else:
+        if not io.exists(dialog.wav_path):
+            raise DataError(path, f"missing sentence WAV, and the dialog WAV {dialog.wav_path} "
+                                  "to cut it from is missing too")
+        samples = dialog_audio.cut(utterance.start, utterance.end)
+        notes.audio_from_dialog.append(utterance.utterance_id)
+    if samples.size == 0:
+        raise DataError(path, "empty audio (0 samples)")
+    return samples

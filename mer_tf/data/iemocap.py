@@ -1,0 +1,266 @@
+"""Reads an IEMOCAP release folder: sessions, dialogs, labels and transcripts.
+
+Stage one of preparation (after TFDS: index -> per-dialog read -> examples ->
+shards). `index_release` only reads the small text files, so it is cheap and is
+simply redone on every run; the heavy per-dialog reading (audio, motion
+capture) lives in `mer_tf.data.dialog`.
+
+Layout (DESIGN.md section 2)::
+
+    Session{1..5}/dialog/EmoEvaluation/<dialog>.txt
+    Session{1..5}/dialog/transcriptions/<dialog>.txt
+    Session{1..5}/dialog/wav/<dialog>.wav
+    Session{1..5}/dialog/MOCAP_{rotated,head,hand}/<dialog>.txt
+    Session{1..5}/sentences/wav/<dialog>/<utterance>.wav
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from mer_tf import io
+from mer_tf.data.errors import DataError, ErrorPolicy
+from mer_tf.data.labels import EMOTION_CODES
+
+MOCAP_STREAMS = ("head", "hand", "rotated")
+
+# Dialogs whose motion capture lives under another dialog's file name.
+MOCAP_FILE_QUIRKS = {"Ses05M_script01_1b": "Ses05M_script01_1"}
+
+_DIALOG_RE = re.compile(r"^Ses(?P<session>\d{2})(?P<wearer>[FM])_\w+$")
+_UTTERANCE_SUFFIX_RE = re.compile(r"^(?P<gender>[FM])(?P<index>\d{3})$")
+_NUMBER = r"[-+]?\d+(?:\.\d*)?"
+_EVAL_HEAD_RE = re.compile(
+    rf"^\[\s*(?P<start>{_NUMBER})\s*-\s*(?P<end>{_NUMBER})\s*\]\t(?P<id>\S+)\t(?P<code>\S+)\t"
+    rf"\[\s*(?P<v>{_NUMBER}),\s*(?P<a>{_NUMBER}),\s*(?P<d>{_NUMBER})\s*\]\s*$"
+)
+_EVALUATOR_RE = re.compile(r"^[A-Z]+-[A-Z]+\d*:")
+_TRANSCRIPT_RE = re.compile(
+    rf"^(?P<id>\S+)\s+\[(?P<start>{_NUMBER})\s*-\s*(?P<end>{_NUMBER})\]:\s?(?P<text>.*)$"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One labelled turn: everything but the signals."""
+
+    utterance_id: str
+    dialog: str
+    session: int
+    speaker_gender: str  # from the utterance suffix (_F000): who speaks
+    mocap_wearer: str  # from the dialog id (Ses01F_…): who wore the markers
+    start: float
+    end: float
+    emotion: str  # raw code from EmoEvaluation
+    vad: tuple[float, float, float]
+    transcript: str
+    evaluation_path: str
+    evaluation_line: int
+
+    @property
+    def speaker(self) -> str:
+        """Speaker id, e.g. `Ses01F` (session and gender name one actor)."""
+        return f"Ses{self.session:02d}{self.speaker_gender}"
+
+    @property
+    def mocap_is_speaker(self) -> bool:
+        """False when the markers were on the listener, not the speaker."""
+        return self.speaker_gender == self.mocap_wearer
+
+
+@dataclasses.dataclass
+class Dialog:
+    """One dialog's files and its labelled utterances (sorted by id)."""
+
+    dialog_id: str
+    session: int
+    session_dir: str
+    utterances: list
+
+    @property
+    def wav_path(self) -> str:
+        return io.join(self.session_dir, "dialog", "wav", f"{self.dialog_id}.wav")
+
+    def sentence_wav_path(self, utterance_id: str) -> str:
+        return io.join(self.session_dir, "sentences", "wav", self.dialog_id, f"{utterance_id}.wav")
+
+    def mocap_path(self, stream: str) -> str:
+        name = MOCAP_FILE_QUIRKS.get(self.dialog_id, self.dialog_id)
+        return io.join(self.session_dir, "dialog", f"MOCAP_{stream}", f"{name}.txt")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationRecord:
+    utterance_id: str
+    start: float
+    end: float
+    emotion: str
+    vad: tuple[float, float, float]
+    line: int
+
+
+def parse_dialog_id(dialog_id: str, path: str = "<dialog id>", line: int | None = None):
+    """Returns (session number, marker wearer gender) or raises DataError."""
+    match = _DIALOG_RE.match(dialog_id)
+    if not match:
+        raise DataError(path, f"{dialog_id!r} is not an IEMOCAP dialog id (like Ses01F_impro01)", line)
+    return int(match["session"]), match["wearer"]
+
+
+def split_utterance_id(utterance_id: str, path: str, line: int | None = None):
+    """`Ses01F_impro01_M012` -> (`Ses01F_impro01`, `M`)."""
+    dialog, _, suffix = utterance_id.rpartition("_")
+    match = _UTTERANCE_SUFFIX_RE.match(suffix)
+    if not dialog or not match:
+        raise DataError(path, f"{utterance_id!r} is not an IEMOCAP utterance id "
+                              "(like Ses01F_impro01_F000)", line)
+    parse_dialog_id(dialog, path, line)
+    return dialog, match["gender"]
+
+
+def read_evaluation(path: str, dialog_id: str, policy: ErrorPolicy) -> list[EvaluationRecord]:
+    """Parses an EmoEvaluation file: one head line per utterance block."""
+    records = []
+    text = io.read_text(path, errors="replace")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r\n")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("%") or _EVALUATOR_RE.match(stripped):
+            continue
+        try:
+            records.append(_parse_evaluation_head(line, path, number, dialog_id))
+        except DataError as error:
+            policy.report(error)
+    return records
+
+
+def _parse_evaluation_head(line: str, path: str, number: int, dialog_id: str) -> EvaluationRecord:
+    match = _EVAL_HEAD_RE.match(line)
+    if not match:
+        guess = tuple(t for t in line.split() if t.startswith(dialog_id + "_"))[:1]
+        raise DataError(path, "malformed evaluation line; expected "
+                              "'[START - END]<TAB>UTTERANCE_ID<TAB>CODE<TAB>[V, A, D]', "
+                              f"got {line!r}", number, utterance_ids=guess)
+    uid = match["id"]
+    ids = (uid,)
+    dialog, _ = split_utterance_id(uid, path, number)
+    if dialog != dialog_id:
+        raise DataError(path, f"utterance {uid} does not belong to dialog {dialog_id}", number, ids)
+    if match["code"] not in EMOTION_CODES:
+        raise DataError(path, f"unknown emotion code {match['code']!r} "
+                              f"(expected one of {', '.join(EMOTION_CODES)})", number, ids)
+    start, end = float(match["start"]), float(match["end"])
+    if not end > start >= 0:
+        raise DataError(path, f"end time {end} is not after start time {start}", number, ids)
+    vad = (float(match["v"]), float(match["a"]), float(match["d"]))
+    return EvaluationRecord(uid, start, end, match["code"], vad, number)
+
+
+def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy) -> dict[str, tuple[str, int]]:
+    """Utterance id -> (text, line). Lines of overlaps (`…XX…` ids) are ignored."""
+    texts = {}
+    content = io.read_text(path, errors="replace")
+    for number, raw in enumerate(content.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        first = line.split(maxsplit=1)[0]
+        if "XX" in first:
+            continue  # overlapping or unattributed speech: no label by design
+        match = _TRANSCRIPT_RE.match(line)
+        if not match:
+            policy.report(DataError(path, "malformed transcription line; expected "
+                                          f"'UTTERANCE_ID [START-END]: TEXT', got {line!r}", number))
+            continue
+        try:
+            dialog, _ = split_utterance_id(match["id"], path, number)
+        except DataError as error:
+            policy.report(error)
+            continue
+        if dialog != dialog_id:
+            policy.report(DataError(path, f"utterance {match['id']} does not belong to dialog "
+                                          f"{dialog_id}", number))
+            continue
+        texts[match["id"]] = (match["text"].strip(), number)
+    return texts
+
+
+def find_sessions(root: str, sessions=(1, 2, 3, 4, 5)) -> list[tuple[int, str]]:
+    """Checks that `root` looks like IEMOCAP_full_release and lists session folders."""
+    if not io.isdir(root):
+        raise DataError(root, "not a directory; pass the IEMOCAP_full_release folder")
+    present = {name for name in io.listdir(root)}
+    found = [(n, io.join(root, f"Session{n}")) for n in sessions if f"Session{n}" in present]
+    if not found:
+        raise DataError(root, "not an IEMOCAP release: no Session1..Session5 folders inside "
+                              "(expected IEMOCAP_full_release/Session1/dialog/EmoEvaluation/…)")
+    return found
+
+
+def index_session(session: int, session_dir: str, policy: ErrorPolicy) -> list[Dialog]:
+    """Reads one session's labels and transcripts; returns its dialogs sorted by id."""
+    eval_dir = io.join(session_dir, "dialog", "EmoEvaluation")
+    eval_files = [n for n in io.listdir(eval_dir)] if io.isdir(eval_dir) else []
+    eval_files = [n for n in eval_files if n.endswith(".txt") and not n.startswith(".")]
+    if not eval_files:
+        raise DataError(session_dir, "empty session folder: no dialog/EmoEvaluation/*.txt files")
+    dialogs = []
+    for name in eval_files:
+        dialog_id = name[: -len(".txt")]
+        eval_path = io.join(eval_dir, name)
+        try:
+            number, wearer = parse_dialog_id(dialog_id, eval_path)
+            if number != session:
+                raise DataError(eval_path, f"dialog {dialog_id} belongs to session {number}, "
+                                           f"found in Session{session}")
+        except DataError as error:
+            policy.report(error)
+            continue
+        dialogs.append(_index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy))
+    return sorted(dialogs, key=lambda d: d.dialog_id)
+
+
+def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) -> Dialog:
+    records = read_evaluation(eval_path, dialog_id, policy)
+    transcript_path = io.join(session_dir, "dialog", "transcriptions", f"{dialog_id}.txt")
+    labelled = {r.utterance_id for r in records}
+    texts = {}
+    if io.exists(transcript_path):
+        texts = read_transcriptions(transcript_path, dialog_id, policy)
+        for uid, (_, number) in sorted(texts.items(), key=lambda kv: kv[1][1]):
+            if uid not in labelled:
+                policy.report(DataError(transcript_path, f"transcript of {uid} has no label in "
+                                                         f"{eval_path}", number, (uid,)))
+    utterances = []
+    seen = set()
+    for record in records:
+        uid = record.utterance_id
+        if uid in seen:
+            policy.report(DataError(eval_path, f"utterance {uid} is labelled twice", record.line, (uid,)))
+            continue
+        seen.add(uid)
+        if uid not in texts:
+            where = transcript_path if io.exists(transcript_path) else transcript_path + " (missing file)"
+            policy.report(DataError(where, f"no transcript for labelled utterance {uid} "
+                                           f"({eval_path}:{record.line})", None, (uid,)))
+            continue
+        gender = uid.rpartition("_")[2][0]
+        utterances.append(Utterance(
+            utterance_id=uid, dialog=dialog_id, session=session, speaker_gender=gender,
+            mocap_wearer=wearer, start=record.start, end=record.end, emotion=record.emotion,
+            vad=record.vad, transcript=texts[uid][0], evaluation_path=eval_path,
+            evaluation_line=record.line))
+    utterances.sort(key=lambda u: u.utterance_id)
+    return Dialog(dialog_id, session, session_dir, utterances)
+
+
+def index_release(root: str, policy: ErrorPolicy, sessions=(1, 2, 3, 4, 5)) -> dict[int, list[Dialog]]:
+    """Session number -> dialogs, for every session folder present under `root`."""
+    index = {}
+    for number, session_dir in find_sessions(root, sessions):
+        try:
+            index[number] = index_session(number, session_dir, policy)
+        except DataError as error:
+            policy.report(error)
+    return index

@@ -1,0 +1,156 @@
+"""Motion-capture files: parsing, per-utterance slicing, and the two views.
+
+IEMOCAP MOCAP files have two header lines, then whitespace-separated rows
+`frame time v1 v2 …` at 120 frames/s, with `NaN` for missing markers. The
+number of value columns is taken from the header (one axis label per value
+column on the second line) and every row is checked against it.
+
+Two views of an utterance, both kept by preparation:
+
+- frames: the frames inside [start, end) averaged into bins of a chosen rate
+  (default 30/s), with a mask of which values were present, so a transformer
+  sees the real sequence length;
+- chunks: the paper's fixed-size view, the frames split into 200 equal chunks,
+  each the mean of its frames (NaN -> 0), with a mask of non-empty chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from mer_tf import io
+from mer_tf.data.errors import DataError
+
+MOCAP_FPS = 120.0
+PAPER_CHUNKS = 200
+
+
+@dataclasses.dataclass
+class MocapTrack:
+    """One dialog's stream: times (seconds) and values [frames, dim] with NaN gaps."""
+
+    path: str
+    columns: tuple[str, ...]
+    times: np.ndarray
+    values: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return self.values.shape[1]
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_mocap_text(text: str, path: str) -> MocapTrack:
+    """Parses MOCAP text; raises DataError naming the line on any bad row."""
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise DataError(path, "MOCAP file has fewer than the two header lines", len(lines) or None)
+    names = lines[0].split()
+    axes = lines[1].split()
+    if len(names) < 3 or not axes or any(_is_number(t) for t in axes):
+        raise DataError(path, "expected two header lines: column names "
+                              "('Frame# Time MARKER …'), then one axis label per value column "
+                              "('X Y Z …')", 1 if len(names) < 3 else 2)
+    dim = len(axes)
+    markers = len(names) - 2
+    if dim % markers:
+        raise DataError(path, f"header names {markers} markers but {dim} value columns", 2)
+    columns = 2 + dim
+    try:  # a list of lines: no joined copy of a file that can be 100 MB
+        table = np.loadtxt(lines[2:], dtype=np.float64, ndmin=2)
+    except ValueError:
+        raise _locate_bad_row(lines, columns, path) from None
+    if table.size == 0:
+        table = np.zeros((0, columns))
+    if table.shape[1] != columns:
+        raise _locate_bad_row(lines, columns, path)
+    times = table[:, 1]
+    if np.isnan(times).any():
+        row = int(np.argmax(np.isnan(times)))
+        raise DataError(path, "time column is NaN", _body_line_number(lines, row))
+    if times.size > 1 and np.any(np.diff(times) < 0):
+        row = int(np.argmax(np.diff(times) < 0)) + 1
+        raise DataError(path, "time column goes backwards", _body_line_number(lines, row))
+    return MocapTrack(path, tuple(names), times, table[:, 2:].astype(np.float32))
+
+
+def _body_line_number(lines: list[str], row: int) -> int:
+    """1-based file line of data row `row` (blank lines are skipped by the parser)."""
+    seen = -1
+    for number, line in enumerate(lines[2:], start=3):
+        if line.strip():
+            seen += 1
+            if seen == row:
+                return number
+    return len(lines)
+
+
+def _locate_bad_row(lines: list[str], columns: int, path: str) -> DataError:
+    for number, line in enumerate(lines[2:], start=3):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) != columns:
+            return DataError(path, f"row has {len(tokens)} columns, the header says {columns} "
+                                   f"(frame, time and {columns - 2} values)", number)
+        bad = [t for t in tokens if not _is_number(t)]
+        if bad:
+            return DataError(path, f"value {bad[0]!r} is not a number", number)
+    return DataError(path, "could not parse MOCAP rows")
+
+
+def read_mocap(path: str) -> MocapTrack:
+    if not io.exists(path):
+        raise DataError(path, "missing MOCAP file")
+    return parse_mocap_text(io.read_text(path, errors="replace"), path)
+
+
+def slice_track(track: MocapTrack, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of the frames with start <= time < end (times are sorted)."""
+    lo, hi = np.searchsorted(track.times, [start, end], side="left")
+    return track.times[lo:hi], track.values[lo:hi]
+
+
+def _binned_nanmean(values: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the non-NaN values of each bin [bounds[i], bounds[i+1]); 0 where none."""
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0).astype(np.float64)
+    zero = np.zeros((1, values.shape[1]))
+    sums = np.concatenate([zero, np.cumsum(filled, axis=0)])
+    counts = np.concatenate([zero, np.cumsum(present, axis=0)])
+    bin_sums = sums[bounds[1:]] - sums[bounds[:-1]]
+    bin_counts = counts[bounds[1:]] - counts[bounds[:-1]]
+    means = np.divide(bin_sums, bin_counts, out=np.zeros_like(bin_sums), where=bin_counts > 0)
+    return means.astype(np.float32), bin_counts > 0
+
+
+def frames_view(times: np.ndarray, values: np.ndarray, start: float, end: float,
+                rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bins frames into 1/rate-second windows from `start`: (values [T, D], present [T, D])."""
+    num_bins = max(int(np.ceil(round((end - start) * rate, 6))), 1)
+    bins = np.clip(np.floor((times - start) * rate).astype(np.int64), 0, num_bins - 1)
+    bounds = np.searchsorted(bins, np.arange(num_bins + 1), side="left")
+    return _binned_nanmean(values, bounds)
+
+
+def chunks_view(values: np.ndarray, num_chunks: int = PAPER_CHUNKS) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's view: `num_chunks` equal splits (as np.array_split), each averaged.
+
+    Returns (values [num_chunks, D], present [num_chunks]) where a chunk is
+    present when it holds at least one frame.
+    """
+    n = values.shape[0]
+    sizes = np.full(num_chunks, n // num_chunks)
+    sizes[: n % num_chunks] += 1
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    means, _ = _binned_nanmean(values, bounds)
+    return means, sizes > 0

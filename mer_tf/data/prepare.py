@@ -1,0 +1,326 @@
+"""Turns an IEMOCAP release (or the synthetic one) into TFRecord shards.
+
+Stages, each testable alone: index the release (text files only), plan shards
+(whole dialogs, per session), read each dialog's signals once, write examples.
+
+Shards are written under a temporary name and renamed; a small state file per
+finished shard (counts, checksum, what was skipped) is written last. A re-run
+verifies and keeps finished shards, so an interrupted run resumes, and the
+output is byte-identical to an uninterrupted one. `manifest.json` sums it up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+from collections import Counter
+
+from mer_tf import io
+from mer_tf.data import synthetic
+from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
+from mer_tf.data.errors import DataError, ErrorPolicy
+from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, index_release
+from mer_tf.data.labels import get_label_set
+from mer_tf.data.schema import SCHEMA_VERSION, encode_example
+
+MANIFEST = "manifest.json"
+STATE_DIR = ".state"
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+    """One preparation run."""
+
+    source: str  # IEMOCAP_full_release folder
+    out_dir: str
+    label_set: str = "seed4"
+    mocap_rate: float = 30.0
+    mocap_chunks: int = 200
+    shard_size: int = 256  # utterances per shard, at most (a dialog is never split)
+    on_error: str = "stop"
+    sessions: tuple = (1, 2, 3, 4, 5)
+    overwrite: bool = False
+
+    def settings(self) -> dict:
+        """What decides the bytes of the shards; a resumed run must match it."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "label_set": self.label_set,
+            "mocap_rate": self.mocap_rate,
+            "mocap_chunks": self.mocap_chunks,
+            "shard_size": self.shard_size,
+            "sessions": list(self.sessions),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardPlan:
+    session: int
+    name: str
+    dialogs: tuple  # Dialog objects
+    utterances: int  # in-set utterances before any are skipped
+
+
+def plan_shards(index: dict[int, list[Dialog]], label_set, shard_size: int) -> list[ShardPlan]:
+    """Groups whole dialogs into shards of at most `shard_size` in-set utterances."""
+    plans = []
+    for session in sorted(index):
+        groups, current, count = [], [], 0
+        for dialog in index[session]:
+            n = sum(label_set.class_of(u.emotion) is not None for u in dialog.utterances)
+            if n == 0:
+                continue
+            if current and count + n > shard_size:
+                groups.append((current, count))
+                current, count = [], 0
+            current.append(dialog)
+            count += n
+        if current:
+            groups.append((current, count))
+        for i, (dialogs, count) in enumerate(groups):
+            name = f"session{session}-{i:05d}-of-{len(groups):05d}.tfrecord"
+            plans.append(ShardPlan(session, name, tuple(dialogs), count))
+    return plans
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with io.open_file(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def prepare(config: PrepareConfig, progress: bool = True) -> dict:
+    """Runs preparation; returns the manifest (also written to out_dir/manifest.json)."""
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    label_set = get_label_set(config.label_set)
+    options = SignalOptions(config.mocap_rate, config.mocap_chunks)
+    state_dir = io.join(config.out_dir, STATE_DIR)
+    _open_out_dir(config, state_dir)
+
+    index_policy = ErrorPolicy(config.on_error)
+    index = index_release(config.source, index_policy, config.sessions)
+    plans = plan_shards(index, label_set, config.shard_size)
+    excluded = _excluded_counts(index, label_set)
+
+    shard_states = []
+    stream_dims = {}
+    for session in sorted(index):
+        session_plans = [p for p in plans if p.session == session]
+        total = sum(p.utterances for p in session_plans)
+        bar = tqdm(total=total, desc=f"Session {session}", unit="utt", disable=not progress,
+                   file=sys.stderr, leave=True)
+        for plan in session_plans:
+            state = _finished_state(config.out_dir, state_dir, plan)
+            if state is None:
+                state = _write_shard(config, state_dir, plan, label_set, options, stream_dims,
+                                     tf, bar)
+            else:
+                bar.update(plan.utterances)
+                for stream, dim in state["stream_dims"].items():
+                    stream_dims.setdefault(stream, dim)
+            shard_states.append(state)
+        bar.close()
+
+    manifest = _manifest(config, label_set, index, plans, shard_states, excluded,
+                         index_policy.records, stream_dims)
+    io.write_json_atomic(io.join(config.out_dir, MANIFEST), manifest)
+    if progress:
+        print(summary_table(manifest), file=sys.stderr)
+    return manifest
+
+
+def _open_out_dir(config: PrepareConfig, state_dir: str) -> None:
+    if config.overwrite and io.exists(config.out_dir):
+        for name in io.listdir(config.out_dir):
+            if name.endswith(".tfrecord") or name in (MANIFEST, STATE_DIR) or ".tmp-" in name:
+                path = io.join(config.out_dir, name)
+                io.rmtree(path) if io.isdir(path) else io.remove(path)
+    io.makedirs(state_dir)
+    io.remove_temporaries(config.out_dir)
+    io.remove_temporaries(state_dir)
+    settings_path = io.join(state_dir, "settings.json")
+    if io.exists(settings_path):
+        previous = io.read_json(settings_path)
+        if previous != config.settings():
+            changed = sorted(k for k in config.settings() if previous.get(k) != config.settings()[k])
+            raise ValueError(
+                f"{config.out_dir} holds data prepared with other settings ({', '.join(changed)}); "
+                "use another --out, or --overwrite to rebuild it")
+    else:
+        io.write_json_atomic(settings_path, config.settings())
+
+
+def _finished_state(out_dir: str, state_dir: str, plan: ShardPlan) -> dict | None:
+    """The state of a shard a previous run finished, if its file is intact."""
+    state_path = io.join(state_dir, plan.name + ".json")
+    shard_path = io.join(out_dir, plan.name)
+    if not (io.exists(state_path) and io.exists(shard_path)):
+        return None
+    state = io.read_json(state_path)
+    if state.get("sha256") != sha256_of(shard_path):
+        return None
+    return state
+
+
+def _write_shard(config, state_dir, plan, label_set, options, stream_dims, tf, bar) -> dict:
+    from tqdm.auto import tqdm
+
+    policy = ErrorPolicy(config.on_error)
+    notes = DialogNotes()
+    shard_path = io.join(config.out_dir, plan.name)
+    tmp = io.temp_name(shard_path)
+    counts = Counter()
+    speakers = Counter()
+    listener = 0
+    try:
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for dialog in plan.dialogs:
+                seen = len(notes.resampled)
+                for example in read_dialog_examples(dialog, label_set, options, policy, notes,
+                                                    stream_dims):
+                    writer.write(encode_example(example))
+                    counts[example.label_name] += 1
+                    speakers[example.utterance.speaker] += 1
+                    listener += not example.utterance.mocap_is_speaker
+                    bar.update(1)
+                for path, rate in notes.resampled[seen:]:
+                    tqdm.write(f"resampled {path} from {rate} Hz to 16000 Hz with soxr",
+                               file=sys.stderr)
+        checksum = sha256_of(tmp)
+        io.rename(tmp, shard_path)
+    finally:
+        io.remove(tmp)
+    bar.update(plan.utterances - sum(counts.values()))  # the skipped ones
+    state = {
+        "file": plan.name,
+        "session": plan.session,
+        "dialogs": [d.dialog_id for d in plan.dialogs],
+        "utterances": sum(counts.values()),
+        "classes": dict(sorted(counts.items())),
+        "speakers": dict(sorted(speakers.items())),
+        "mocap_on_listener": listener,
+        "skipped": policy.records,
+        "resampled": notes.resampled,
+        "audio_from_dialog": notes.audio_from_dialog,
+        "stream_dims": dict(stream_dims),
+        "sha256": checksum,
+        "bytes": io.size(shard_path),
+    }
+    io.write_json_atomic(io.join(state_dir, plan.name + ".json"), state)
+    return state
+
+
+def _excluded_counts(index, label_set) -> dict:
+    """Per session, labelled utterances whose code is outside the label set."""
+    return {
+        str(session): dict(sorted(Counter(
+            u.emotion for d in dialogs for u in d.utterances if label_set.class_of(u.emotion) is None
+        ).items()))
+        for session, dialogs in sorted(index.items())
+    }
+
+
+def _manifest(config, label_set, index, plans, states, excluded, index_errors, stream_dims) -> dict:
+    sessions = {}
+    for session in sorted(index):
+        mine = [s for s in states if s["session"] == session]
+        classes = Counter()
+        speakers = Counter()
+        for s in mine:
+            classes.update(s["classes"])
+            speakers.update(s["speakers"])
+        sessions[str(session)] = {
+            "utterances": sum(s["utterances"] for s in mine),
+            "classes": {c: classes.get(c, 0) for c in label_set.classes},
+            "speakers": dict(sorted(speakers.items())),
+            "mocap_on_listener": sum(s["mocap_on_listener"] for s in mine),
+            "excluded": excluded[str(session)],
+            "skipped": sum(len(s["skipped"]) for s in mine)
+            + sum(1 for r in index_errors if _record_session(r) == session),
+            "shards": [s["file"] for s in mine],
+        }
+    total_classes = Counter()
+    for s in sessions.values():
+        total_classes.update(s["classes"])
+    skipped = list(index_errors) + [r for s in states for r in s["skipped"]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": str(config.source),
+        "label_set": label_set.name,
+        "classes": list(label_set.classes),
+        "on_error": config.on_error,
+        "audio": {"sample_rate": 16000, "encoding": "pcm16"},
+        "mocap": {"rate": config.mocap_rate, "chunks": config.mocap_chunks,
+                  "streams": {s: stream_dims.get(s) for s in MOCAP_STREAMS}},
+        "utterances": sum(s["utterances"] for s in sessions.values()),
+        "class_counts": {c: total_classes.get(c, 0) for c in label_set.classes},
+        "sessions": sessions,
+        "shards": [{"file": s["file"], "session": s["session"], "utterances": s["utterances"],
+                    "sha256": s["sha256"], "bytes": s["bytes"]} for s in states],
+        "excluded": dict(sorted(sum((Counter(e) for e in excluded.values()), Counter()).items())),
+        "skipped": skipped,
+        "skipped_count": len(skipped),
+        "resampled": [r for s in states for r in s["resampled"]],
+        "audio_from_dialog": [u for s in states for u in s["audio_from_dialog"]],
+    }
+
+
+def _record_session(record: dict) -> int | None:
+    ids = record.get("utterance_ids") or []
+    if ids and ids[0].startswith("Ses") and ids[0][3:5].isdigit():
+        return int(ids[0][3:5])
+    return None
+
+
+def summary_table(manifest: dict) -> str:
+    classes = manifest["classes"]
+    header = ["session", "utterances", *classes, "excluded", "skipped", "shards"]
+    rows = []
+    for session, info in manifest["sessions"].items():
+        rows.append([session, info["utterances"], *[info["classes"][c] for c in classes],
+                     sum(info["excluded"].values()), info["skipped"], len(info["shards"])])
+    rows.append(["total", manifest["utterances"], *[manifest["class_counts"][c] for c in classes],
+                 sum(manifest["excluded"].values()), manifest["skipped_count"],
+                 len(manifest["shards"])])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).rjust(w) for v, w in zip(row, widths)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    extra = []
+    if manifest["resampled"]:
+        extra.append(f"resampled to 16 kHz: {len(manifest['resampled'])} WAV files")
+    if manifest["audio_from_dialog"]:
+        extra.append(f"audio cut from the dialog WAV (sentence WAV missing): "
+                     f"{len(manifest['audio_from_dialog'])} utterances")
+    if manifest["skipped_count"]:
+        extra.append(f"skipped: {manifest['skipped_count']} problems (listed in manifest.json)")
+    return "\n".join(["", *lines, *extra, ""])
+
+
+def ensure_synthetic_release(root: str, config: synthetic.SyntheticConfig) -> str:
+    """Generates the synthetic release under `root` unless the same one is there."""
+    marker = io.join(root, "SYNTHETIC.json")
+    if io.exists(marker):
+        found = io.read_json(marker)
+        if (found.get("config") == dataclasses.asdict(config)
+                and found.get("generator_version") == synthetic.GENERATOR_VERSION):
+            return root
+    io.rmtree(root)
+    synthetic.generate(root, config)
+    return root
+
+
+def read_manifest(data_dir: str) -> dict:
+    path = io.join(data_dir, MANIFEST)
+    if not io.exists(path):
+        raise DataError(path, "no manifest: prepare the data first "
+                              "(python -m experiments.prepare --out DATA_DIR …)")
+    manifest = io.read_json(path)
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise DataError(path, f"schema version {manifest.get('schema_version')} is not "
+                              f"{SCHEMA_VERSION}; prepare the data again")
+    return manifest
