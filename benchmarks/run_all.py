@@ -32,7 +32,7 @@ BENCHMARKS = {
                   "--loso-folds", "5"]),
     "inference": (["--utterances", "320", "--calls", "30"],
                   ["--utterances", "40", "--calls", "3"]),
-    "memory": (["--utterances", "640"], ["--utterances", "40", "--mean-seconds", "1.5"]),
+    "memory": (["--utterances", "1600"], ["--utterances", "40", "--mean-seconds", "1.5"]),
     "model_size": (["--sizes", "demo,paper"], ["--sizes", "demo", "--utterances", "40"]),
 }
 

@@ -124,8 +124,10 @@ MIRRORED = textwrap.dedent("""
 
 
 def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, tmp_path):
+    """MirroredStrategy with mixed precision, and the export of what it trained."""
     run_dir = tmp_path / "mirrored"
-    args = run_args(prepared, assets, run_dir, "--strategy", "mirrored")
+    args = run_args(prepared, assets, run_dir, "--strategy", "mirrored", "--mixed-precision",
+                    "bfloat16")
     result = subprocess.run([sys.executable, "-c", MIRRORED, *args], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -133,6 +135,11 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, 
     metrics = json.load(open(run_dir / "metrics.json"))
     assert metrics["folds"][0]["test"]["utterances"] == prepared[1]["sessions"]["5"]["utterances"]
     assert (run_dir / "saved_model" / "saved_model.pb").exists()
+    served = tf.saved_model.load(str(run_dir / "saved_model"))
+    waveform = tf.constant(np.random.default_rng(0).normal(0, 0.1, (2, 9000)), tf.float32)
+    probabilities = served.serve(waveform, tf.constant([9000, 5000]))["probabilities"]
+    assert probabilities.dtype == tf.float32  # float32 serving after bfloat16 training
+    np.testing.assert_allclose(probabilities.numpy().sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path):

@@ -42,14 +42,25 @@ class InputSpec:
         return sum(dim for _, dim in self.mocap_streams)
 
 
+def _streams(manifest) -> tuple:
+    return tuple((s, int(manifest["mocap"]["streams"][s])) for s in MOCAP_STREAMS)
+
+
 def input_spec(model_config, builder, manifest, cached=()) -> InputSpec:
     """The pipeline's InputSpec for a model built by `builder` on data with `manifest`."""
     lengths = builder.input_lengths()
-    streams = tuple((s, int(manifest["mocap"]["streams"][s])) for s in MOCAP_STREAMS)
     return InputSpec(
         modalities=model_config.modalities, waveform_length=lengths.get("waveform"),
         text_length=lengths.get("text"), mocap_view=model_config.mocap.view,
-        mocap_frames=lengths.get("mocap"), mocap_streams=streams, cached=tuple(cached))
+        mocap_frames=lengths.get("mocap"), mocap_streams=_streams(manifest),
+        cached=tuple(cached))
+
+
+def mocap_only_spec(model_config, manifest) -> InputSpec:
+    """Motion capture alone, in the model's view (for training-split statistics)."""
+    frames, _ = mocap_input_shape(model_config, manifest)
+    return InputSpec(modalities=("mocap",), mocap_view=model_config.mocap.view,
+                     mocap_frames=frames, mocap_streams=_streams(manifest))
 
 
 def mocap_input_shape(model_config, manifest) -> tuple[int, int]:

@@ -62,7 +62,7 @@ def export_info(config, builder, manifest) -> dict:
     }
 
 
-def export_run_model(builder, config, directory: str, preprocessor, cached, manifest) -> str:
+def export_run_model(builder, config, directory: str, preprocessor, manifest) -> str:
     """Exports the fold's trained model to `directory/saved_model`; returns the path."""
     from mer_tf.models.fusion import ModelBuilder
 

@@ -103,7 +103,8 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
                progress: bool = True) -> FoldResult:
     import keras
 
-    from mer_tf.data.pipeline import input_spec, mocap_input_shape, mocap_statistics
+    from mer_tf.data.pipeline import (input_spec, mocap_input_shape, mocap_only_spec,
+                                      mocap_statistics)
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.models.text import load_text_preprocessor
     from mer_tf.training import callbacks as cb
@@ -124,7 +125,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     frames, features = mocap_input_shape(model_config, manifest)
     stats = None
     if "mocap" in model_config.modalities:
-        spec = _mocap_spec(model_config, manifest, frames)
+        spec = mocap_only_spec(model_config, manifest)
         stats = mocap_statistics(data_dir, manifest, fold.train_sessions, spec, **held_out)
         io.makedirs(directory)
         io.write_json_atomic(io.join(directory, "mocap_statistics.json"),
@@ -202,7 +203,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     if train_config.export:
         from mer_tf.training.export import export_run_model
 
-        export_run_model(builder, config, directory, preprocessor, cached, manifest)
+        export_run_model(builder, config, directory, preprocessor, manifest)
     result = FoldResult(
         fold=fold.name, directory=directory, test=test["metrics"],
         validation=validation["metrics"], best_epoch=best.best_epoch,
@@ -210,15 +211,6 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
         seconds=round(time.perf_counter() - started, 1), describe=fold.describe())
     io.write_json_atomic(io.join(directory, "fold_metrics.json"), dataclasses.asdict(result))
     return result
-
-
-def _mocap_spec(model_config, manifest, frames):
-    from mer_tf.data.iemocap import MOCAP_STREAMS
-    from mer_tf.data.pipeline import InputSpec
-
-    streams = tuple((s, int(manifest["mocap"]["streams"][s])) for s in MOCAP_STREAMS)
-    return InputSpec(modalities=("mocap",), mocap_view=model_config.mocap.view,
-                     mocap_frames=frames, mocap_streams=streams)
 
 
 def _make(data_dir, manifest, sessions, **kwargs):
