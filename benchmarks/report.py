@@ -78,6 +78,12 @@ def markdown(summary: dict) -> str:
                 f"{pooled.get('speech', 0):,} / {pooled.get('text', 0):,} / "
                 f"{pooled.get('mocap', 0):,} / {pooled.get('fusion', 0):,}; {pooled['total']:,} "
                 f"(with the paper's Flatten head: {flatten['total']:,})")
+            step = variants.get("training_step")
+            if step:
+                row(f"training step of each tower alone at {size} size, batch {step['batch']} "
+                    f"on {step['device']} (share of their sum)",
+                    ", ".join(f"{name}: {seconds * 1000:.0f} ms ({step['share'][name]:.0%})"
+                              for name, seconds in step["seconds"].items()))
     return "\n".join(lines)
 
 

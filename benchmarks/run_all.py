@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,20 +38,11 @@ BENCHMARKS = {
 }
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="benchmarks/results.json")
-    parser.add_argument("--tiny", action="store_true", help="smoke-test sizes")
-    parser.add_argument("--only", default="", help="comma-separated benchmarks to run")
-    parser.add_argument("--work-dir", default=None)
-    args = parser.parse_args(argv)
-    work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_")
-    chosen = [b for b in BENCHMARKS if not args.only or b in args.only.split(",")]
+def _run(chosen, tiny: bool, work: str, started: float) -> dict:
+    """Runs each chosen benchmark in its own process; returns their JSON objects by name."""
     results = {}
-    started = time.perf_counter()
     for name in chosen:
-        flags = BENCHMARKS[name][1 if args.tiny else 0]
+        flags = BENCHMARKS[name][1 if tiny else 0]
         if name != "prepare":
             flags = [*flags, "--work-dir", work]
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -66,12 +58,32 @@ def main(argv=None) -> dict:
         with open(target) as f:
             results[name] = json.load(f)
         os.unlink(target)
+    return results
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="benchmarks/results.json")
+    parser.add_argument("--tiny", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--only", default="", help="comma-separated benchmarks to run")
+    parser.add_argument("--work-dir", default=None)
+    args = parser.parse_args(argv)
+    work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_")
+    chosen = [b for b in BENCHMARKS if not args.only or b in args.only.split(",")]
+    started = time.perf_counter()
+    try:
+        results = _run(chosen, args.tiny, work, started)
+    finally:
+        if not args.work_dir:  # several GiB of corpora and backbones made for this run
+            shutil.rmtree(work, ignore_errors=True)
     summary = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(),
                "tiny": args.tiny, "seconds": round(time.perf_counter() - started, 1),
                "results": results}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
+    with open(args.out + ".tmp", "w") as f:
         json.dump(summary, f, indent=2)
+    os.replace(args.out + ".tmp", args.out)
     from benchmarks.report import markdown
 
     print(markdown(summary))

@@ -6,7 +6,7 @@ run_all (subprocesses, results.json, the README table) runs with `prepare`."""
 
 import json
 
-from benchmarks import features, inference, memory, pipeline, run_all, train_step
+from benchmarks import features, inference, memory, model_size, pipeline, run_all, train_step
 from benchmarks.report import markdown
 
 
@@ -54,3 +54,18 @@ def test_inference_and_memory_benchmarks(prepared, assets, tmp_path):
     runs = peaks["runs"]
     assert runs[0]["training_utterances"] < runs[1]["training_utterances"]
     assert all(r["peak_rss_mib"] > 0 for r in runs)
+
+
+def test_model_size_counts_and_tower_step_shares(assets):
+    counts = model_size.counts(assets, frames=24, text_length=16)
+    pooled, flatten = counts["speech_head_mean"], counts["speech_head_flatten"]
+    assert sum(pooled[k] for k in ("speech", "text", "mocap", "fusion")) == pooled["total"]
+    assert flatten["speech"] > pooled["speech"] and flatten["text"] == pooled["text"]
+    step = model_size.step_seconds(assets, frames=24, text_length=16, repeats=1)
+    assert set(step["seconds"]) == {"speech", "text", "mocap"}
+    assert all(seconds > 0 for seconds in step["seconds"].values())
+    assert abs(sum(step["share"].values()) - 1) < 0.01
+    summary = {"date": "d", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
+               "seconds": 1,
+               "results": {"model_size": {"figures": {"test": {**counts, "training_step": step}}}}}
+    assert "training step of each tower alone at test size" in markdown(summary)
