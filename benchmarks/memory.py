@@ -12,6 +12,7 @@ corpus: every waveform held as float64, padded to 246 000 samples.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -73,19 +74,13 @@ def measure(assets: dict, session_sets=("1", "12", "1234"),
 def main(argv=None) -> dict:
     parser = common.parser(__doc__)
     parser.add_argument("--mean-seconds", type=float, default=4.5)
-    parser.add_argument("--child", nargs=5, help=argparse_suppress())
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return _child(*args.child)
     assets = common.bench_assets(common.work_dir(args), args.utterances,
                                  mean_seconds=args.mean_seconds, input_seconds=15.375)
     return common.report("memory", measure(assets))
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ def mocap_only_spec(model_config, manifest) -> InputSpec:
 
 def mocap_input_shape(model_config, manifest) -> tuple[int, int]:
     """(frames, features) of the mocap input for the configured view."""
-    features = sum(int(manifest["mocap"]["streams"][s]) for s in MOCAP_STREAMS)
+    features = sum(dim for _, dim in _streams(manifest))
     if model_config.mocap.view == "chunks":
         return int(manifest["mocap"]["chunks"]), features
     return int(model_config.mocap.max_frames), features

@@ -126,7 +126,7 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
             shard_states.append(state)
         bar.close()
 
-    manifest = _manifest(config, label_set, index, plans, shard_states, excluded,
+    manifest = _manifest(config, label_set, index, shard_states, excluded,
                          index_policy.records, stream_dims)
     io.write_json_atomic(io.join(config.out_dir, MANIFEST), manifest)
     if progress:
@@ -225,7 +225,7 @@ def _excluded_counts(index, label_set) -> dict:
     }
 
 
-def _manifest(config, label_set, index, plans, states, excluded, index_errors, stream_dims) -> dict:
+def _manifest(config, label_set, index, states, excluded, index_errors, stream_dims) -> dict:
     sessions = {}
     for session in sorted(index):
         mine = [s for s in states if s["session"] == session]

@@ -105,11 +105,6 @@ class ModelBuilder:
         return out
 
 
-def build_model(config: ModelConfig, **kwargs) -> keras.Model:
-    """The raw-input classifier for `config` (see ModelBuilder for the arguments)."""
-    return ModelBuilder(config, **kwargs).model()
-
-
 def tower_parameter_counts(builder: ModelBuilder) -> dict:
     """Parameters per tower (backbone and head) and for the fusion layers."""
     counts = {}

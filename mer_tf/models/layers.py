@@ -46,25 +46,6 @@ class FrameMask(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LengthMask(keras.layers.Layer):
-    """Lengths [batch] -> boolean mask [batch, steps]."""
-
-    def __init__(self, steps: int, **kwargs):
-        super().__init__(**kwargs)
-        self.steps = int(steps)
-
-    def call(self, lengths):
-        positions = ops.arange(self.steps, dtype="int32")
-        return ops.expand_dims(positions, 0) < ops.expand_dims(ops.cast(lengths, "int32"), -1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.steps)
-
-    def get_config(self):
-        return {**super().get_config(), "steps": self.steps}
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
 class MaskedMeanPooling(keras.layers.Layer):
     """Mean over the valid steps: ([batch, steps, dim], mask [batch, steps]) -> [batch, dim]."""
 

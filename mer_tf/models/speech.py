@@ -16,7 +16,6 @@ import keras
 
 from mer_tf.models.layers import PACKAGE
 
-DEFAULT_HANDLE = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
 SPEECH_HEADS = ("mean", "attention", "flatten")
 
 

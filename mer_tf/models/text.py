@@ -16,7 +16,6 @@ import warnings
 # two variables never get gradients, and Keras warns about it at every training step trace.
 warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooled_dense")
 
-DEFAULT_PRESET = "bert_base_en_uncased"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
