@@ -162,7 +162,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     common = dict(spec=spec, batch_size=train_config.batch_size, seed=train_config.seed,
                   text_preprocessor=preprocessor, feature_cache=feature_cache,
                   shuffle_buffer=data_config.shuffle_buffer)
-    counts = split_counts(data_dir, manifest, fold)
+    counts = split_counts(manifest, fold)
     if min(counts.values()) == 0:
         raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
     train_data = _make(data_dir, manifest, fold.train_sessions, training=True,
@@ -219,16 +219,18 @@ def _make(data_dir, manifest, sessions, **kwargs):
     return make_dataset(data_dir, manifest, sessions, **kwargs)
 
 
-def split_counts(data_dir, manifest, fold) -> dict:
-    """Utterances in the fold's train, validation and test splits."""
-    from mer_tf.data.pipeline import read_metadata
+def split_counts(manifest, fold) -> dict:
+    """Utterances in the fold's train, validation and test splits, from the manifest's counts."""
+    sessions = manifest["sessions"]
 
-    ids = set(fold.validation_ids)
-    held_out = [r["speaker"] in fold.validation_speakers or r["utterance_id"] in ids
-                for r in read_metadata(data_dir, manifest, fold.train_sessions)]
-    test = sum(s["utterances"] for k, s in manifest["sessions"].items()
-               if int(k) in fold.test_sessions)
-    return {"train": held_out.count(False), "validation": held_out.count(True), "test": test}
+    def total(chosen):
+        return sum(sessions[str(s)]["utterances"] for s in chosen)
+
+    validation = len(fold.validation_ids) + sum(
+        sessions[str(s)]["speakers"].get(speaker, 0)
+        for s in fold.train_sessions for speaker in fold.validation_speakers)
+    return {"train": total(fold.train_sessions) - validation, "validation": validation,
+            "test": total(fold.test_sessions)}
 
 
 def evaluate(model, data_dir, manifest, sessions, common: dict, count: int, class_names,
