@@ -44,6 +44,9 @@ def test_a_run_leaves_every_artefact(trained_run, prepared):
         assert open(os.path.join(run, png), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     config = json.load(open(os.path.join(run, "config.json")))
     assert config["experiment"] == "concat" and config["data"]["validation"] == "speaker"
+    # the test backbone is in the published TF-Hub form: no `training` on its __call__
+    assert config["backbones"]["speech"]["takes_training_argument"] is False
+    assert config["backbones"]["speech"]["dropout_when_fine_tuning"] is False
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     fold = metrics["folds"][0]
     test = fold["test"]

@@ -93,6 +93,13 @@ class ModelBuilder:
             outputs.update(tower.features(raw))
         return keras.Model(inputs, outputs, name="features_" + "_".join(modalities))
 
+    def describe_backbones(self) -> dict:
+        """Facts about loaded backbones that their configuration cannot say."""
+        facts = {}
+        if "speech" in self.towers:
+            facts["speech"] = self.towers["speech"].encoder.describe()
+        return facts
+
     def input_lengths(self) -> dict:
         """Static lengths the data pipeline pads or crops to."""
         out = {}

@@ -12,9 +12,23 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mer_tf.models.wav2vec2_savedmodel import CONV_KERNELS, CONV_STRIDES
-
 PACKAGE = "mer_tf"
+
+# wav2vec2's convolutional feature encoder (wav2vec2-base, HuBERT, WavLM alike):
+# total stride 320 samples, 25 ms receptive field.
+CONV_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+
+
+def frames_for_samples(samples, kernels=CONV_KERNELS, strides=CONV_STRIDES):
+    """Frames the feature encoder makes from `samples` (int or integer tensor).
+
+    Each VALID convolution maps n -> (n - kernel) // stride + 1; 246 000 -> 768.
+    """
+    n = samples
+    for kernel, stride in zip(kernels, strides):
+        n = (n - kernel) // stride + 1
+    return n
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

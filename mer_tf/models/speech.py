@@ -12,17 +12,57 @@ storage, so training updates the SavedModel's weights), and calls its
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 import keras
 
-from mer_tf.models.layers import PACKAGE
+from mer_tf.models.layers import PACKAGE, frames_for_samples
+
+log = logging.getLogger("mer_tf.models")
 
 SPEECH_HEADS = ("mean", "attention", "flatten")
 
 
+def import_tensorflow_hub():
+    """`import tensorflow_hub`, also where setuptools no longer ships `pkg_resources`.
+
+    tensorflow_hub 0.16 (the last release) imports `pkg_resources` at import time for
+    one version check (`parse_version(tf.__version__)`), and setuptools 81 and later
+    no longer ship it: any environment where a newer setuptools got installed fails
+    with `No module named 'pkg_resources'`. Only for that import, a module holding
+    `packaging.version.parse` (what `parse_version` is) stands in, and is removed
+    again, so nothing else in the process sees it.
+    """
+    import sys
+
+    try:
+        import tensorflow_hub
+        return tensorflow_hub
+    except ModuleNotFoundError as error:
+        if error.name != "pkg_resources":
+            raise
+    import types
+
+    from packaging.version import parse
+
+    shim = types.ModuleType("pkg_resources", "parse_version only, for importing tensorflow_hub")
+    shim.parse_version = parse
+    previous = sys.modules.get("pkg_resources")
+    sys.modules["pkg_resources"] = shim
+    try:
+        import tensorflow_hub
+    finally:
+        if previous is None:
+            sys.modules.pop("pkg_resources", None)
+        else:
+            sys.modules["pkg_resources"] = previous
+    return tensorflow_hub
+
+
 def load_hub_model(handle: str):
     """`tensorflow_hub.load` with a message that says what to do offline."""
-    import tensorflow_hub as hub
-
+    hub = import_tensorflow_hub()
     try:
         return hub.load(handle)
     except Exception as error:  # network, cache and format errors all look different
@@ -33,36 +73,97 @@ def load_hub_model(handle: str):
         ) from error
 
 
-def _call_functions(obj):
+@dataclasses.dataclass(frozen=True)
+class CallConvention:
+    """How a wav2vec2 SavedModel is called, read from its `__call__`'s traced functions.
+
+    Both published forms of `vasudevgupta7/wav2vec2/1` are covered: the upload
+    (gsoc-wav2vec2 be82ca1) exports `__call__` over one positional
+    `TensorSpec((None, 246000), name="speech")` with no `training` argument; the
+    September 2021 export (9f32c77) is a Keras 2 model whose `__call__` takes
+    `(input_1, attention_mask=None, training)`. Signatures such as `serving_default`
+    are never used: the upload's is a stale one of another input length.
+    """
+
+    input_length: int | None  # fixed samples per waveform, or None for any length
+    frames: int | None  # output frames for that length, when the output says
+    hidden_size: int
+    takes_training: bool  # False: dropout cannot be switched on while fine-tuning
+
+
+def describe_saved_model(obj) -> str:
+    """What a SavedModel offers to callers: its `__call__` traces and its signatures."""
+    parts = []
     call = getattr(obj, "__call__", None)
-    functions = list(getattr(call, "concrete_functions", []) or [])
-    return call, functions
+    functions = list(getattr(call, "concrete_functions", None) or [])
+    if functions:
+        for function in functions:
+            args, kwargs = function.structured_input_signature
+            parts.append(f"__call__{_format_inputs(args, kwargs)} -> "
+                         f"{_format_outputs(function.structured_outputs)}")
+    else:
+        parts.append("no traced __call__")
+    for name, signature in sorted(getattr(obj, "signatures", {}).items()):
+        _, kwargs = signature.structured_input_signature
+        parts.append(f"signature {name!r}({', '.join(sorted(kwargs))}) -> "
+                     f"{sorted(signature.structured_outputs)}")
+    return "; ".join(parts)
 
 
-def read_input_signature(obj) -> tuple[int | None, int]:
-    """(fixed input length or None, hidden size) from the SavedModel's own signatures."""
-    _, functions = _call_functions(obj)
-    for function in functions:
-        args, _ = function.structured_input_signature
-        output = function.structured_outputs
-        if args and hasattr(args[0], "shape") and hasattr(output, "shape"):
-            return args[0].shape[-1], output.shape[-1]
-    serving = obj.signatures.get("serving_default") if hasattr(obj, "signatures") else None
-    if serving is not None:
-        spec = next(iter(serving.structured_input_signature[1].values()))
-        output = next(iter(serving.structured_outputs.values()))
-        return spec.shape[-1], output.shape[-1]
-    raise ValueError("the SavedModel has neither a __call__ with a tensor input nor a "
-                     "serving_default signature")
+def _format_inputs(args, kwargs) -> str:
+    def one(value):
+        if hasattr(value, "shape"):
+            return f"{value.dtype.name}{list(value.shape)}"
+        return repr(value)
+
+    items = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in sorted(kwargs.items())]
+    return "(" + ", ".join(items) + ")"
 
 
-def _accepts_training(obj) -> bool:
-    _, functions = _call_functions(obj)
-    for function in functions:
+def _format_outputs(outputs) -> str:
+    if hasattr(outputs, "shape"):
+        return f"{outputs.dtype.name}{list(outputs.shape)}"
+    if isinstance(outputs, dict):
+        return "{" + ", ".join(sorted(outputs)) + "}"
+    return type(outputs).__name__
+
+
+def _is_waveform_spec(value) -> bool:
+    return hasattr(value, "shape") and value.shape.rank == 2 and value.dtype.name == "float32"
+
+
+def read_call_convention(obj, handle: str = "the SavedModel") -> CallConvention:
+    """Reads how to call `obj.__call__` on waveforms, or says what it found instead."""
+    call = getattr(obj, "__call__", None)
+    usable = []
+    takes_training = False
+    for function in list(getattr(call, "concrete_functions", None) or []):
         args, kwargs = function.structured_input_signature
-        if len(args) > 1 or "training" in kwargs:
-            return True
-    return False
+        output = function.structured_outputs
+        if not args or not _is_waveform_spec(args[0]):
+            continue
+        extra_tensors = [a for a in args[1:] if hasattr(a, "shape")]
+        extra_tensors += [v for k, v in kwargs.items() if hasattr(v, "shape")]
+        if extra_tensors or not (hasattr(output, "shape") and output.shape.rank == 3):
+            continue
+        usable.append((args[0], output))
+        # Keras 2 traces `training` positionally (as True and False); a tf.function
+        # written with a `training` keyword keeps it in kwargs.
+        if "training" in kwargs or any(isinstance(a, bool) for a in args[1:]):
+            takes_training = True
+    if not usable:
+        raise ValueError(
+            f"cannot use {handle} as the speech backbone: found {describe_saved_model(obj)}. "
+            "Needed: a `__call__` that takes one float32 waveform tensor [batch, samples] "
+            "(with or without a `training` argument) and returns frames "
+            "[batch, frames, hidden], as the TF-Hub wav2vec2 does.")
+    spec, output = usable[0]
+    frames = output.shape[1]
+    return CallConvention(input_length=spec.shape[-1], frames=frames,
+                          hidden_size=int(output.shape[-1]), takes_training=takes_training)
+
+
+_REPORTED_NO_TRAINING = set()
 
 
 def clean_variable_name(name: str) -> str:
@@ -73,6 +174,11 @@ def clean_variable_name(name: str) -> str:
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Wav2Vec2Encoder(keras.layers.Layer):
     """A TF-Hub wav2vec2 SavedModel as a Keras 3 layer: waveforms [batch, samples] -> frames.
+
+    Calls the SavedModel's `__call__` (see `CallConvention`), passing `training`
+    where the SavedModel takes it. Where it does not (the published TF-Hub form), its
+    dropout stays off while fine-tuning, as under the paper's `hub.KerasLayer`;
+    `dropout_when_training` says which, and it is logged once per handle.
 
     Args:
         handle: TF-Hub URL or local SavedModel directory.
@@ -88,8 +194,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.handle = str(handle)
         self._hub = load_hub_model(self.handle)
-        self._takes_training = _accepts_training(self._hub)
-        self.input_length, self.hidden_size = read_input_signature(self._hub)
+        self.convention = read_call_convention(self._hub, self.handle)
+        self.input_length = self.convention.input_length
+        self.hidden_size = self.convention.hidden_size
         trainable = {id(v) for v in getattr(self._hub, "trainable_variables", [])}
         for variable in getattr(self._hub, "variables", []):
             self._track_variable(keras.Variable(
@@ -97,19 +204,36 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                 dtype=variable.dtype, shape=variable.shape,
                 name=clean_variable_name(variable.name)))
         self.built = True
+        if self.trainable and not self.convention.takes_training:
+            if self.handle not in _REPORTED_NO_TRAINING:
+                _REPORTED_NO_TRAINING.add(self.handle)
+                log.warning("%s: its __call__ takes no `training` argument (the published "
+                            "TF-Hub form), so its dropout stays off while fine-tuning, as "
+                            "under the paper's hub.KerasLayer", self.handle)
+
+    @property
+    def dropout_when_training(self) -> bool:
+        return self.convention.takes_training
+
+    def describe(self) -> dict:
+        """Facts about the loaded SavedModel, for the run's config.json."""
+        return {"handle": self.handle, "input_length": self.input_length,
+                "hidden_size": self.hidden_size, "trainable": self.trainable,
+                "takes_training_argument": self.convention.takes_training,
+                "dropout_when_fine_tuning": self.convention.takes_training and self.trainable}
 
     def call(self, waveforms, training=None):
         import tensorflow as tf
 
         waveforms = tf.cast(waveforms, tf.float32)
-        if self._takes_training:
+        if self.convention.takes_training:
             return self._hub(waveforms, training=bool(training) and self.trainable)
-        return self._hub.signatures["serving_default"](waveforms)["last_hidden_state"]
+        return self._hub(waveforms)
 
     def compute_output_shape(self, input_shape):
-        from mer_tf.models.wav2vec2_savedmodel import frames_for_samples
-
-        frames = None if input_shape[-1] is None else frames_for_samples(input_shape[-1])
+        frames = self.convention.frames
+        if frames is None and input_shape[-1] is not None:
+            frames = frames_for_samples(input_shape[-1])
         return (input_shape[0], frames, self.hidden_size)
 
     def get_config(self):
@@ -127,7 +251,6 @@ class SpeechTower:
 
     def __init__(self, config, units: int = 128, sample_rate: int = 16000):
         from mer_tf.models.layers import AttentionPooling, FrameMask, MaskedMeanPooling
-        from mer_tf.models.wav2vec2_savedmodel import frames_for_samples
 
         if config.head not in SPEECH_HEADS:
             raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
@@ -135,7 +258,7 @@ class SpeechTower:
         self.encoder = Wav2Vec2Encoder(config.handle, trainable=not config.freeze, name="wav2vec2")
         fixed = self.encoder.input_length
         self.input_length = int(fixed) if fixed else int(round(config.input_seconds * sample_rate))
-        self.frames = int(frames_for_samples(self.input_length))
+        self.frames = int(self.encoder.convention.frames or frames_for_samples(self.input_length))
         self.hidden = int(self.encoder.hidden_size)
         self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
         self.cacheable = True

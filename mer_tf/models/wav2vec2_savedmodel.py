@@ -1,15 +1,28 @@
-"""Builds wav2vec2-shaped SavedModels with the TF-Hub call convention.
+"""Builds wav2vec2-shaped SavedModels in the call conventions TF-Hub's wav2vec2 was published in.
 
 TF-Hub downloads are impossible here, so the demo and the tests use a small
 model built by `save_wav2vec2` that has what the real
 `https://tfhub.dev/vasudevgupta7/wav2vec2/1` has: a fixed-length float32
-waveform input (read from the signature), a convolutional feature encoder with
-total stride 320 (kernels 10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2), a convolutional
-position embedding, post-norm transformer layers, output [batch, frames,
-hidden], `__call__(waveform, training=...)`, and the `variables` /
-`trainable_variables` / `regularization_losses` attributes of a reusable
-SavedModel. `BASE` has wav2vec2-base's shapes (random weights) for paper-size
-speed and memory measurements.
+waveform input, a convolutional feature encoder with total stride 320 (kernels
+10,3,3,3,3,2,2; strides 5,2,2,2,2,2,2), a convolutional position embedding,
+post-norm transformer layers, output [batch, frames, hidden], and the
+`variables` / `trainable_variables` / `regularization_losses` attributes of a
+reusable SavedModel. `BASE` has wav2vec2-base's shapes (random weights) for
+paper-size speed and memory measurements.
+
+The call structure follows the producer, `vasudevgupta7/gsoc-wav2vec2`
+(`src/export2hub.py` and `src/wav2vec2/modeling.py`), in one of its two forms:
+
+- `FORM_2021_07`, the published upload (commit be82ca1): `__call__` is a
+  `tf.function` over one positional `TensorSpec((None, L), float32, name="speech")`
+  with no `training` argument; a stale Keras `serving_default` signature of another
+  length (keyword `input_1`, 50 000 samples, output key `output_1`) stays beside it.
+- `FORM_2021_09`, the September export (commit 9f32c77): a Keras 2 model saved as
+  is, so `__call__(input_1, attention_mask=None, training)` is traced with
+  `training` True and False, and `serving_default` takes `input_1` of length L.
+
+`tests/fixtures/make_gsoc_wav2vec2.py` rebuilds both forms, tiny, from the
+producer's own code; a test checks that these stand-ins match them.
 """
 
 from __future__ import annotations
@@ -17,8 +30,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
-CONV_KERNELS = (10, 3, 3, 3, 3, 2, 2)
-CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+from mer_tf.models.layers import CONV_KERNELS, CONV_STRIDES, frames_for_samples  # noqa: F401
+
+FORM_2021_07 = "2021-07"
+FORM_2021_09 = "2021-09"
+FORMS = (FORM_2021_07, FORM_2021_09)
+STALE_SERVING_LENGTH = 50000  # the Keras build input of the upload's Wav2Vec2Model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,17 +56,6 @@ BASE = Wav2Vec2Config()
 TINY = Wav2Vec2Config(conv_channels=32, hidden_size=32, num_layers=2, num_heads=2,
                       intermediate_size=64, pos_conv_kernel=16, pos_conv_groups=4,
                       input_length=48000)
-
-
-def frames_for_samples(samples, kernels=CONV_KERNELS, strides=CONV_STRIDES):
-    """Frames the feature encoder makes from `samples` (int or integer tensor).
-
-    Each VALID convolution maps n -> (n - kernel) // stride + 1; 246 000 -> 768.
-    """
-    n = samples
-    for kernel, stride in zip(kernels, strides):
-        n = (n - kernel) // stride + 1
-    return n
 
 
 def _build_module(config: Wav2Vec2Config):
@@ -164,24 +170,36 @@ def _build_module(config: Wav2Vec2Config):
     return Wav2Vec2Module(config)
 
 
-def save_wav2vec2(path: str, config: Wav2Vec2Config = TINY) -> str:
-    """Writes a wav2vec2-shaped reusable SavedModel to `path`; returns `path`."""
+def save_wav2vec2(path: str, config: Wav2Vec2Config = TINY, form: str = FORM_2021_07) -> str:
+    """Writes a wav2vec2-shaped reusable SavedModel to `path` in `form`; returns `path`."""
     import tensorflow as tf
 
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
     module = _build_module(config)
-    spec = tf.TensorSpec([None, config.input_length], tf.float32, name="waveform")
-
-    @tf.function
-    def call(waveform, training=False):
-        return module.forward(waveform, training)
-
-    call.get_concrete_function(spec, training=True)
-    call.get_concrete_function(spec, training=False)
-    serving = tf.function(lambda waveform: {"last_hidden_state": module.forward(waveform, False)},
-                          input_signature=[spec])
     root = tf.train.Checkpoint()
     root.model = module
-    root.__call__ = call
+    length = config.input_length
+    if form == FORM_2021_07:
+        speech = tf.TensorSpec([None, length], tf.float32, name="speech")
+        root.__call__ = tf.function(lambda speech: module.forward(speech, False),
+                                    input_signature=[speech])
+        stale = tf.TensorSpec([None, STALE_SERVING_LENGTH], tf.float32, name="input_1")
+        serving = tf.function(lambda input_1: {"output_1": module.forward(input_1, False)},
+                              input_signature=[stale])
+    else:
+        spec = tf.TensorSpec([None, length], tf.float32, name="input_1")
+
+        @tf.function
+        def call(input_1, attention_mask=None, training=False):
+            del attention_mask  # wav2vec2-base checkpoints take none (modeling.py)
+            return module.forward(input_1, training)
+
+        call.get_concrete_function(spec, None, True)
+        call.get_concrete_function(spec, None, False)
+        root.__call__ = call
+        serving = tf.function(lambda input_1: {"output_1": module.forward(input_1, False)},
+                              input_signature=[spec])
     root.variables = list(module.variables)
     root.trainable_variables = list(module.trainable_variables)
     root.regularization_losses = []

@@ -26,7 +26,7 @@ from mer_tf import io
 from mer_tf.training.config import RunConfig
 
 log = logging.getLogger("mer_tf.training")
-
+BACKBONES_KEY = "backbones"  # config.json: what the loaded backbones turned out to be
 
 
 @dataclasses.dataclass
@@ -56,6 +56,7 @@ def _open_run_dir(config: RunConfig) -> None:
     path = io.join(config.run_dir, "config.json")
     if io.exists(path):
         previous = io.read_json(path)
+        previous.pop(BACKBONES_KEY, None)  # facts of the loaded backbones, not settings
         if previous != json.loads(io.to_json(config.to_dict())):  # tuples are lists in JSON
             raise ValueError(f"{config.run_dir} holds a run with another configuration; "
                              "use a new --run-dir (same settings resume a killed run)")
@@ -140,6 +141,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
             raise ValueError("--cache-features needs a frozen pretrained tower "
                              "(--freeze speech and/or text) in the model")
         model = builder.model(cached=cached)
+        _record_backbones(config, builder)
         model.compile(optimizer=make_optimizer(train_config),
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy", UnweightedAccuracy(model_config.num_classes)],
@@ -211,6 +213,15 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
         seconds=round(time.perf_counter() - started, 1), describe=fold.describe())
     io.write_json_atomic(io.join(directory, "fold_metrics.json"), dataclasses.asdict(result))
     return result
+
+
+def _record_backbones(config: RunConfig, builder) -> None:
+    """Adds to config.json what the backbones turned out to be (e.g. whether the speech
+    SavedModel can switch its dropout on), which no flag says."""
+    facts = builder.describe_backbones()
+    if facts:
+        path = io.join(config.run_dir, "config.json")
+        io.write_json_atomic(path, {**io.read_json(path), BACKBONES_KEY: facts})
 
 
 def _make(data_dir, manifest, sessions, **kwargs):
