@@ -222,7 +222,7 @@ class EmotionRecognizer:
                 from mer_tf.data.errors import DataError
 
                 raise DataError(files[stream], f"{track.dim} value columns; the model was "
-                                               f"trained on {expected} for MOCAP_{stream}", 2)
+                                               f"trained on {expected} for MOCAP_{stream}", 3)
             lo = track.times[0] if start is None else start
             hi = track.times[-1] + 1 / mocap_io.MOCAP_FPS if end is None else end
             times, values = mocap_io.slice_track(track, lo, hi)

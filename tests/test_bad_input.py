@@ -126,7 +126,7 @@ def test_mocap_row_with_wrong_column_count(session1, tmp_path):
     out = tmp_path / "stop"
     with pytest.raises(DataError) as error:
         _prepare(session1, out)
-    assert str(error.value) == (f"{path}:10: row has 166 columns, the header says 167 "
+    assert str(error.value) == (f"{path}:10: row has 166 columns, the first row has 167 "
                                 "(frame, time and 165 values)")
     _assert_nothing_half_written(out)
     assert not [n for n in os.listdir(out) if n.endswith(".tfrecord")]  # the shard was dropped
@@ -143,10 +143,38 @@ def test_mocap_header_with_other_column_count_than_other_dialogs(session1, tmp_p
     lines[1] += " X Y Z"
     lines[2:] = [row + " 0.0 0.0 0.0" for row in lines[2:]]
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match="header gives 9 value columns; the other dialogs' "
-                                        "MOCAP_hand files have 6") as error:
+    with pytest.raises(DataError, match="rows have 21 value columns; the other dialogs' "
+                                        "MOCAP_hand files have 18") as error:
         _prepare(session1, tmp_path / "stop")
-    assert (error.value.path, error.value.line) == (str(path), 2)
+    assert (error.value.path, error.value.line) == (str(path), 3)
+
+
+def test_transcription_lines_without_an_id_are_counted_not_errors(session1, tmp_path):
+    """Real transcriptions hold lines such as `M: sorry` that name no utterance."""
+    path = session1 / "Session1" / "dialog" / "transcriptions" / f"{IDS_OF_DIALOG}.txt"
+    lines = path.read_text().splitlines()
+    before = sum(line[:3] in ("M: ", "F: ") for line in lines)
+    lines[1:1] = ["M: sorry", "F: [LAUGHTER]", "M: [GARBAGE]:"]
+    path.write_text("\n".join(lines) + "\n")
+    manifest = _prepare(session1, tmp_path / "stop")  # --on-error stop: no error
+    assert manifest["skipped_count"] == 0
+    notes = manifest["dialog_notes"][IDS_OF_DIALOG]
+    assert notes["transcript_lines_without_id"] == before + 3
+
+
+def test_mocap_header_lines_say_nothing_the_reader_needs(session1, tmp_path):
+    """The width comes from the rows: line 2 may be empty, hold units, or disagree."""
+    folder = session1 / "Session1" / "dialog"
+    expected = {}
+    for stream, line_2 in (("rotated", ""), ("hand", "mm deg"), ("head", "X Y Z X Y Z X Y Z")):
+        path = folder / f"MOCAP_{stream}" / f"{IDS_OF_DIALOG}.txt"
+        lines = path.read_text().splitlines()
+        lines[1] = line_2
+        path.write_text("\n".join(lines) + "\n")
+        expected[stream] = len(lines[2].split()) - 2
+    manifest = _prepare(session1, tmp_path / "out")
+    assert manifest["mocap"]["streams"] == expected == {"head": 6, "hand": 18, "rotated": 165}
+    assert manifest["skipped_count"] == 0
 
 
 def test_transcript_without_label(session1, tmp_path):

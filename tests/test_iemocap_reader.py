@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mer_tf.data import mocap as mocap_io
-from mer_tf.data.errors import ErrorPolicy
+from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import index_release, split_utterance_id
 from mer_tf.data.labels import get_label_set
 from mer_tf.data.synthetic import dialog_ids
@@ -91,3 +91,30 @@ def test_views_of_motion_capture():
     assert chunk_present.all()
     few, few_present = mocap_io.chunks_view(values[:3, :1], 200)
     assert few_present.sum() == 3 and np.all(few[3:] == 0)
+
+
+ROWS = "1 0.0000 1.0 2.0 NaN 4.0 5.0 6.0\n2 0.0083 1.5 2.5 3.5 4.5 5.5 6.5\n"
+
+
+@pytest.mark.parametrize("header,columns", [
+    # MOCAP_head: pose columns named on line 1, line 2 empty
+    ("Frame# Time pitch roll yaw tra_x tra_y tra_z\n\n",
+     ["pitch", "roll", "yaw", "tra_x", "tra_y", "tra_z"]),
+    # markers of x, y, z on line 1, axis labels on line 2 (MOCAP_rotated's shape)
+    ("Frame# Time LWR RWR\nX01 Y01 Z01 X02 Y02 Z02\n",
+     ["LWR_X", "LWR_Y", "LWR_Z", "RWR_X", "RWR_Y", "RWR_Z"]),
+    # names that do not fit the width, and units on line 2: generic names
+    ("Frame# Time A B C D\nmm mm\n", ["v001", "v002", "v003", "v004", "v005", "v006"]),
+])
+def test_mocap_width_comes_from_the_rows(header, columns):
+    track = mocap_io.parse_mocap_text(header + ROWS, "x.txt")
+    assert list(track.columns) == columns and track.values.shape == (2, 6)
+    assert np.isnan(track.values[0, 2]) and track.values[1, 5] == 6.5
+
+
+def test_a_mocap_row_that_disagrees_is_named():
+    text = "Frame# Time pitch\n\n" + ROWS + "3 0.0167 1.0 2.0\n"
+    with pytest.raises(DataError) as error:
+        mocap_io.parse_mocap_text(text, "x.txt")
+    assert str(error.value) == ("x.txt:5: row has 4 columns, the first row has 8 "
+                                "(frame, time and 6 values)")

@@ -1,5 +1,6 @@
 """Preparation: schema round trip, manifest, idempotence, resume after a kill."""
 
+import glob
 import hashlib
 import os
 import signal
@@ -38,12 +39,31 @@ def test_manifest_counts_equal_the_generator(prepared, release):
         assert info["utterances"] == sum(t.session == int(session) for t in in_set)
         assert info["mocap_on_listener"] == sum(
             t.session == int(session) and t.speaker_gender != t.mocap_wearer for t in in_set)
-    assert manifest["mocap"]["streams"] == {"head": 18, "hand": 6, "rotated": 165}
+    assert manifest["mocap"]["streams"] == {"head": 6, "hand": 18, "rotated": 165}
+    columns = manifest["mocap"]["columns"]
+    assert columns["head"] == ["pitch", "roll", "yaw", "tra_x", "tra_y", "tra_z"]
+    assert columns["rotated"][:4] == ["M01_X", "M01_Y", "M01_Z", "M02_X"]
+    assert len(columns["hand"]) == 18
     for shard in manifest["shards"]:
         path = os.path.join(data_dir, shard["file"])
         assert hashlib.sha256(open(path, "rb").read()).hexdigest() == shard["sha256"]
         assert shard["file"].startswith(f"session{shard['session']}-")
     assert manifest["skipped_count"] == 0
+
+
+def test_lines_without_an_utterance_id_are_counted_per_dialog(prepared, release):
+    root, _ = release
+    _, manifest = prepared
+    found = {}
+    for path in glob.glob(os.path.join(root, "Session*", "dialog", "transcriptions", "*.txt")):
+        lines = open(path).read().splitlines()
+        count = sum(line[:3] in ("M: ", "F: ") for line in lines)
+        if count:
+            found[os.path.basename(path)[:-4]] = count
+    assert found  # the generator writes such lines, as the real release has
+    notes = manifest["dialog_notes"]
+    assert {d: n["transcript_lines_without_id"] for d, n in notes.items()
+            if n.get("transcript_lines_without_id")} == found
 
 
 def test_schema_round_trip_against_the_source_files(prepared, release):

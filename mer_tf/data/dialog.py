@@ -46,11 +46,11 @@ class DialogNotes:
 
 def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOptions,
                          policy: ErrorPolicy, notes: DialogNotes,
-                         stream_dims: dict | None = None) -> Iterator[UtteranceExample]:
+                         streams: dict | None = None) -> Iterator[UtteranceExample]:
     """Yields the dialog's in-set utterances with audio and motion capture.
 
-    `stream_dims` (stream -> value columns) is filled from the first dialog read
-    and checked for every later one: all dialogs must agree.
+    `streams` (stream -> {"width", "columns"}) is filled from the first dialog
+    read and checked for every later one: all dialogs must agree on the width.
     """
     utterances = [u for u in dialog.utterances if label_set.class_of(u.emotion) is not None]
     if not utterances:
@@ -60,7 +60,7 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
     for stream in MOCAP_STREAMS:
         try:
             tracks[stream] = mocap_io.read_mocap(dialog.mocap_path(stream))
-            _check_dim(tracks[stream], stream, stream_dims)
+            _check_width(tracks[stream], stream, streams)
         except DataError as error:
             policy.report(DataError(error.path, error.message, error.line, ids))
             return
@@ -94,13 +94,14 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
         )
 
 
-def _check_dim(track: mocap_io.MocapTrack, stream: str, stream_dims: dict | None) -> None:
-    if stream_dims is None:
+def _check_width(track: mocap_io.MocapTrack, stream: str, streams: dict | None) -> None:
+    if streams is None:
         return
-    expected = stream_dims.setdefault(stream, track.dim)
+    expected = streams.setdefault(stream, {"width": track.dim,
+                                           "columns": list(track.columns)})["width"]
     if track.dim != expected:
-        raise DataError(track.path, f"header gives {track.dim} value columns; the other dialogs' "
-                                    f"MOCAP_{stream} files have {expected}", 2)
+        raise DataError(track.path, f"rows have {track.dim} value columns; the other dialogs' "
+                                    f"MOCAP_{stream} files have {expected}", 3)
 
 
 class _DialogAudio:

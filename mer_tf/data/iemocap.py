@@ -36,6 +36,8 @@ _EVAL_HEAD_RE = re.compile(
     rf"\[\s*(?P<v>{_NUMBER}),\s*(?P<a>{_NUMBER}),\s*(?P<d>{_NUMBER})\s*\]\s*$"
 )
 _EVALUATOR_RE = re.compile(r"^[A-Z]+-[A-Z]+\d*:")
+# A transcription line that names no utterance, such as `M: sorry` or `F: [LAUGHTER]`.
+_NO_ID_RE = re.compile(r"^(?!Ses\d)\S*:")
 _TRANSCRIPT_RE = re.compile(
     rf"^(?P<id>\S+)\s+\[(?P<start>{_NUMBER})\s*-\s*(?P<end>{_NUMBER})\]:\s?(?P<text>.*)$"
 )
@@ -71,12 +73,17 @@ class Utterance:
 
 @dataclasses.dataclass
 class Dialog:
-    """One dialog's files and its labelled utterances (sorted by id)."""
+    """One dialog's files and its labelled utterances (sorted by id).
+
+    `notes` counts what its text files hold besides utterances and is not an error
+    (transcription lines without an utterance id, ids that carry no label).
+    """
 
     dialog_id: str
     session: int
     session_dir: str
     utterances: list
+    notes: dict = dataclasses.field(default_factory=dict)
 
     @property
     def wav_path(self) -> str:
@@ -157,17 +164,28 @@ def _parse_evaluation_head(line: str, path: str, number: int, dialog_id: str) ->
     return EvaluationRecord(uid, start, end, match["code"], vad, number)
 
 
-def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy) -> dict[str, tuple[str, int]]:
-    """Utterance id -> (text, line). Lines of overlaps (`…XX…` ids) are ignored."""
+def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
+                        notes: dict | None = None) -> dict[str, tuple[str, int]]:
+    """Utterance id -> (text, line).
+
+    Lines that are no labelled utterance are skipped and counted in `notes`:
+    `transcript_lines_without_id` (`M: sorry`, `F: [LAUGHTER]`) and
+    `unlabelled_transcript_ids` (overlaps such as `…_MXX0`).
+    """
     texts = {}
+    notes = {} if notes is None else notes
     content = io.read_text(path, errors="replace")
     for number, raw in enumerate(content.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         first = line.split(maxsplit=1)[0]
-        if "XX" in first:
-            continue  # overlapping or unattributed speech: no label by design
+        if _NO_ID_RE.match(line):
+            notes["transcript_lines_without_id"] = notes.get("transcript_lines_without_id", 0) + 1
+            continue
+        if "XX" in first:  # overlapping or unattributed speech: no label by design
+            notes["unlabelled_transcript_ids"] = notes.get("unlabelled_transcript_ids", 0) + 1
+            continue
         match = _TRANSCRIPT_RE.match(line)
         if not match:
             policy.report(DataError(path, "malformed transcription line; expected "
@@ -226,8 +244,9 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
     transcript_path = io.join(session_dir, "dialog", "transcriptions", f"{dialog_id}.txt")
     labelled = {r.utterance_id for r in records}
     texts = {}
+    notes = {}
     if io.exists(transcript_path):
-        texts = read_transcriptions(transcript_path, dialog_id, policy)
+        texts = read_transcriptions(transcript_path, dialog_id, policy, notes)
         for uid, (_, number) in sorted(texts.items(), key=lambda kv: kv[1][1]):
             if uid not in labelled:
                 policy.report(DataError(transcript_path, f"transcript of {uid} has no label in "
@@ -252,7 +271,7 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
             vad=record.vad, transcript=texts[uid][0], evaluation_path=eval_path,
             evaluation_line=record.line))
     utterances.sort(key=lambda u: u.utterance_id)
-    return Dialog(dialog_id, session, session_dir, utterances)
+    return Dialog(dialog_id, session, session_dir, utterances, notes)
 
 
 def index_release(root: str, policy: ErrorPolicy, sessions=(1, 2, 3, 4, 5)) -> dict[int, list[Dialog]]:

@@ -1,9 +1,14 @@
 """Motion-capture files: parsing, per-utterance slicing, and the two views.
 
 IEMOCAP MOCAP files have two header lines, then whitespace-separated rows
-`frame time v1 v2 …` at 120 frames/s, with `NaN` for missing markers. The
-number of value columns is taken from the header (one axis label per value
-column on the second line) and every row is checked against it.
+`frame time v1 v2 …` at 120 frames/s, with `NaN` for missing markers. As public
+readers of the real release do, the two header lines are skipped and the values
+taken from the third column on: the number of value columns comes from the rows
+(every row must agree; the first that does not is the error), never from the
+second header line, which nobody documents (`MOCAP_rotated` has `X01 Y01 Z01 …`
+there, `MOCAP_head` names pose columns on line 1). Column names come from line 1
+where they fit the width (one name per value, or one per marker of `k` values)
+and are generic otherwise.
 
 Two views of an utterance, both kept by preparation:
 
@@ -54,23 +59,17 @@ def parse_mocap_text(text: str, path: str) -> MocapTrack:
     lines = text.splitlines()
     if len(lines) < 2:
         raise DataError(path, "MOCAP file has fewer than the two header lines", len(lines) or None)
-    names = lines[0].split()
-    axes = lines[1].split()
-    if len(names) < 3 or not axes or any(_is_number(t) for t in axes):
-        raise DataError(path, "expected two header lines: column names "
-                              "('Frame# Time MARKER …'), then one axis label per value column "
-                              "('X Y Z …')", 1 if len(names) < 3 else 2)
-    dim = len(axes)
-    markers = len(names) - 2
-    if dim % markers:
-        raise DataError(path, f"header names {markers} markers but {dim} value columns", 2)
-    columns = 2 + dim
+    first = next((n for n, line in enumerate(lines[2:], start=3) if line.strip()), None)
+    if first is None:
+        raise DataError(path, "MOCAP file has no rows after its two header lines", len(lines))
+    columns = len(lines[first - 1].split())
+    if columns < 3:
+        raise DataError(path, f"row has {columns} columns; expected frame, time and at least "
+                              "one value", first)
     try:  # a list of lines: no joined copy of a file that can be 100 MB
         table = np.loadtxt(lines[2:], dtype=np.float64, ndmin=2)
     except ValueError:
         raise _locate_bad_row(lines, columns, path) from None
-    if table.size == 0:
-        table = np.zeros((0, columns))
     if table.shape[1] != columns:
         raise _locate_bad_row(lines, columns, path)
     times = table[:, 1]
@@ -80,7 +79,25 @@ def parse_mocap_text(text: str, path: str) -> MocapTrack:
     if times.size > 1 and np.any(np.diff(times) < 0):
         row = int(np.argmax(np.diff(times) < 0)) + 1
         raise DataError(path, "time column goes backwards", _body_line_number(lines, row))
-    return MocapTrack(path, tuple(names), times, table[:, 2:].astype(np.float32))
+    values = table[:, 2:].astype(np.float32)
+    return MocapTrack(path, column_names(lines[0], values.shape[1]), times, values)
+
+
+def column_names(header: str, width: int) -> tuple[str, ...]:
+    """Names for `width` value columns from header line 1 (`Frame# Time NAME …`).
+
+    One name per column where they fit, `NAME_X/_Y/_Z` where each name is a marker
+    of three values, generic `v001 …` otherwise.
+    """
+    tokens = header.split()
+    names = tokens[2:] if len(tokens) >= 2 and tokens[0].lower().startswith("frame") else tokens
+    if len(names) == width:
+        return tuple(names)
+    if names and width % len(names) == 0:
+        per = width // len(names)
+        axes = ("X", "Y", "Z") if per == 3 else tuple(str(k + 1) for k in range(per))
+        return tuple(f"{name}_{axis}" for name in names for axis in axes)
+    return tuple(f"v{k + 1:03d}" for k in range(width))
 
 
 def _body_line_number(lines: list[str], row: int) -> int:
@@ -100,7 +117,7 @@ def _locate_bad_row(lines: list[str], columns: int, path: str) -> DataError:
         if not tokens:
             continue
         if len(tokens) != columns:
-            return DataError(path, f"row has {len(tokens)} columns, the header says {columns} "
+            return DataError(path, f"row has {len(tokens)} columns, the first row has {columns} "
                                    f"(frame, time and {columns - 2} values)", number)
         bad = [t for t in tokens if not _is_number(t)]
         if bad:

@@ -25,6 +25,11 @@ from mer_tf.data.labels import get_label_set
 from mer_tf.data.schema import SCHEMA_VERSION, encode_example
 
 MANIFEST = "manifest.json"
+# manifest["dialog_notes"] keys, as the summary names them
+NOTE_DESCRIPTIONS = {
+    "transcript_lines_without_id": "transcription lines without an utterance id, skipped",
+    "unlabelled_transcript_ids": "transcribed ids without a label (overlaps), skipped",
+}
 STATE_DIR = ".state"
 
 
@@ -108,7 +113,7 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
     excluded = _excluded_counts(index, label_set)
 
     shard_states = []
-    stream_dims = {}
+    streams = {}  # stream -> {"width", "columns"}, from the first dialog read
     for session in sorted(index):
         session_plans = [p for p in plans if p.session == session]
         total = sum(p.utterances for p in session_plans)
@@ -117,17 +122,17 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
         for plan in session_plans:
             state = _finished_state(config.out_dir, state_dir, plan)
             if state is None:
-                state = _write_shard(config, state_dir, plan, label_set, options, stream_dims,
+                state = _write_shard(config, state_dir, plan, label_set, options, streams,
                                      tf, bar)
             else:
                 bar.update(plan.utterances)
-                for stream, dim in state["stream_dims"].items():
-                    stream_dims.setdefault(stream, dim)
+                for stream, layout in state["streams"].items():
+                    streams.setdefault(stream, layout)
             shard_states.append(state)
         bar.close()
 
     manifest = _manifest(config, label_set, index, shard_states, excluded,
-                         index_policy.records, stream_dims)
+                         index_policy.records, streams)
     io.write_json_atomic(io.join(config.out_dir, MANIFEST), manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
@@ -167,7 +172,7 @@ def _finished_state(out_dir: str, state_dir: str, plan: ShardPlan) -> dict | Non
     return state
 
 
-def _write_shard(config, state_dir, plan, label_set, options, stream_dims, tf, bar) -> dict:
+def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar) -> dict:
     from tqdm.auto import tqdm
 
     policy = ErrorPolicy(config.on_error)
@@ -182,7 +187,7 @@ def _write_shard(config, state_dir, plan, label_set, options, stream_dims, tf, b
             for dialog in plan.dialogs:
                 seen = len(notes.resampled)
                 for example in read_dialog_examples(dialog, label_set, options, policy, notes,
-                                                    stream_dims):
+                                                    streams):
                     writer.write(encode_example(example))
                     counts[example.label_name] += 1
                     speakers[example.utterance.speaker] += 1
@@ -207,7 +212,7 @@ def _write_shard(config, state_dir, plan, label_set, options, stream_dims, tf, b
         "skipped": policy.records,
         "resampled": notes.resampled,
         "audio_from_dialog": notes.audio_from_dialog,
-        "stream_dims": dict(stream_dims),
+        "streams": dict(streams),
         "sha256": checksum,
         "bytes": io.size(shard_path),
     }
@@ -225,7 +230,7 @@ def _excluded_counts(index, label_set) -> dict:
     }
 
 
-def _manifest(config, label_set, index, states, excluded, index_errors, stream_dims) -> dict:
+def _manifest(config, label_set, index, states, excluded, index_errors, streams) -> dict:
     sessions = {}
     for session in sorted(index):
         mine = [s for s in states if s["session"] == session]
@@ -256,7 +261,9 @@ def _manifest(config, label_set, index, states, excluded, index_errors, stream_d
         "on_error": config.on_error,
         "audio": {"sample_rate": 16000, "encoding": "pcm16"},
         "mocap": {"rate": config.mocap_rate, "chunks": config.mocap_chunks,
-                  "streams": {s: stream_dims.get(s) for s in MOCAP_STREAMS}},
+                  # value columns per stream, counted from the files' rows
+                  "streams": {s: streams.get(s, {}).get("width") for s in MOCAP_STREAMS},
+                  "columns": {s: streams.get(s, {}).get("columns") for s in MOCAP_STREAMS}},
         "utterances": sum(s["utterances"] for s in sessions.values()),
         "class_counts": {c: total_classes.get(c, 0) for c in label_set.classes},
         "sessions": sessions,
@@ -267,6 +274,9 @@ def _manifest(config, label_set, index, states, excluded, index_errors, stream_d
         "skipped_count": len(skipped),
         "resampled": [r for s in states for r in s["resampled"]],
         "audio_from_dialog": [u for s in states for u in s["audio_from_dialog"]],
+        # per dialog, what was accepted but is worth knowing (none of it an error)
+        "dialog_notes": {d.dialog_id: dict(sorted(d.notes.items()))
+                         for session in sorted(index) for d in index[session] if d.notes},
     }
 
 
@@ -296,6 +306,11 @@ def summary_table(manifest: dict) -> str:
     if manifest["audio_from_dialog"]:
         extra.append(f"audio cut from the dialog WAV (sentence WAV missing): "
                      f"{len(manifest['audio_from_dialog'])} utterances")
+    for key, what in NOTE_DESCRIPTIONS.items():
+        total = sum(n.get(key, 0) for n in manifest.get("dialog_notes", {}).values())
+        if total:
+            dialogs = sum(1 for n in manifest["dialog_notes"].values() if n.get(key))
+            extra.append(f"{what}: {total} in {dialogs} dialogs")
     if manifest["skipped_count"]:
         extra.append(f"skipped: {manifest['skipped_count']} problems (listed in manifest.json)")
     return "\n".join(["", *lines, *extra, ""])

@@ -58,10 +58,18 @@ CUE_WORDS = {
 FILLER_WORDS = ("i", "you", "the", "it", "was", "that", "we", "is", "so", "well", "just", "know",
                 "think", "really", "what", "there", "about", "and", "to", "a", "do", "have", "my",
                 "this", "not", "with", "all", "can", "yeah", "oh")
-# Markers per stream (x, y, z each): 18 + 6 + 165 = 189 values, as in the paper.
-STREAM_MARKERS = {"head": 6, "hand": 2, "rotated": 55}
+# Header line 1 names per stream, as the real files do: the head stream names its
+# pose columns (one name per value), hand and rotated name markers of x, y, z each.
+HEAD_POSE_COLUMNS = ("pitch", "roll", "yaw", "tra_x", "tra_y", "tra_z")
+STREAM_NAMES = {"head": HEAD_POSE_COLUMNS,
+                "hand": ("LWR", "LTH", "LFI", "RWR", "RTH", "RFI"),
+                "rotated": tuple(f"M{m + 1:02d}" for m in range(55))}
+STREAM_WIDTHS = {"head": 6, "hand": 18, "rotated": 165}  # 189 values, the paper's count
+# Line 2 varies among the real files and nobody documents it: what each stream gets.
+STREAM_LINE_2 = {"head": "", "hand": " ".join(["mm"] * 18),
+                 "rotated": " ".join(f"{a}{m + 1:02d}" for m in range(55) for a in "XYZ")}
 # Bumped whenever the generator's output changes, so cached demo corpora are rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,6 +241,8 @@ def _write_transcriptions(session_dir, dialog_id, utterances, rng):
             lines.append(f"{dialog_id}_{other}XX{overlaps} [{t:08.4f}-{u.end + 0.2:08.4f}]: "
                          f"{rng.choice(['Mmhmm.', 'Yeah.', 'Right.'])}")
             overlaps += 1
+        if rng.random() < 0.08:  # a line that names no utterance, as real files hold
+            lines.append(f"{rng.choice(['M', 'F'])}: {rng.choice(['sorry', '[LAUGHTER]', '[BREATHING]'])}")
     folder = io.join(session_dir, "dialog", "transcriptions")
     io.makedirs(folder)
     io.write_text_atomic(io.join(folder, f"{dialog_id}.txt"), "\n".join(lines) + "\n")
@@ -283,8 +293,8 @@ def _write_mocap(session_dir, session, dialog_id, utterances, duration, rng):
     phase = 2 * np.pi * np.cumsum(frequency) / MOCAP_FPS
     file_name = MOCAP_FILE_QUIRKS.get(dialog_id, dialog_id)
     for stream in MOCAP_STREAMS:
-        markers = STREAM_MARKERS[stream]
-        dim = 3 * markers
+        dim = STREAM_WIDTHS[stream]
+        markers = max(dim // 3, 1)  # NaN gaps take out a marker's x, y, z together
         # One skeleton for everybody, shifted a little per actor (the marker wearer).
         skeleton = np.random.default_rng(zlib.crc32(stream.encode())).uniform(-100, 100, dim)
         actor = np.random.default_rng([session, ord(dialog_id[5])]).normal(0, 3, dim)
@@ -297,8 +307,7 @@ def _write_mocap(session_dir, session, dialog_id, utterances, duration, rng):
             length = int(rng.integers(12, 120))
             marker = int(rng.integers(0, markers))
             values[start:start + length, 3 * marker:3 * marker + 3] = np.nan
-        names = " ".join(f"{stream[:2].upper()}{m + 1}" for m in range(markers))
-        header = f"Frame# Time {names}\n" + " ".join(["X", "Y", "Z"] * markers) + "\n"
+        header = f"Frame# Time {' '.join(STREAM_NAMES[stream])}\n{STREAM_LINE_2[stream]}\n"
         table = np.column_stack([np.arange(1, frames + 1), times, values])
         buffer = pyio.StringIO()
         buffer.write(header)
