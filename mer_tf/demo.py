@@ -22,7 +22,9 @@ DEMO_CORPUS = SyntheticConfig(
 DEMO_AUDIO_SECONDS = 3.0
 # Training defaults for the demo's untrained tiny backbones (the paper's 1e-5 and
 # batch 5 are for fine-tuning pretrained ones).
-DEMO_TRAINING = {"learning_rate": 1e-3, "batch_size": 16, "epochs": 30, "patience": 10}
+# Their backbones are untrained too, so they train at the heads' rate.
+DEMO_TRAINING = {"learning_rate": 1e-3, "backbone_learning_rate": 1e-3, "batch_size": 16,
+                 "epochs": 30, "patience": 10}
 # Modality dropout keeps joint training from leaning on the fastest-learning tower (speech);
 # without it the fused demo model is no better than text alone. The paper's 0.5 dropout
 # around the text head suits BERT-base; on the 32-wide demo BERT it stalls learning for

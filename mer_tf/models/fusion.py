@@ -93,6 +93,15 @@ class ModelBuilder:
             outputs.update(tower.features(raw))
         return keras.Model(inputs, outputs, name="features_" + "_".join(modalities))
 
+    def backbone_variables(self) -> list:
+        """Trainable variables of the pretrained backbones (their own learning rate)."""
+        variables = []
+        if "speech" in self.towers:
+            variables += self.towers["speech"].encoder.trainable_weights
+        if "text" in self.towers:
+            variables += self.towers["text"].backbone.trainable_weights
+        return variables
+
     def describe_backbones(self) -> dict:
         """Facts about loaded backbones that their configuration cannot say."""
         facts = {}

@@ -33,7 +33,9 @@ class DataConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     optimizer: str = "adam"
-    learning_rate: float = 1e-5  # the paper's
+    learning_rate: float = 1e-5  # the paper's; heads and fusion
+    backbone_learning_rate: float = 1e-5  # pretrained backbones (the paper's: the same)
+    backbone_warmup_epochs: float = 1.0  # linear ramp of the backbone rate (0: none)
     batch_size: int = 5  # the paper's
     epochs: int = 100  # the paper's
     patience: int = 10  # epochs without improvement of `monitor` before stopping
@@ -56,6 +58,10 @@ class TrainConfig:
             raise ValueError(f"mixed_precision must be one of {PRECISIONS}")
         if self.monitor not in ("val_loss", "val_ua", "val_accuracy"):
             raise ValueError("monitor must be val_loss, val_ua or val_accuracy")
+        if not (self.learning_rate > 0 and self.backbone_learning_rate > 0):
+            raise ValueError("learning rates must be positive")
+        if self.backbone_warmup_epochs < 0:
+            raise ValueError("backbone_warmup_epochs must not be negative")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be positive")
 

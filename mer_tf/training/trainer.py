@@ -40,16 +40,7 @@ class FoldResult:
     train_utterances: int
     seconds: float
     describe: str
-
-
-def make_optimizer(train_config):
-    import keras
-
-    if train_config.optimizer == "adam":
-        return keras.optimizers.Adam(train_config.learning_rate)
-    if train_config.optimizer == "sgd":
-        return keras.optimizers.SGD(train_config.learning_rate, momentum=0.9)
-    return keras.optimizers.RMSprop(train_config.learning_rate)
+    failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
 
 
 def _open_run_dir(config: RunConfig) -> None:
@@ -112,6 +103,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     from mer_tf.training.distribute import check_batch_size, uses_tpu
     from mer_tf.training.features import FeatureCache
     from mer_tf.training.metrics import UnweightedAccuracy
+    from mer_tf.training.optimizers import make_optimizer
 
     started = time.perf_counter()
     keras.utils.set_random_seed(config.train.seed)
@@ -133,6 +125,10 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
                              {"mean": stats[0], "variance": stats[1],
                               "train_sessions": list(fold.train_sessions)})
 
+    counts = split_counts(manifest, fold)
+    if min(counts.values()) == 0:
+        raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
+    steps_per_epoch = train_config.steps_per_epoch or -(-counts["train"] // train_config.batch_size)
     with strategy.scope():
         builder = ModelBuilder(model_config, mocap_frames=frames, mocap_features=features,
                                mocap_stats=stats)
@@ -142,7 +138,10 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
                              "(--freeze speech and/or text) in the model")
         model = builder.model(cached=cached)
         _record_backbones(config, builder)
-        model.compile(optimizer=make_optimizer(train_config),
+        optimizer = make_optimizer(
+            train_config, builder.backbone_variables(),
+            warmup_steps=round(train_config.backbone_warmup_epochs * steps_per_epoch))
+        model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(),
                       metrics=["accuracy", UnweightedAccuracy(model_config.num_classes)],
                       jit_compile=train_config.jit_compile)
@@ -164,9 +163,6 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     common = dict(spec=spec, batch_size=train_config.batch_size, seed=train_config.seed,
                   text_preprocessor=preprocessor, feature_cache=feature_cache,
                   shuffle_buffer=data_config.shuffle_buffer)
-    counts = split_counts(manifest, fold)
-    if min(counts.values()) == 0:
-        raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
     train_data = _make(data_dir, manifest, fold.train_sessions, training=True,
                        drop_remainder=static, num_examples=counts["train"], **held_out, **common)
     validation_data = _make(data_dir, manifest, fold.train_sessions, training=False,
@@ -201,6 +197,9 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
     test = evaluate(model, data_dir, manifest, fold.test_sessions, common, counts["test"],
                     model_config.class_names,
                     predictions_path=io.join(directory, "predictions.csv"))
+    failed = failure_reasons(test, history, model_config.class_names)
+    for reason in failed:
+        log.error("%s: this fold learned nothing usable: %s", fold.name, reason)
     _write_fold_artefacts(directory, model_config.class_names, test, history)
     if train_config.export:
         from mer_tf.training.export import export_run_model
@@ -210,7 +209,7 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
         fold=fold.name, directory=directory, test=test["metrics"],
         validation=validation["metrics"], best_epoch=best.best_epoch,
         epochs_run=len(history.get("loss", [])), train_utterances=counts["train"],
-        seconds=round(time.perf_counter() - started, 1), describe=fold.describe())
+        seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed)
     io.write_json_atomic(io.join(directory, "fold_metrics.json"), dataclasses.asdict(result))
     return result
 
@@ -222,6 +221,23 @@ def _record_backbones(config: RunConfig, builder) -> None:
     if facts:
         path = io.join(config.run_dir, "config.json")
         io.write_json_atomic(path, {**io.read_json(path), BACKBONES_KEY: facts})
+
+
+def failure_reasons(test: dict, history: dict, class_names) -> list[str]:
+    """Why a fold's result must not be read as a result: it learned nothing usable."""
+    reasons = []
+    probabilities = test["probabilities"]
+    if not np.isfinite(probabilities).all():
+        reasons.append("the model's outputs are not finite (NaN or inf)")
+    elif len(probabilities) > 1:
+        predicted = np.unique(probabilities.argmax(axis=1))
+        if len(predicted) == 1:
+            reasons.append(f"every test utterance is predicted as one class "
+                           f"({class_names[int(predicted[0])]})")
+    validation = [v for v in history.get("val_loss", []) if np.isfinite(v)]
+    if not validation:
+        reasons.append("no epoch gave a finite validation loss")
+    return reasons
 
 
 def _make(data_dir, manifest, sessions, **kwargs):
@@ -340,6 +356,7 @@ def _summarise(config: RunConfig, results: list) -> dict:
         "demo": config.demo,
         "folds": folds,
     }
+    summary["failed_folds"] = {r.fold: r.failed for r in results if r.failed}
     for key in keys:
         values = [r.test[key] for r in results]
         summary[key] = float(np.mean(values))
@@ -349,7 +366,7 @@ def _summarise(config: RunConfig, results: list) -> dict:
 
 def summary_table(summary: dict) -> str:
     header = ["fold", "test WA", "test UA", "test F1", "val UA", "best epoch", "seconds"]
-    rows = [[f["fold"], f"{f['test']['wa']:.3f}", f"{f['test']['ua']:.3f}",
+    rows = [[f["fold"] + (" (FAILED)" if f.get("failed") else ""), f"{f['test']['wa']:.3f}", f"{f['test']['ua']:.3f}",
              f"{f['test']['macro_f1']:.3f}", f"{f['validation']['ua']:.3f}",
              "-" if f["best_epoch"] is None else str(f["best_epoch"] + 1), f"{f['seconds']:.0f}"]
             for f in summary["folds"]]
@@ -357,8 +374,11 @@ def summary_table(summary: dict) -> str:
         rows.append(["mean ± std", f"{summary['wa']:.3f} ± {summary['wa_std']:.3f}",
                      f"{summary['ua']:.3f} ± {summary['ua_std']:.3f}",
                      f"{summary['macro_f1']:.3f} ± {summary['macro_f1_std']:.3f}", "", "", ""])
-    return "\n" + f"{summary['experiment']} ({'+'.join(summary['modalities'])}, " \
+    text = "\n" + f"{summary['experiment']} ({'+'.join(summary['modalities'])}, " \
         f"{summary['protocol']})\n" + format_table(header, rows)
+    for fold, reasons in summary.get("failed_folds", {}).items():
+        text += f"\nFAILED {fold}: {'; '.join(reasons)}: not a result"
+    return text
 
 
 def format_table(header, rows) -> str:

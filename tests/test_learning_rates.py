@@ -1,0 +1,113 @@
+"""Pretrained backbones train at their own (warmed-up) rate; heads keep theirs."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mer_tf import cli
+from mer_tf.config import ModelConfig, TextConfig
+from mer_tf.models.fusion import ModelBuilder
+from mer_tf.models.text import load_text_preprocessor
+from mer_tf.training.config import TrainConfig
+from mer_tf.training.optimizers import make_optimizer
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_backbone_variables_move_by_the_backbone_rate(assets, optimizer):
+    """Adam's first step moves a variable by at most its rate (|m̂/√v̂| ≤ 1), RMSprop's by
+    rate/√(1-ρ): the largest move of each variable says which rate it got."""
+    keras.utils.set_random_seed(0)
+    config = ModelConfig(modalities=("text",), text=TextConfig(preset=assets["text"],
+                                                               sequence_length=16, dropout=0.0))
+    builder = ModelBuilder(config)
+    model = builder.model()
+    train = TrainConfig(optimizer=optimizer, learning_rate=1e-2, backbone_learning_rate=4e-4)
+    backbone = builder.backbone_variables()
+    assert backbone and len(backbone) == len(builder.towers["text"].backbone.trainable_weights)
+    model.compile(make_optimizer(train, backbone, warmup_steps=4),
+                  "sparse_categorical_crossentropy")
+    tokens = load_text_preprocessor(assets["text"], 16)(
+        tf.constant(["so great i love it", "i hate this", "okay fine", "i miss you"]))
+    inputs = {k: v.numpy() for k, v in tokens.items()}
+    head = builder.towers["text"].dense.kernel
+    before = {id(v): np.array(v.numpy()) for v in [*backbone, head]}
+    model.train_on_batch(inputs, np.array([0, 1, 2, 3]))
+
+    def step(variable):  # Adam's |Δ| is below the rate only where |gradient| ~ epsilon
+        return float(np.abs(variable.numpy() - before[id(variable)]).max())
+
+    expected_backbone = 4e-4 * 1 / 4  # first of four warm-up steps
+    # Embedding tables get sparse gradients whose repeated rows Adam sums unnormalised
+    # (a token in every example moves ~2x): the bound holds for dense variables.
+    largest = max(step(v) for v in backbone if "embedding" not in v.path)
+    if optimizer == "adam":
+        assert largest == pytest.approx(expected_backbone, rel=0.02)
+        assert step(head) == pytest.approx(1e-2, rel=0.02)
+    else:  # RMSprop's first step is rate / sqrt(1 - rho) for both
+        assert largest / step(head) == pytest.approx(expected_backbone / 1e-2, rel=0.02)
+    assert max(step(v) for v in backbone) < 10 * expected_backbone < step(head)
+
+
+def test_warm_up_ramps_then_holds():
+    optimizer = make_optimizer(TrainConfig(backbone_learning_rate=2e-5), [], warmup_steps=10)
+    optimizer.build([])
+    rates = []
+    for iteration in (0, 4, 9, 10, 500):
+        optimizer.iterations.assign(iteration)
+        rates.append(float(optimizer.current_backbone_learning_rate()))
+    np.testing.assert_allclose(rates, [2e-6, 1e-5, 2e-5, 2e-5, 2e-5], rtol=1e-6)
+
+
+def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, monkeypatch):
+    from mer_tf import demo
+
+    monkeypatch.setattr(demo, "ensure_demo_data", lambda progress=True: prepared[0])
+    monkeypatch.setattr(demo, "ensure_demo_backbones", lambda: dict(assets))
+    parser = cli.build_parser("test", "")
+
+    def train(*argv):
+        return cli.make_run_config(parser.parse_args(["--quiet", *argv]), "text", ("text",)).train
+
+    assert (train().learning_rate, train().backbone_learning_rate) == (1e-3, 1e-3)  # stand-ins
+    named = train("--text-preset", assets["text"])  # e.g. a pretrained checkpoint
+    assert (named.learning_rate, named.backbone_learning_rate) == (1e-3, 2e-5)
+    paper = train("--data-dir", prepared[0], "--learning-rate", "1e-3")
+    assert (paper.learning_rate, paper.backbone_learning_rate) == (1e-3, 1e-5)
+    assert train("--backbone-learning-rate", "3e-5").backbone_learning_rate == 3e-5
+    assert dataclasses.asdict(named)["backbone_warmup_epochs"] == 1.0
+
+
+def test_failure_reasons_name_what_went_wrong():
+    from mer_tf.training.trainer import failure_reasons
+
+    names = ("ang", "exc", "neu", "sad")
+    one_class = {"probabilities": np.tile([[0.1, 0.6, 0.2, 0.1]], (5, 1))}
+    assert failure_reasons(one_class, {"val_loss": [1.3]}, names) == [
+        "every test utterance is predicted as one class (exc)"]
+    varied = {"probabilities": np.eye(4)[[0, 1, 2, 3, 0]]}
+    assert failure_reasons(varied, {"val_loss": [np.nan, 1.2]}, names) == []
+    assert failure_reasons(varied, {"val_loss": [np.nan]}, names) == [
+        "no epoch gave a finite validation loss"]
+    broken = {"probabilities": np.full((5, 4), np.nan)}
+    assert failure_reasons(broken, {}, names)[0] == "the model's outputs are not finite (NaN or inf)"
+
+
+def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, assets, tmp_path):
+    """A learning rate of 1e30 turns the weights to inf: TerminateOnNaN, NaN outputs."""
+    import json
+
+    from experiments import mocap
+    from tests.conftest import run_args
+
+    argv = run_args(prepared, assets, tmp_path / "run", "--optimizer", "sgd",
+                    "--learning-rate", "1e30", "--no-export")
+    with pytest.raises(SystemExit) as exit_:
+        mocap.main(argv)
+    assert exit_.value.code == cli.FAILED_EXIT_CODE
+    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    reasons = metrics["failed_folds"]["session5"]
+    assert "the model's outputs are not finite (NaN or inf)" in reasons
+    assert metrics["folds"][0]["failed"] == reasons
