@@ -82,23 +82,59 @@ def main(argv=None) -> int:
     return 0
 
 
+def _read_jsonl(path):
+    """[(line number, entry)], or a ValueError naming the line that is not a JSON object."""
+    entries = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from None
+            if not isinstance(entry, dict):
+                raise ValueError(f"{path}:{number}: expected a JSON object "
+                                 '({"id", "wav", "transcript", …}), got '
+                                 f"{type(entry).__name__}")
+            entries.append((number, entry))
+    return entries
+
+
 def _predict_jsonl(recognizer, args) -> int:
+    """Every line is checked and predicted before the output exists: a bad line leaves no
+    partial file under --out (written to a temporary name, then renamed)."""
     from tqdm.auto import tqdm
 
-    with open(args.jsonl, encoding="utf-8") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
-    try:
-        batch = 16
-        for start in tqdm(range(0, len(entries), batch), desc="predicting", unit="batch",
-                          file=sys.stderr):
-            chunk = entries[start:start + batch]
-            items = [recognizer.load_files(**_item(e)) for e in chunk]
-            for entry, prediction in zip(chunk, recognizer.predict_many(items, batch)):
-                out.write(json.dumps({"id": entry.get("id"), **prediction.to_dict()}) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    from mer_tf import io
+
+    entries = _read_jsonl(args.jsonl)
+    lines = []
+    batch = 16
+    for start in tqdm(range(0, len(entries), batch), desc="predicting", unit="batch",
+                      file=sys.stderr):
+        chunk = entries[start:start + batch]
+        items = []
+        for number, entry in chunk:
+            try:
+                items.append(recognizer.load_files(**_item(entry)))
+            except (ValueError, OSError) as error:
+                raise ValueError(f"{args.jsonl}:{number}: {error}") from None
+        try:
+            predictions = recognizer.predict_many(items, batch)
+        except ValueError:
+            for (number, _), item in zip(chunk, items):  # which line it was
+                try:
+                    recognizer.predict_many([item])
+                except ValueError as error:
+                    raise ValueError(f"{args.jsonl}:{number}: {error}") from None
+            raise
+        for (_, entry), prediction in zip(chunk, predictions):
+            lines.append(json.dumps({"id": entry.get("id"), **prediction.to_dict()}) + "\n")
+    if args.out:
+        io.write_text_atomic(args.out, "".join(lines))
+    else:
+        sys.stdout.write("".join(lines))
     return 0
 
 

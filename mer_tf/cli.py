@@ -44,6 +44,9 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     runs.add_argument("--run-dir", help="where the run goes (default: runs/EXPERIMENT/TIMESTAMP); "
                                         "an existing run with the same settings resumes")
     runs.add_argument("--runs-root", default="runs", help="parent of default run folders")
+    runs.add_argument("--overwrite", action="store_true",
+                      help="train again in a --run-dir that holds a run (without it, a "
+                           "finished run is reported and an unfinished one resumes)")
     runs.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     runs.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -190,7 +193,7 @@ def run_single(experiment: str, modalities, description: str, argv=None) -> dict
     from mer_tf.training.trainer import run_experiment
 
     config = make_run_config(args, experiment, modalities)
-    summary = run_experiment(config, progress=not args.quiet)
+    summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
     _exit_if_failed({experiment: summary})
     return summary
@@ -230,17 +233,31 @@ def run_group(experiment: str, variants: dict, description: str, argv=None,
                                  **overrides)
         if not summaries:
             write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
-        summary = run_experiment(config, progress=not args.quiet)
+        summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
         summaries[name] = summary
         rows.append([name, "+".join(summary["modalities"]), config.train.optimizer,
                      _cell(summary, "wa"), _cell(summary, "ua"), _cell(summary, "macro_f1")])
-    table = format_table(["run", "modalities", "optimizer", "test WA", "test UA", "test F1"], rows)
+        if config.demo:  # how far each model is from what the demo corpus allows
+            rows[-1].append(f"{demo_ceiling(summary['modalities']):.3f}")
+    header = ["run", "modalities", "optimizer", "test WA", "test UA", "test F1"]
+    if len(rows[0]) > len(header):
+        header.append("best possible UA")
+    table = format_table(header, rows)
     io.write_json_atomic(io.join(group_dir, "summary.json"),
                          {"experiment": experiment, "runs": summaries})
     io.write_text_atomic(io.join(group_dir, "summary.md"), table + "\n")
     print(f"\n{experiment} ({group_dir})\n{table}", file=sys.stderr)
     _exit_if_failed(summaries)
     return summaries
+
+
+def demo_ceiling(modalities) -> float:
+    """The best UA any model can reach on the demo corpus with these modalities."""
+    from mer_tf import demo
+    from mer_tf.data.synthetic import accuracy_ceilings
+
+    order = tuple(m for m in MODALITIES if m in modalities)
+    return accuracy_ceilings(demo.DEMO_CORPUS)[order]
 
 
 def _cell(summary: dict, key: str) -> str:

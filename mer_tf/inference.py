@@ -107,7 +107,11 @@ class EmotionRecognizer:
                 values[i, :p["mocap"].shape[0]] = p["mocap"]
                 masks[i, :p["mocap"].shape[0]] = p["mocap_mask"]
             tensors += [tf.constant(values), tf.constant(masks)]
-        output = self._model.serve(*tensors)
+        present = [p["present"] for p in prepared]
+        if all(all(row) for row in present):
+            output = self._model.serve(*tensors)
+        else:
+            output = self._model.serve_partial(*tensors, tf.constant(present, tf.int32))
         probabilities = output["probabilities"].numpy()
         return [Prediction(self.label_names[int(np.argmax(p))],
                            {name: float(v) for name, v in zip(self.label_names, p)}, note)
@@ -118,9 +122,8 @@ class EmotionRecognizer:
                                     ("mocap", "mocap"))
                    if m in self.modalities and item.get(key) is None]
         if missing:
-            raise ValueError(f"this model takes {', '.join(self.modalities)}; missing: "
-                             f"{', '.join(missing)}")
-        out = {}
+            item = self._without(missing, item, notes)
+        out = {"present": [int(m not in missing) for m in self.modalities]}
         if "speech" in self.modalities:
             out["waveform"] = self._check_waveform(item["waveform"], item.get("sample_rate", 16000),
                                                    notes)
@@ -130,6 +133,28 @@ class EmotionRecognizer:
             out["mocap"], out["mocap_mask"] = self._check_mocap(item["mocap"],
                                                                 item.get("mocap_mask"), notes)
         return out
+
+    def _without(self, missing: list, item: dict, notes: list) -> dict:
+        """Stands in for missing modalities where the model learned to do without them."""
+        rate = float(self.info.get("modality_dropout", 0.0))
+        present = [m for m in self.modalities if m not in missing]
+        if not rate or not present:
+            why = ("it was trained without modality dropout, so it never learned to do "
+                   "without one" if present else "nothing is left to predict from")
+            raise ValueError(f"this model takes {', '.join(self.modalities)}; missing: "
+                             f"{', '.join(missing)} ({why})")
+        notes.append(f"no {' or '.join(missing)}: predicted from {' + '.join(present)}, the "
+                     f"missing modality dropped as in training (modality dropout {rate:g})")
+        item = dict(item)
+        placeholder = {"speech": {"waveform": np.full(16000, 1e-3, np.float32),
+                                  "sample_rate": self.info["sample_rate"]},
+                       "text": {"transcript": "missing"},
+                       "mocap": {"mocap": np.zeros((1, sum(self.info["mocap_streams"].values())),
+                                                   np.float32),
+                                 "mocap_mask": np.zeros(1, np.int32)}}
+        for modality in missing:  # the model zeroes their vectors; values do not matter
+            item.update(placeholder[modality])
+        return item
 
     def _check_waveform(self, waveform, sample_rate: int, notes: list) -> np.ndarray:
         import soxr
@@ -214,13 +239,23 @@ class EmotionRecognizer:
         if missing:
             raise ValueError(f"mocap needs the {', '.join(MOCAP_STREAMS)} files; missing: "
                              f"{', '.join(missing)}")
+        from mer_tf.data.errors import DataError
+
+        if start is not None and end is not None and not end > start:
+            raise ValueError(f"--end {end:g} s is not after --start {start:g} s")
         parts, masks = [], []
         for stream in MOCAP_STREAMS:
             track = mocap_io.read_mocap(files[stream])
+            if not track.times.size:
+                raise DataError(files[stream], "no motion-capture frames")
+            first, last = float(track.times[0]), float(track.times[-1])
+            if (start is not None and start > last) or (end is not None and end <= first):
+                raise DataError(files[stream], f"covers {first:.2f}-{last:.2f} s; the utterance "
+                                               f"[{start if start is not None else first:g}, "
+                                               f"{end if end is not None else last:g}) s lies "
+                                               "outside it")
             expected = self.info["mocap_streams"][stream]
             if track.dim != expected:
-                from mer_tf.data.errors import DataError
-
                 raise DataError(files[stream], f"{track.dim} value columns; the model was "
                                                f"trained on {expected} for MOCAP_{stream}", 3)
             lo = track.times[0] if start is None else start

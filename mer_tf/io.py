@@ -74,6 +74,18 @@ def size(path: str) -> int:
     return _gfile().stat(str(path)).length
 
 
+def fingerprint(path: str) -> list | None:
+    """[size, modification time in ns] of a file, or None where there is none: cheap
+    evidence (one stat, also on gs://) that a file is still the one it was."""
+    import tensorflow as tf
+
+    try:
+        stat = _gfile().stat(str(path))
+    except tf.errors.NotFoundError:
+        return None
+    return [int(stat.length), int(stat.mtime_nsec)]
+
+
 def rename(src: str, dst: str) -> None:
     _gfile().rename(str(src), str(dst), overwrite=True)
 

@@ -209,3 +209,71 @@ def test_a_path_that_is_not_a_release(tmp_path):
     assert result.returncode == 2
     assert f"{tmp_path / 'photos'}: not an IEMOCAP release" in result.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_skipped_utterances_come_back_once_the_file_is_fixed(session1, tmp_path):
+    """--on-error skip, fix the file, run with stop: the shard is rebuilt, nothing missing."""
+    path = _eval_file(session1)
+    good = path.read_text()
+    lines = good.splitlines()
+    number = next(i for i, line in enumerate(lines) if line.startswith("[") and
+                  line.split("\t")[2] in ("ang", "exc", "neu", "sad"))
+    lines[number] = lines[number].replace("\t[", "\t(")
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    skipped = _prepare(session1, out, on_error="skip")
+    assert skipped["skipped_count"] == 1
+    path.write_text(good)
+    fixed = _prepare(session1, out, on_error="stop")
+    assert fixed["skipped_count"] == 0 and fixed["on_error"] == "stop"
+    assert fixed["utterances"] == skipped["utterances"] + 1
+    assert all("on_error 'skip' -> 'stop'" in why for why in fixed["rebuilt"].values())
+    assert fixed["utterances"] == _prepare(session1, tmp_path / "fresh")["utterances"]
+
+
+def test_degraded_inputs_are_counted_per_dialog(session1, tmp_path):
+    dialog_dir = session1 / "Session1" / "dialog"
+    sentences = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG
+    transcript = dialog_dir / "transcriptions" / f"{IDS_OF_DIALOG}.txt"
+    ids = [line.split("\t")[1] for line in _eval_file(session1).read_text().splitlines()
+           if line.startswith("[") and line.split("\t")[2] in ("ang", "exc", "neu", "sad")]
+    assert len(ids) >= 2
+    short, cut = ids[0], ids[-1]
+    soundfile.write(sentences / f"{short}.wav", np.zeros(300, "int16"), 16000)  # < 400 samples
+    lines = transcript.read_text().splitlines()
+    lines = [line.split("]:")[0] + "]: " if line.startswith(short) else line for line in lines]
+    transcript.write_text("\n".join(lines) + "\n")
+    # the last utterance's sentence WAV is missing and the dialog WAV ends inside it
+    os.remove(sentences / f"{cut}.wav")
+    wav = dialog_dir / "wav" / f"{IDS_OF_DIALOG}.wav"
+    samples, rate = soundfile.read(wav, dtype="int16")
+    end = float(next(line for line in _eval_file(session1).read_text().splitlines()
+                     if f"\t{cut}\t" in line).split("-")[1].split("]")[0])
+    soundfile.write(wav, samples[: int((end - 0.2) * rate)], rate)
+    # the motion capture stops before the last utterance ends
+    for stream in ("head",):
+        mocap = dialog_dir / f"MOCAP_{stream}" / f"{IDS_OF_DIALOG}.txt"
+        rows = mocap.read_text().splitlines()
+        kept = [r for r in rows[2:] if float(r.split()[1]) < end - 0.5]
+        mocap.write_text("\n".join(rows[:2] + kept) + "\n")
+    manifest = _prepare(session1, tmp_path / "out")
+    notes = manifest["dialog_notes"][IDS_OF_DIALOG]
+    assert notes["audio_shorter_than_one_frame"] == 1
+    assert notes["empty_transcripts"] == 1
+    assert notes["audio_cut_short"] == 1
+    assert notes["mocap_not_covering"] >= 1
+    assert manifest["skipped_count"] == 0
+
+
+@pytest.mark.parametrize("name", ["../elsewhere.tfrecord", "/etc/passwd", "gs://other/x.tfrecord",
+                                  "sub/dir.tfrecord"])
+def test_a_manifest_naming_files_outside_the_data_folder_is_refused(prepared, tmp_path, name):
+    import json
+
+    manifest = json.load(open(os.path.join(prepared[0], "manifest.json")))
+    manifest["shards"][0]["file"] = name
+    os.makedirs(tmp_path / "data")
+    with open(tmp_path / "data" / "manifest.json", "w") as f:
+        json.dump(manifest, f)
+    with pytest.raises(DataError, match="is not a file name inside the data folder"):
+        prep.read_manifest(str(tmp_path / "data"))

@@ -5,6 +5,7 @@ import csv
 import io as pyio
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -163,7 +164,7 @@ def test_bad_waveforms(recognizer, release, trained_run, tmp_path):
     assert "resampled from 22050 Hz to 16000 Hz" in resampled.notes
     reference = recognizer.predict_files(item["wav"], item["transcript"], item["mocap"],
                                          item["start"], item["end"])
-    assert not [n for n in reference.notes if "waveform" in n or "resampled" in n]
+    assert not [n for n in reference.notes if "silent" in n or "resampled" in n]
     assert abs(sum(resampled.probabilities.values()) - 1) < 1e-5
 
 
@@ -174,7 +175,7 @@ def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, tra
     prediction = recognizer.predict_files(item["wav"], long_text, item["mocap"], item["start"],
                                           item["end"])
     assert any("truncated to the model's 16" in note for note in prediction.notes)
-    with pytest.raises(ValueError, match="missing: text"):
+    with pytest.raises(ValueError, match=r"missing: text \(it was trained without modality dropout"):
         recognizer.predict_files(item["wav"], None, item["mocap"], item["start"], item["end"])
     broken = tmp_path / "rotated.txt"
     lines = open(item["mocap"]["rotated"]).read().splitlines()
@@ -190,3 +191,90 @@ def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, tra
                              "--wav", item["wav"]], capture_output=True, text=True)
     assert result.returncode == 2
     assert "missing: text, mocap" in result.stderr
+
+
+def test_a_model_trained_with_modality_dropout_predicts_without_mocap(prepared, assets, release,
+                                                                     tmp_path):
+    """Audio and a transcript only, the common case: the missing modality's vector is
+    zeroed, as modality dropout did in training, and the notes say so."""
+    import tensorflow as tf
+
+    from experiments import concat
+    from tests.conftest import run_args, train
+
+    run = str(tmp_path / "dropout")
+    train(concat.main, run_args(prepared, assets, run, "--modality-dropout", "0.5",
+                                "--epochs", "1"))
+    recognizer = EmotionRecognizer.from_run(run)
+    item = _item(release, run)
+    partial = recognizer.predict_files(item["wav"], item["transcript"])
+    assert any("no mocap: predicted from speech + text" in n for n in partial.notes)
+    assert abs(sum(partial.probabilities.values()) - 1) < 1e-5
+    # the values standing in for the missing modality do not matter: it is gated out
+    served = tf.saved_model.load(os.path.join(run, "saved_model"))
+    rng = np.random.default_rng(0)
+    wave, text = tf.constant(rng.normal(0, 0.1, (1, 16000)).astype("float32")), tf.constant(["hi"])
+    outputs = [served.serve_partial(wave, tf.constant([16000]), text,
+                                    tf.constant(rng.normal(0, s, (1, 8, 189)).astype("float32")),
+                                    tf.ones((1, 8), tf.int32), tf.constant([[1, 1, 0]]))
+               for s in (1.0, 50.0)]
+    np.testing.assert_allclose(outputs[0]["probabilities"], outputs[1]["probabilities"], atol=1e-6)
+    only_text = recognizer.predict(transcript=item["transcript"])
+    assert any("no speech or mocap: predicted from text" in n for n in only_text.notes)
+    with pytest.raises(ValueError, match="nothing is left to predict from"):
+        recognizer.predict()
+
+
+def test_an_utterance_window_the_mocap_does_not_cover_is_refused(recognizer, release,
+                                                                 trained_run):
+    item = _item(release, trained_run)
+    with pytest.raises(ValueError, match=r"--end 4 s is not after --start 5 s"):
+        recognizer.predict_files(item["wav"], item["transcript"], item["mocap"], 5.0, 4.0)
+    with pytest.raises(DataError, match=r"covers 0.00-\d+\.\d\d s; the utterance "
+                                        r"\[5000, 5004\) s lies outside it"):
+        recognizer.predict_files(item["wav"], item["transcript"], item["mocap"], 5000.0, 5004.0)
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"", "the file is empty (0 bytes)"),
+    (b"ID3\x04 not audio at all", "not a RIFF/WAVE file (it starts with b'ID3\\x04'"),
+    (None, "truncated: 30 bytes where its header declares"),  # cut inside its header
+])
+def test_an_undecodable_wav_is_described(recognizer, release, trained_run, tmp_path, data,
+                                         reason):
+    item = _item(release, trained_run)
+    if data is None:
+        data = open(item["wav"], "rb").read()[:30]
+    path = _write(tmp_path / "bad.wav", data)
+    with pytest.raises(DataError) as error:
+        recognizer.predict_files(path, item["transcript"], item["mocap"], item["start"],
+                                 item["end"])
+    assert reason in str(error.value) and str(error.value).startswith(path)
+    assert "object at 0x" not in str(error.value)
+
+
+def test_jsonl_errors_name_the_line_and_leave_no_partial_output(trained_run, release, tmp_path):
+    from experiments import predict
+
+    item = _item(release, trained_run)
+    good = json.dumps({"id": "u", "wav": item["wav"], "transcript": item["transcript"],
+                       "mocap": item["mocap"], "start": item["start"], "end": item["end"]})
+    out = tmp_path / "predictions.jsonl"
+    cases = {
+        "not_object.jsonl": ([good] * 3 + ['["a", "list"]'], r":4: expected a JSON object"),
+        "late_bad.jsonl": ([good] * 20 + [good.replace(item["wav"], str(tmp_path / "no.wav"))],
+                           r":21: .*no.wav: missing WAV file"),
+    }
+    for name, (lines, message) in cases.items():
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n")
+        result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run",
+                                 trained_run, "--jsonl", str(path), "--out", str(out)],
+                                capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert re.search(re.escape(str(path)) + message, result.stderr), result.stderr
+        assert not out.exists() and not list(tmp_path.glob("predictions.jsonl*"))
+    (tmp_path / "ok.jsonl").write_text(good + "\n")
+    assert predict.main(["--run", trained_run, "--jsonl", str(tmp_path / "ok.jsonl"),
+                         "--out", str(out)]) == 0
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["u"]

@@ -11,7 +11,7 @@ from mer_tf.training.config import DataConfig
 from mer_tf.training.splits import make_folds
 from tests.helpers import records
 
-STREAMS = (("head", 18), ("hand", 6), ("rotated", 165))
+STREAMS = (("head", 6), ("hand", 18), ("rotated", 165))  # the synthetic widths
 SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(("speech", "text", "mocap"), r)]
 
 
@@ -140,3 +140,31 @@ def test_mocap_statistics_come_from_the_training_split_only(prepared):
     np.testing.assert_allclose(variance, np.nanvar(frames, axis=0), rtol=1e-4, atol=1e-6)
     everything, _ = mocap_statistics(data_dir, manifest, (1, 2, 3, 4, 5), spec)
     assert not np.allclose(mean, everything)
+
+
+def test_fillers_weigh_nothing_in_validation_loss_and_metrics(prepared):
+    """Static shapes pad the last batch with copies of the first utterance; Keras'
+    val_loss, val_accuracy and val_ua must be those of the real utterances alone."""
+    import keras
+
+    from mer_tf.config import MocapConfig, ModelConfig
+    from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.training.metrics import UnweightedAccuracy
+
+    data_dir, manifest = prepared
+    count = manifest["sessions"]["5"]["utterances"]
+    batch = 8 if count % 8 else 7
+    assert count % batch  # there are fillers to ignore
+    spec = _spec(("mocap",))
+    keras.utils.set_random_seed(0)
+    config = ModelConfig(modalities=("mocap",), mocap=MocapConfig(max_frames=24, width=16,
+                                                                  heads=2, intermediate=32))
+    model = ModelBuilder(config, mocap_frames=24, mocap_features=189).model()
+    model.compile(loss="sparse_categorical_crossentropy",  # as the trainer compiles
+                  weighted_metrics=["accuracy", UnweightedAccuracy(4)])
+    plain = make_dataset(data_dir, manifest, (5,), spec, batch, training=False)
+    padded = make_dataset(data_dir, manifest, (5,), spec, batch, training=False,
+                          pad_final_batch=True, weight_fillers=True, num_examples=count)
+    assert sum(int(x["mocap"].shape[0]) for x, _, _ in padded) > count
+    np.testing.assert_allclose(model.evaluate(padded, verbose=0),
+                               model.evaluate(plain, verbose=0), rtol=1e-5)

@@ -146,3 +146,28 @@ def test_killed_run_resumes_to_identical_output(prepared, release, tmp_path):
     assert not [n for n in os.listdir(out) if ".tmp-" in n]
     for name, mtime in done.items():  # finished shards were kept, not rewritten
         assert (out / ".state" / f"{name}.json").stat().st_mtime_ns == mtime
+
+
+def test_a_folder_prepared_from_another_release_is_rebuilt_not_reused(tmp_path):
+    """Release A then release B into one folder: B's manifest must describe B's shards."""
+    from mer_tf.data.synthetic import SyntheticConfig, generate
+
+    tiny = dict(utterances=16, dialogs_per_session=2, sessions=2, mean_seconds=0.6)
+    releases = {seed: str(tmp_path / f"release{seed}") for seed in (1, 2)}
+    for seed, root in releases.items():
+        generate(root, SyntheticConfig(seed=seed, **tiny))
+
+    def run(source, out):
+        return prep.prepare(prep.PrepareConfig(source=source, out_dir=str(out), shard_size=4,
+                                               sessions=(1, 2)), progress=False)
+
+    run(releases[1], tmp_path / "shared")
+    reused = run(releases[2], tmp_path / "shared")
+    fresh = run(releases[2], tmp_path / "fresh")
+    assert [s["sha256"] for s in reused["shards"]] == [s["sha256"] for s in fresh["shards"]]
+    assert reused["class_counts"] == fresh["class_counts"]
+    assert sorted(os.listdir(tmp_path / "shared")) == sorted(os.listdir(tmp_path / "fresh"))
+    assert fresh["rebuilt"] == {}
+    # every shard whose name release A's plan also had was rebuilt, saying why
+    assert reused["rebuilt"] and set(reused["rebuilt"]) <= {s["file"] for s in reused["shards"]}
+    assert all("source file(s) changed" in why for why in reused["rebuilt"].values())

@@ -109,3 +109,25 @@ def test_tf_hub_loads_where_setuptools_ships_no_pkg_resources(assets):
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "loaded 16000" in result.stdout
+
+
+def test_a_keras_file_naming_a_remote_handle_is_refused_under_safe_mode(assets, tmp_path):
+    import json
+    import zipfile
+
+    inputs = keras.Input((16000,))
+    model = keras.Model(inputs, Wav2Vec2Encoder(assets["speech"], name="wav2vec2")(inputs))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    crafted = str(tmp_path / "crafted.keras")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(crafted, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "config.json":
+                data = data.replace(json.dumps(assets["speech"])[1:-1].encode(),
+                                    b"https://tfhub.dev/someone/else/1")
+            target.writestr(item, data)
+    assert keras.saving.load_model(path, safe_mode=True).get_layer("wav2vec2").handle == \
+        assets["speech"]
+    with pytest.raises(ValueError, match="remote handle 'https://tfhub.dev/someone/else/1'"):
+        keras.saving.load_model(crafted, safe_mode=True)

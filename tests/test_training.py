@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tf.cli import build_parser
-from mer_tf.config import MODALITIES
-from tests.conftest import run_args
+from mer_tf.cli import FAILED_EXIT_CODE, build_parser
+from mer_tf.config import MODALITIES, ModelConfig
+from tests.conftest import run_args, train
 
 
 def _events(directory):
@@ -76,6 +76,23 @@ def test_tensorboard_has_scalars_image_and_hparams(trained_run):
     assert any(where == "validation" and tag == "confusion_matrix" and plugin == "images"
                for where, tag, plugin, _ in events)
     assert any(plugin == "hparams" and where == "." for where, _, plugin, _ in events)
+    # one trial per run folder: two concat runs of session5 are two trials, not one
+    assert _trial_ids(os.path.join(trained_run, "logs")) == {f"{trained_run}/session5"}
+
+
+def _trial_ids(directory):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    found = set()
+    for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content)
+                    if data.HasField("session_start_info"):
+                        found.add(data.session_start_info.group_name)
+    return found
 
 
 def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
@@ -98,7 +115,7 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
     assert (run_dir / "backup").exists()
 
     result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode in (0, FAILED_EXIT_CODE), result.stderr[-3000:]  # 3: learned nothing
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
     assert epochs == list(range(20))
     # The second process's TensorBoard file starts where the first one stopped.
@@ -133,7 +150,7 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, 
                     "bfloat16")
     result = subprocess.run([sys.executable, "-c", MIRRORED, *args], capture_output=True,
                             text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode in (0, FAILED_EXIT_CODE), result.stderr[-3000:]  # 3: learned nothing
     assert "replicas 2" in result.stdout
     metrics = json.load(open(run_dir / "metrics.json"))
     assert metrics["folds"][0]["test"]["utterances"] == prepared[1]["sessions"]["5"]["utterances"]
@@ -151,18 +168,20 @@ def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path)
     shutil.copytree(prepared[0], tmp_path / "data")  # the cache goes beside the data
     prepared = (str(tmp_path / "data"), prepared[1])
     frozen = ("--freeze", "speech,text", "--cache-features", "--no-export")
-    summary = concat.main(run_args(prepared, assets, tmp_path / "cached", *frozen,
-                                   "--protocol", "loso", "--folds", "4,5"))
+    train(concat.main, run_args(prepared, assets, tmp_path / "cached", *frozen,
+                                "--protocol", "loso", "--folds", "4,5"))
+    summary = json.load(open(tmp_path / "cached" / "metrics.json"))
     caches = glob.glob(os.path.join(prepared[0], "feature_cache", "*", "*.tfrecord"))
     assert len(caches) == len(prepared[1]["shards"])  # one per shard, covering every session
     assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
     assert summary["ua"] == pytest.approx(np.mean([f["test"]["ua"] for f in summary["folds"]]))
-    assert summary["ua_std"] == pytest.approx(np.std([f["test"]["ua"] for f in summary["folds"]]))
+    assert summary["ua_std"] == pytest.approx(
+        np.std([f["test"]["ua"] for f in summary["folds"]], ddof=1))
     for fold in ("fold4", "fold5"):
         assert (tmp_path / "cached" / fold / "metrics.json").exists()
     mtimes = {p: os.stat(p).st_mtime_ns for p in caches}
-    concat.main(run_args(prepared, assets, tmp_path / "again", *frozen, "--protocol", "loso",
-                         "--folds", "5"))
+    train(concat.main, run_args(prepared, assets, tmp_path / "again", *frozen, "--protocol",
+                                "loso", "--folds", "5"))
     assert all(os.stat(p).st_mtime_ns == m for p, m in mtimes.items())  # reused, not recomputed
 
 
@@ -170,8 +189,8 @@ def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
     from experiments import ablation, pairwise
 
     fast = ("--freeze", "speech,text", "--cache-features", "--no-export", "--epochs", "1")
-    ablation.main([*run_args(prepared, assets, tmp_path / "ablation", *fast),
-                   "--optimizers", "sgd,rmsprop"])
+    train(ablation.main, [*run_args(prepared, assets, tmp_path / "ablation", *fast),
+                          "--optimizers", "sgd,rmsprop"])
     table = (tmp_path / "ablation" / "summary.md").read_text()
     assert "sgd" in table and "rmsprop" in table and "speech+text+mocap" in table
     configs = [json.load(open(tmp_path / "ablation" / o / "config.json")) for o in ("sgd", "rmsprop")]
@@ -196,3 +215,73 @@ def test_cache_features_without_a_frozen_tower_is_refused(prepared, assets, tmp_
 
     with pytest.raises(ValueError, match="needs a frozen pretrained tower"):
         mocap.main(run_args(prepared, assets, tmp_path / "r", "--cache-features"))
+
+
+def test_feature_cache_key_follows_the_weights_and_precision(prepared, assets, tmp_path):
+    """A SavedModel replaced at the same path, or another compute dtype, is another cache."""
+    import dataclasses
+
+    import keras
+
+    from mer_tf.config import SpeechConfig
+    from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.models.wav2vec2_savedmodel import TINY, save_wav2vec2
+    from mer_tf.training.features import FeatureCache
+
+    path = str(tmp_path / "wav2vec2")
+    tiny = dataclasses.replace(TINY, input_length=16000)
+
+    def key():
+        config = ModelConfig(modalities=("speech",), speech=SpeechConfig(handle=path, freeze=True))
+        return FeatureCache(prepared[0], prepared[1], ModelBuilder(config), ("speech",)).key
+
+    save_wav2vec2(path, dataclasses.replace(tiny, seed=0))
+    first = key()
+    assert key() == first  # same files, same key
+    shutil.rmtree(path)
+    save_wav2vec2(path, dataclasses.replace(tiny, seed=1))
+    replaced = key()
+    assert replaced != first
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        assert key() not in (first, replaced)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_metrics_cover_the_label_set_and_mark_absent_classes():
+    from sklearn.metrics import f1_score
+
+    from mer_tf.training.metrics import classification_metrics, sample_std
+
+    names = ("ang", "exc", "neu", "sad")
+    labels, predicted = [0, 0, 1, 1], [0, 0, 1, 2]  # neu predicted, never true; sad absent
+    metrics = classification_metrics(labels, predicted, names)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert metrics["macro_f1"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert metrics["ua"] == pytest.approx((1 + 0.5) / 2)
+    assert metrics["per_class_recall"] == {"ang": 1.0, "exc": 0.5, "neu": None, "sad": None}
+    assert metrics["absent_classes"] == ["neu", "sad"]
+    assert "ddof=1" in metrics["averaging"]["std"]
+    assert sample_std([0.5, 0.7]) == pytest.approx(0.1414213, rel=1e-6)
+    json.dumps(metrics)  # absent classes are null in metrics.json
+
+
+def test_a_finished_run_is_reported_not_retrained_unless_overwritten(prepared, assets, tmp_path,
+                                                                      capsys):
+    from experiments import mocap
+
+    argv = run_args(prepared, assets, tmp_path / "run", "--no-export")
+    train(mocap.main, argv)
+    first = json.load(open(tmp_path / "run" / "metrics.json"))
+    weights = tmp_path / "run" / "checkpoints" / "best.weights.h5"
+    history = tmp_path / "run" / "history.csv"
+    stamps = {p: os.stat(p).st_mtime_ns for p in (weights, history)}
+    again = train(mocap.main, argv)
+    assert again == first  # the stored summary, as it is
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps  # nothing retrained
+    assert "holds a finished run: reported, not trained again" in capsys.readouterr().err
+    train(mocap.main, [*argv, "--overwrite"])
+    assert os.stat(history).st_mtime_ns != stamps[history]
+    rows = list(csv.DictReader(open(history)))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]  # a fresh run, not appended to the old

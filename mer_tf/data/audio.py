@@ -10,6 +10,8 @@ from mer_tf import io
 from mer_tf.data.errors import DataError
 
 SAMPLE_RATE = 16000
+# Samples behind one output frame of wav2vec2's feature encoder (25 ms): less gives none.
+WAV2VEC2_RECEPTIVE_FIELD = 400
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -20,6 +22,22 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
 def downmix(samples: np.ndarray) -> np.ndarray:
     """[n, channels] -> [n] by averaging channels (dialog wavs are stereo)."""
     return samples.mean(axis=1) if samples.ndim == 2 else samples
+
+
+def describe_unreadable(path: str) -> str:
+    """What is wrong with a file soundfile could not decode, from its first bytes
+    (libsndfile's own message names a Python file object, not the file)."""
+    data = io.read_bytes(path)
+    if not data:
+        return "the file is empty (0 bytes)"
+    if data[:4] not in (b"RIFF", b"RIFX", b"RF64"):
+        return (f"not a RIFF/WAVE file (it starts with {data[:4]!r}; {len(data)} bytes)")
+    if data[8:12] != b"WAVE":
+        return f"a RIFF file but not WAVE (form type {data[8:12]!r})"
+    declared = int.from_bytes(data[4:8], "little") + 8
+    if len(data) < max(declared, 44) and declared != 0xFFFFFFFF + 8:
+        return f"truncated: {len(data)} bytes where its header declares {declared}"
+    return "a WAVE file whose format libsndfile cannot decode"
 
 
 def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -33,8 +51,8 @@ def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarr
     try:
         with io.open_file(path, "rb") as handle:
             samples, rate = soundfile.read(handle, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as error:
-        raise DataError(path, f"unreadable WAV: {error}") from None
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
+        raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
     mono = downmix(samples)
     if target_rate is not None and rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality="HQ")

@@ -38,10 +38,25 @@ class SignalOptions:
 
 @dataclasses.dataclass
 class DialogNotes:
-    """What was handled rather than refused: resampled WAVs, audio cut from the dialog WAV."""
+    """What was handled rather than refused: resampled WAVs, audio cut from the dialog
+    WAV, and per dialog the counts of inputs accepted but degraded (`DEGRADED`)."""
 
     resampled: list = dataclasses.field(default_factory=list)  # [path, source rate]
     audio_from_dialog: list = dataclasses.field(default_factory=list)  # utterance ids
+    counts: dict = dataclasses.field(default_factory=dict)  # dialog -> {kind: utterances}
+
+    def count(self, dialog: str, kind: str) -> None:
+        per_dialog = self.counts.setdefault(dialog, {})
+        per_dialog[kind] = per_dialog.get(kind, 0) + 1
+
+
+# Utterances kept although an input was degraded; counted per dialog in the manifest.
+DEGRADED = {
+    "empty_transcripts": "empty transcripts",
+    "mocap_not_covering": "motion capture not covering [start, end)",
+    "audio_cut_short": "audio cut from a dialog WAV that ends before the utterance does",
+    "audio_shorter_than_one_frame": "audio shorter than one wav2vec2 frame (400 samples)",
+}
 
 
 def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOptions,
@@ -71,6 +86,7 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
         except DataError as error:
             policy.report(DataError(error.path, error.message, error.line, (utterance.utterance_id,)))
             continue
+        _note_degraded(dialog.dialog_id, utterance, samples, tracks, notes)
         frames = {}
         sliced = []
         for stream in MOCAP_STREAMS:
@@ -92,6 +108,20 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
             chunks=chunks,
             chunks_present=chunks_present,
         )
+
+
+def _note_degraded(dialog_id: str, utterance: Utterance, samples: np.ndarray, tracks: dict,
+                   notes: DialogNotes) -> None:
+    if not utterance.transcript.strip():
+        notes.count(dialog_id, "empty_transcripts")
+    if samples.size < audio_io.WAV2VEC2_RECEPTIVE_FIELD:
+        notes.count(dialog_id, "audio_shorter_than_one_frame")
+    last_frame = 1.0 / mocap_io.MOCAP_FPS
+    for track in tracks.values():
+        if not track.times.size or track.times[0] > utterance.start + last_frame \
+                or track.times[-1] < utterance.end - 2 * last_frame:
+            notes.count(dialog_id, "mocap_not_covering")
+            break
 
 
 def _check_width(track: mocap_io.MocapTrack, stream: str, streams: dict | None) -> None:
@@ -119,6 +149,8 @@ class _DialogAudio:
                 self._notes.resampled.append([self._dialog.wav_path, rate])
         lo = int(round(start * audio_io.SAMPLE_RATE))
         hi = int(round(end * audio_io.SAMPLE_RATE))
+        if hi > len(self._samples):
+            self._notes.count(self._dialog.dialog_id, "audio_cut_short")
         return self._samples[lo:hi]
 
 

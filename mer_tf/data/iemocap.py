@@ -89,6 +89,20 @@ class Dialog:
     def wav_path(self) -> str:
         return io.join(self.session_dir, "dialog", "wav", f"{self.dialog_id}.wav")
 
+    @property
+    def evaluation_path(self) -> str:
+        return io.join(self.session_dir, "dialog", "EmoEvaluation", f"{self.dialog_id}.txt")
+
+    @property
+    def transcription_path(self) -> str:
+        return io.join(self.session_dir, "dialog", "transcriptions", f"{self.dialog_id}.txt")
+
+    def source_files(self) -> list[str]:
+        """Every file preparing this dialog may read."""
+        return [self.evaluation_path, self.transcription_path, self.wav_path,
+                *(self.mocap_path(stream) for stream in MOCAP_STREAMS),
+                *(self.sentence_wav_path(u.utterance_id) for u in self.utterances)]
+
     def sentence_wav_path(self, utterance_id: str) -> str:
         return io.join(self.session_dir, "sentences", "wav", self.dialog_id, f"{utterance_id}.wav")
 
@@ -241,7 +255,7 @@ def index_session(session: int, session_dir: str, policy: ErrorPolicy) -> list[D
 
 def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) -> Dialog:
     records = read_evaluation(eval_path, dialog_id, policy)
-    transcript_path = io.join(session_dir, "dialog", "transcriptions", f"{dialog_id}.txt")
+    transcript_path = Dialog(dialog_id, session, session_dir, []).transcription_path
     labelled = {r.utterance_id for r in records}
     texts = {}
     notes = {}

@@ -152,7 +152,7 @@ def make_dataset(data_dir: str, manifest: dict, sessions, spec: InputSpec, batch
                  exclude_speakers=(), only_speakers=(), exclude_ids=None, only_ids=None,
                  with_metadata: bool = False, pad_final_batch: bool = False,
                  shuffle_buffer: int = 512, feature_cache=None, drop_remainder: bool = False,
-                 files=None, num_examples: int | None = None):
+                 files=None, num_examples: int | None = None, weight_fillers: bool = False):
     """The dataset of `sessions`, filtered by speaker or utterance id.
 
     Args:
@@ -167,6 +167,10 @@ def make_dataset(data_dir: str, manifest: dict, sessions, spec: InputSpec, batch
         files: read these shard paths instead of the sessions' shards.
         num_examples: the split's size, when known: declares the batch count, so Keras
             shows real progress and does not discover the end of each epoch by running out.
+        weight_fillers: yield (inputs, labels, sample weights) in which fillers weigh 0
+            and real examples (N + fillers) / N, so that Keras' validation loss (summed
+            over a batch, divided by its size, averaged over examples), accuracy and UA
+            equal those of the real examples alone. Needs `num_examples`.
     """
     import tensorflow as tf
 
@@ -221,6 +225,17 @@ def make_dataset(data_dir: str, manifest: dict, sessions, spec: InputSpec, batch
         if text_preprocessor is None:
             raise ValueError("a text model needs the text tower's preprocessor")
         dataset = dataset.map(_tokenizer(text_preprocessor), num_parallel_calls=AUTOTUNE)
+    if weight_fillers:
+        if with_metadata or not pad_final_batch or num_examples is None:
+            raise ValueError("weight_fillers needs pad_final_batch and num_examples, "
+                             "without metadata")
+        real = max(num_examples, 1)
+        scale = (-(-real // batch_size) * batch_size) / real  # (N + fillers) / N
+
+        def weighted(inputs, labels, meta):
+            return inputs, labels, tf.cast(meta["valid"], tf.float32) * scale
+
+        return dataset.map(weighted).prefetch(AUTOTUNE)
     if not with_metadata:
         dataset = dataset.map(lambda inputs, labels, meta: (inputs, labels))
     return dataset.prefetch(AUTOTUNE)

@@ -4,9 +4,13 @@ Stages, each testable alone: index the release (text files only), plan shards
 (whole dialogs, per session), read each dialog's signals once, write examples.
 
 Shards are written under a temporary name and renamed; a small state file per
-finished shard (counts, checksum, what was skipped) is written last. A re-run
-verifies and keeps finished shards, so an interrupted run resumes, and the
-output is byte-identical to an uninterrupted one. `manifest.json` sums it up.
+finished shard (counts, checksum, what was skipped, and what made it: a
+fingerprint of every source file its dialogs read and the settings) is written
+last. A re-run keeps a finished shard only when its file still matches its
+checksum and its sources and settings are unchanged, and rebuilds it otherwise,
+saying why; so an interrupted run resumes, the output is byte-identical to an
+uninterrupted one, and a folder prepared from another release (or another
+`--on-error`) never passes its old shards off as new. `manifest.json` sums it up.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections import Counter
 
 from mer_tf import io
 from mer_tf.data import synthetic
-from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
+from mer_tf.data.dialog import DEGRADED, DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, index_release
 from mer_tf.data.labels import get_label_set
@@ -29,6 +33,7 @@ MANIFEST = "manifest.json"
 NOTE_DESCRIPTIONS = {
     "transcript_lines_without_id": "transcription lines without an utterance id, skipped",
     "unlabelled_transcript_ids": "transcribed ids without a label (overlaps), skipped",
+    **{key: f"utterances kept with {what}" for key, what in DEGRADED.items()},
 }
 STATE_DIR = ".state"
 
@@ -113,6 +118,8 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
     excluded = _excluded_counts(index, label_set)
 
     shard_states = []
+    rebuilt = {}  # shard -> why its earlier state could not be kept
+    _remove_orphans(config.out_dir, state_dir, plans)
     streams = {}  # stream -> {"width", "columns"}, from the first dialog read
     for session in sorted(index):
         session_plans = [p for p in plans if p.session == session]
@@ -120,10 +127,14 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
         bar = tqdm(total=total, desc=f"Session {session}", unit="utt", disable=not progress,
                    file=sys.stderr, leave=True)
         for plan in session_plans:
-            state = _finished_state(config.out_dir, state_dir, plan)
+            inputs = shard_inputs(plan, config.source)
+            state, reason = _finished_state(config, state_dir, plan, inputs)
             if state is None:
+                if reason:
+                    rebuilt[plan.name] = reason
+                    tqdm.write(f"rebuilding {plan.name}: {reason}", file=sys.stderr)
                 state = _write_shard(config, state_dir, plan, label_set, options, streams,
-                                     tf, bar)
+                                     tf, bar, inputs)
             else:
                 bar.update(plan.utterances)
                 for stream, layout in state["streams"].items():
@@ -133,6 +144,7 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
 
     manifest = _manifest(config, label_set, index, shard_states, excluded,
                          index_policy.records, streams)
+    manifest["rebuilt"] = rebuilt
     io.write_json_atomic(io.join(config.out_dir, MANIFEST), manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
@@ -160,19 +172,59 @@ def _open_out_dir(config: PrepareConfig, state_dir: str) -> None:
         io.write_json_atomic(settings_path, config.settings())
 
 
-def _finished_state(out_dir: str, state_dir: str, plan: ShardPlan) -> dict | None:
-    """The state of a shard a previous run finished, if its file is intact."""
+def shard_recipe(config: PrepareConfig) -> dict:
+    """Every setting that decides a shard's bytes, `--on-error` included."""
+    return {**config.settings(), "on_error": config.on_error}
+
+
+def shard_inputs(plan: ShardPlan, source: str) -> dict:
+    """Path under the release -> [size, mtime] of every file the shard's dialogs read."""
+    root = str(source).rstrip("/\\")
+    inputs = {}
+    for dialog in plan.dialogs:
+        for path in dialog.source_files():
+            relative = path[len(root):].lstrip("/\\") if path.startswith(root) else path
+            inputs[relative] = io.fingerprint(path)
+    return inputs
+
+
+def _finished_state(config: PrepareConfig, state_dir: str, plan: ShardPlan,
+                    inputs: dict) -> tuple[dict | None, str | None]:
+    """(state, None) for a shard an earlier run finished from the same sources and
+    settings; else (None, why it must be rebuilt), the reason None for a new shard."""
     state_path = io.join(state_dir, plan.name + ".json")
-    shard_path = io.join(out_dir, plan.name)
+    shard_path = io.join(config.out_dir, plan.name)
     if not (io.exists(state_path) and io.exists(shard_path)):
-        return None
+        return None, None
     state = io.read_json(state_path)
+    recipe = shard_recipe(config)
+    if "inputs" not in state:
+        return None, "written by an older version that kept no fingerprint of its sources"
+    if state.get("recipe") != recipe:
+        changed = [f"{k} {state.get('recipe', {}).get(k)!r} -> {v!r}"
+                   for k, v in recipe.items() if state.get("recipe", {}).get(k) != v]
+        return None, "settings changed: " + ", ".join(changed)
+    if state["inputs"] != inputs:
+        changed = sorted(set(state["inputs"]) ^ set(inputs)) + sorted(
+            p for p in set(state["inputs"]) & set(inputs) if state["inputs"][p] != inputs[p])
+        return None, (f"{len(changed)} source file(s) changed, added or removed since it was "
+                      f"written, e.g. {changed[0]}")
     if state.get("sha256") != sha256_of(shard_path):
-        return None
-    return state
+        return None, "its file no longer matches its checksum"
+    return state, None
 
 
-def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar) -> dict:
+def _remove_orphans(out_dir: str, state_dir: str, plans: list) -> None:
+    """Shards of an earlier plan that this one no longer has (another release, say)."""
+    planned = {p.name for p in plans}
+    for name in io.listdir(out_dir):
+        if name.endswith(".tfrecord") and name not in planned:
+            io.remove(io.join(out_dir, name))
+            io.remove(io.join(state_dir, name + ".json"))
+
+
+def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
+                 inputs: dict) -> dict:
     from tqdm.auto import tqdm
 
     policy = ErrorPolicy(config.on_error)
@@ -212,9 +264,12 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar) 
         "skipped": policy.records,
         "resampled": notes.resampled,
         "audio_from_dialog": notes.audio_from_dialog,
+        "degraded": notes.counts,
         "streams": dict(streams),
         "sha256": checksum,
         "bytes": io.size(shard_path),
+        "recipe": shard_recipe(config),
+        "inputs": inputs,
     }
     io.write_json_atomic(io.join(state_dir, plan.name + ".json"), state)
     return state
@@ -275,9 +330,22 @@ def _manifest(config, label_set, index, states, excluded, index_errors, streams)
         "resampled": [r for s in states for r in s["resampled"]],
         "audio_from_dialog": [u for s in states for u in s["audio_from_dialog"]],
         # per dialog, what was accepted but is worth knowing (none of it an error)
-        "dialog_notes": {d.dialog_id: dict(sorted(d.notes.items()))
-                         for session in sorted(index) for d in index[session] if d.notes},
+        "dialog_notes": _dialog_notes(index, states),
     }
+
+
+def _dialog_notes(index, states) -> dict:
+    """Per dialog: lines its text files hold besides utterances (from the index) and
+    utterances kept with a degraded input (from the shards)."""
+    notes = {}
+    for session in sorted(index):
+        for dialog in index[session]:
+            if dialog.notes:
+                notes[dialog.dialog_id] = dict(dialog.notes)
+    for state in states:
+        for dialog, counts in state.get("degraded", {}).items():
+            notes.setdefault(dialog, {}).update(counts)
+    return {d: dict(sorted(n.items())) for d, n in sorted(notes.items())}
 
 
 def _record_session(record: dict) -> int | None:
@@ -311,6 +379,8 @@ def summary_table(manifest: dict) -> str:
         if total:
             dialogs = sum(1 for n in manifest["dialog_notes"].values() if n.get(key))
             extra.append(f"{what}: {total} in {dialogs} dialogs")
+    for name, reason in manifest.get("rebuilt", {}).items():
+        extra.append(f"rebuilt {name}: {reason}")
     if manifest["skipped_count"]:
         extra.append(f"skipped: {manifest['skipped_count']} problems (listed in manifest.json)")
     return "\n".join(["", *lines, *extra, ""])
@@ -338,4 +408,18 @@ def read_manifest(data_dir: str) -> dict:
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise DataError(path, f"schema version {manifest.get('schema_version')} is not "
                               f"{SCHEMA_VERSION}; prepare the data again")
+    _check_shard_names(manifest, path)
     return manifest
+
+
+def _check_shard_names(manifest: dict, path: str) -> None:
+    """Shards are file names inside the data folder, as preparation writes them: a
+    manifest naming any other path (`../x`, `/etc/x`, `gs://other/x`) is refused, so
+    a crafted manifest cannot make training read files elsewhere."""
+    names = [s.get("file") for s in manifest.get("shards", [])]
+    names += [n for info in manifest.get("sessions", {}).values() for n in info.get("shards", [])]
+    for name in names:
+        if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
+                or "\\" in name or ":" in name):
+            raise DataError(path, f"shard {name!r} is not a file name inside the data folder; "
+                                  "this manifest was not written by preparation")

@@ -55,6 +55,9 @@ CUE_WORDS = {
     "neu": ("okay", "fine", "maybe", "sure", "today", "meeting", "probably", "alright"),
     "sad": ("sorry", "miss", "lonely", "cry", "lost", "tired", "hurts", "gone"),
 }
+FAVOURITE_WORDS = ("basically", "honestly", "literally", "anyway", "actually", "seriously",
+                   "totally", "kinda", "listen", "whatever", "like", "look")
+LISTENER_NOISE = 0.5  # markers on the listener: chance the motion shows a random class
 FILLER_WORDS = ("i", "you", "the", "it", "was", "that", "we", "is", "so", "well", "just", "know",
                 "think", "really", "what", "there", "about", "and", "to", "a", "do", "have", "my",
                 "this", "not", "with", "all", "can", "yeah", "oh")
@@ -171,6 +174,69 @@ def _shown_cue(true_cue: str | None, confusion: float, rng) -> str:
     return true_cue
 
 
+def draw_cues(true_cue: str | None, speaker_gender: str, wearer: str, confusion: float,
+              rng) -> tuple[str, str, str]:
+    """The classes whose cues speech, text and motion capture show for one utterance:
+    each the true class, or another with probability `confusion`, independently; when
+    the markers are on the listener, the motion cue is a random class half the time."""
+    speech_cue = _shown_cue(true_cue, confusion, rng)
+    text_cue = _shown_cue(true_cue, confusion, rng)
+    if speaker_gender != wearer and rng.random() < LISTENER_NOISE:
+        mocap_cue = str(rng.choice(CUE_CLASSES))  # the listener's movement
+    else:
+        mocap_cue = _shown_cue(true_cue, confusion, rng)
+    return speech_cue, text_cue, mocap_cue
+
+
+def modality_accuracies(config: SyntheticConfig) -> dict:
+    """Chance that each modality shows the true class's cue. Every modality is a
+    symmetric channel: a wrong cue is any of the other three classes alike."""
+    shown = 1.0 - config.cue_confusion
+    listener = 0.5  # speakers are drawn F or M alike; the dialog fixes who wears markers
+    listener_shown = (1 - LISTENER_NOISE) * shown + LISTENER_NOISE / len(CUE_CLASSES)
+    return {"speech": shown, "text": shown,
+            "mocap": (1 - listener) * shown + listener * listener_shown}
+
+
+def accuracy_ceilings(config: SyntheticConfig) -> dict:
+    """The best accuracy any model can reach on a corpus from `config`, per modality subset.
+
+    A model that reads every shown cue perfectly and combines them by Bayes' rule (the
+    four classes are equally likely) is right with probability Σ_s max_c P(c, s) over
+    the shown cues s. Classes are symmetric, so this is also the best UA. (A model that
+    also knew whether the markers were on the listener would reach the same figures
+    here.) Keys are subsets in canonical order, e.g. ("speech", "text").
+    """
+    import itertools
+    import math
+
+    accuracy = modality_accuracies(config)
+    k = len(CUE_CLASSES)
+    ceilings = {}
+    for size in (1, 2, 3):
+        for subset in itertools.combinations(("speech", "text", "mocap"), size):
+            total = 0.0
+            for shown in itertools.product(range(k), repeat=size):
+                total += max(math.prod(accuracy[m] if s == c else (1 - accuracy[m]) / (k - 1)
+                                       for m, s in zip(subset, shown)) / k for c in range(k))
+            ceilings[subset] = total
+    return ceilings
+
+
+def actor_baseline(seed: int, session: int, gender: str) -> dict:
+    """An actor's own voice and manner, which every emotion cue sits on top of.
+
+    Pitch x0.85-1.18, tempo x0.85-1.15, loudness and movement energy x0.75-1.3, and
+    two favourite words: smaller than the emotion effects (pitch 105-250 Hz and tempo
+    2.5-6 syllables/s from sad to angry, loudness and movement x6), but a model that
+    learns an actor instead of an emotion is caught by a held-out speaker.
+    """
+    rng = np.random.default_rng([seed, session, ord(gender), 7])
+    return {"pitch": float(rng.uniform(0.85, 1.18)), "tempo": float(rng.uniform(0.85, 1.15)),
+            "loudness": float(rng.uniform(0.75, 1.3)), "movement": float(rng.uniform(0.75, 1.3)),
+            "words": tuple(str(w) for w in rng.choice(FAVOURITE_WORDS, size=2, replace=False))}
+
+
 def _write_dialog(session_dir, session, dialog_id, count, config, rng) -> list[SyntheticUtterance]:
     wearer = dialog_id[5]
     counters = {"F": 0, "M": 0}
@@ -184,26 +250,26 @@ def _write_dialog(session_dir, session, dialog_id, count, config, rng) -> list[S
         start, end = round(time, 4), round(time + seconds, 4)
         code = _draw_code(rng, config)
         true_cue = CUE_OF_CODE.get(code)
-        speech_cue = _shown_cue(true_cue, config.cue_confusion, rng)
-        text_cue = _shown_cue(true_cue, config.cue_confusion, rng)
-        if gender != wearer and rng.random() < 0.5:
-            mocap_cue = str(rng.choice(CUE_CLASSES))  # the listener's movement: half noise
-        else:
-            mocap_cue = _shown_cue(true_cue, config.cue_confusion, rng)
+        speech_cue, text_cue, mocap_cue = draw_cues(true_cue, gender, wearer,
+                                                     config.cue_confusion, rng)
         utterances.append(SyntheticUtterance(
-            uid, session, dialog_id, code, start, end, _sentence(text_cue, rng), gender, wearer,
-            (speech_cue, text_cue, mocap_cue)))
+            uid, session, dialog_id, code, start, end,
+            _sentence(text_cue, actor_baseline(config.seed, session, gender), rng), gender,
+            wearer, (speech_cue, text_cue, mocap_cue)))
         time = end + float(rng.uniform(0.2, 0.8))
     duration = time + 0.5
     _write_evaluation(session_dir, dialog_id, utterances, rng)
     _write_transcriptions(session_dir, dialog_id, utterances, rng)
-    _write_audio(session_dir, dialog_id, utterances, duration, rng)
-    _write_mocap(session_dir, session, dialog_id, utterances, duration, rng)
+    _write_audio(session_dir, dialog_id, utterances, duration, config.seed, rng)
+    _write_mocap(session_dir, session, dialog_id, utterances, duration,
+                 actor_baseline(config.seed, session, wearer), rng)
     return utterances
 
 
-def _sentence(cue: str, rng) -> str:
+def _sentence(cue: str, actor: dict, rng) -> str:
     words = list(rng.choice(FILLER_WORDS, size=int(rng.integers(4, 10))))
+    if rng.random() < 0.6:  # the actor's favourite word, whatever the emotion
+        words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(actor["words"])))
     for word in rng.choice(CUE_WORDS[cue], size=int(rng.integers(1, 3)), replace=False):
         words.insert(int(rng.integers(0, len(words) + 1)), str(word))
     text = " ".join(words)
@@ -248,12 +314,13 @@ def _write_transcriptions(session_dir, dialog_id, utterances, rng):
     io.write_text_atomic(io.join(folder, f"{dialog_id}.txt"), "\n".join(lines) + "\n")
 
 
-def _speech(cue: str, gender: str, seconds: float, rng) -> np.ndarray:
-    """A voiced tone with harmonics, pitch/energy/tempo from the cue, as float32."""
+def _speech(cue: str, gender: str, actor: dict, seconds: float, rng) -> np.ndarray:
+    """A voiced tone with harmonics, pitch/energy/tempo from the cue on top of the
+    actor's baseline, as float32."""
     f0, amplitude, syllables = SPEECH_CUES[cue]
-    f0 *= (FEMALE_PITCH if gender == "F" else 1.0) * rng.uniform(0.92, 1.08)
-    amplitude *= rng.uniform(0.8, 1.25)
-    syllables *= rng.uniform(0.9, 1.1)
+    f0 *= (FEMALE_PITCH if gender == "F" else 1.0) * actor["pitch"] * rng.uniform(0.92, 1.08)
+    amplitude *= actor["loudness"] * rng.uniform(0.8, 1.25)
+    syllables *= actor["tempo"] * rng.uniform(0.9, 1.1)
     n = int(round(seconds * audio_io.SAMPLE_RATE))
     t = np.arange(n) / audio_io.SAMPLE_RATE
     pitch = f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6.28)))
@@ -264,13 +331,14 @@ def _speech(cue: str, gender: str, seconds: float, rng) -> np.ndarray:
     return signal.astype(np.float32)
 
 
-def _write_audio(session_dir, dialog_id, utterances, duration, rng):
+def _write_audio(session_dir, dialog_id, utterances, duration, seed, rng):
     rate = audio_io.SAMPLE_RATE
     dialog_audio = rng.normal(0, 0.002, (int(duration * rate) + 1, 2)).astype(np.float32)
     sentence_dir = io.join(session_dir, "sentences", "wav", dialog_id)
     io.makedirs(sentence_dir)
     for u in utterances:
-        speech = _speech(u.cues[0], u.speaker_gender, u.end - u.start, rng)
+        actor = actor_baseline(seed, u.session, u.speaker_gender)
+        speech = _speech(u.cues[0], u.speaker_gender, actor, u.end - u.start, rng)
         audio_io.write_wav(io.join(sentence_dir, f"{u.utterance_id}.wav"), audio_io.to_int16(speech))
         lo = int(round(u.start * rate))
         own, other = (0, 1) if u.speaker_gender == "F" else (1, 0)
@@ -281,7 +349,7 @@ def _write_audio(session_dir, dialog_id, utterances, duration, rng):
     audio_io.write_wav(io.join(wav_dir, f"{dialog_id}.wav"), audio_io.to_int16(dialog_audio))
 
 
-def _write_mocap(session_dir, session, dialog_id, utterances, duration, rng):
+def _write_mocap(session_dir, session, dialog_id, utterances, duration, wearer, rng):
     frames = int(duration * MOCAP_FPS)
     times = np.arange(frames) / MOCAP_FPS
     amplitude = np.full(frames, MOTION_CUES["neu"][0] * 0.5)
@@ -289,7 +357,7 @@ def _write_mocap(session_dir, session, dialog_id, utterances, duration, rng):
     for u in utterances:
         lo, hi = np.searchsorted(times, [u.start, u.end])
         amplitude[lo:hi], frequency[lo:hi] = MOTION_CUES[u.cues[2]]
-        amplitude[lo:hi] *= rng.uniform(0.8, 1.25)
+        amplitude[lo:hi] *= wearer["movement"] * rng.uniform(0.8, 1.25)
     phase = 2 * np.pi * np.cumsum(frequency) / MOCAP_FPS
     file_name = MOCAP_FILE_QUIRKS.get(dialog_id, dialog_id)
     for stream in MOCAP_STREAMS:

@@ -60,8 +60,13 @@ class ModelBuilder:
     def _frozen(self, name: str) -> bool:
         return getattr(self.config, name).freeze if name in ("speech", "text") else False
 
-    def model(self, cached: tuple[str, ...] = ()) -> keras.Model:
-        """The classifier; towers named in `cached` take cached features instead of raw input."""
+    def model(self, cached: tuple[str, ...] = (), presence: bool = False) -> keras.Model:
+        """The classifier; towers named in `cached` take cached features instead of raw input.
+
+        `presence` adds an input `modality_present` [M] (1: present, 0: missing) that zeroes
+        a missing modality's vector, as modality dropout does in training: for serving a
+        model trained with it on inputs that lack a modality.
+        """
         for name in cached:
             if name not in self.cacheable():
                 raise ValueError(f"{name} can be cached only when its tower exists and is frozen")
@@ -76,6 +81,12 @@ class ModelBuilder:
                 inputs.update(raw)
                 features = tower.features(raw)
             vectors.append(tower.head(features))
+        if presence:
+            from mer_tf.models.layers import ModalityGate
+
+            inputs["modality_present"] = keras.Input((len(vectors),), dtype="int32",
+                                                     name="modality_present")
+            vectors = ModalityGate(name="modality_gate")(vectors, inputs["modality_present"])
         if self.modality_dropout is not None:
             vectors = self.modality_dropout(vectors)
         fused = self.concat(vectors) if len(vectors) > 1 else vectors[0]
@@ -101,6 +112,21 @@ class ModelBuilder:
         if "text" in self.towers:
             variables += self.towers["text"].backbone.trainable_weights
         return variables
+
+    def backbone_fingerprint(self, name: str) -> str:
+        """sha256 of a tower's backbone weights as loaded: what its features depend on."""
+        import hashlib
+
+        import numpy as np
+
+        tower = self.towers[name]
+        layer = tower.encoder if name == "speech" else tower.backbone
+        digest = hashlib.sha256()
+        for variable in layer.weights:
+            value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
+            digest.update(f"{variable.path}{value.shape}{value.dtype}".encode())
+            digest.update(value.tobytes())
+        return digest.hexdigest()
 
     def describe_backbones(self) -> dict:
         """Facts about loaded backbones that their configuration cannot say."""

@@ -174,3 +174,21 @@ class ModalityDropout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ModalityGate(keras.layers.Layer):
+    """Zeroes the vectors of modalities marked absent: ([vectors], present [batch, M]).
+
+    What `ModalityDropout` does to a dropped modality in training, so a model trained
+    with it can predict when a modality is missing (serving only; training never
+    builds it).
+    """
+
+    def call(self, inputs, present):
+        present = ops.cast(present, inputs[0].dtype)
+        return [x * present[:, i:i + 1] for i, x in enumerate(inputs)]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0] if isinstance(input_shape, tuple) and len(input_shape) == 2 \
+            else input_shape

@@ -239,6 +239,21 @@ class Wav2Vec2Encoder(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "handle": self.handle}
 
+    @classmethod
+    def from_config(cls, config):
+        """Loading a `.keras` file loads the SavedModel its `handle` names. A remote handle
+        (a URL) is refused under `safe_mode` (Keras' default): a file from elsewhere must
+        not make this process fetch and run a graph from anywhere it says."""
+        from keras.src.saving import serialization_lib
+
+        handle = str(config.get("handle", ""))
+        if "://" in handle and serialization_lib.in_safe_mode() is True:
+            raise ValueError(
+                f"this .keras file's speech backbone is the remote handle {handle!r}; under "
+                "safe_mode it is not fetched. Load the file with safe_mode=False only if you "
+                "trust it, or replace the handle with a local SavedModel directory.")
+        return cls(**config)
+
 
 class SpeechTower:
     """wav2vec2 -> frame mask -> head. `features` is the part a frozen run can cache.

@@ -59,6 +59,8 @@ def export_info(config, builder, manifest) -> dict:
         "mocap_rate": float(manifest["mocap"]["rate"]),
         "mocap_streams": {k: int(v) for k, v in manifest["mocap"]["streams"].items()},
         "experiment": config.experiment,
+        # > 0: trained to do without a dropped modality, so `serve_partial` may be used
+        "modality_dropout": float(m.modality_dropout) if len(m.modalities) > 1 else 0.0,
     }
 
 
@@ -80,13 +82,20 @@ def export_run_model(builder, config, directory: str, preprocessor, manifest) ->
         model = export_builder.model()
         model.set_weights(weights)
         info = export_info(config, export_builder, manifest)
+        # shares the layers (and so the weights) of `model`, plus the modality gate
+        partial = export_builder.model(presence=True) if info["modality_dropout"] else None
         path = io.join(directory, SAVED_MODEL_DIR)
-        export_saved_model(model, preprocessor, info, path)
+        export_saved_model(model, preprocessor, info, path, partial)
     return path
 
 
-def export_saved_model(model, preprocessor, info: dict, path: str) -> str:
-    """Writes `model` with raw-input serving endpoints to `path` (temporary name, then rename)."""
+def export_saved_model(model, preprocessor, info: dict, path: str, partial_model=None) -> str:
+    """Writes `model` with raw-input serving endpoints to `path` (temporary name, then rename).
+
+    With `partial_model` (the same model with a `modality_present` input, for models
+    trained with modality dropout), `serve_partial` takes the raw inputs plus
+    `modality_present` [B, M] int32 (1: present, 0: missing, in `modalities` order).
+    """
     import keras
     import tensorflow as tf
 
@@ -94,13 +103,15 @@ def export_saved_model(model, preprocessor, info: dict, path: str) -> str:
     names = tf.constant(info["label_names"])
     archive = keras.export.ExportArchive()
     archive.track(model)
+    if partial_model is not None:
+        archive.track(partial_model)
     if preprocessor is not None:
         if not preprocessor.built:  # built by its first call, which tf.data usually made
             preprocessor(tf.constant(["build"]))
         archive.track(preprocessor)
 
-    def classify(inputs):
-        probabilities = tf.cast(model(inputs, training=False), tf.float32)
+    def classify(inputs, network=model):
+        probabilities = tf.cast(network(inputs, training=False), tf.float32)
         return {"probabilities": probabilities,
                 "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
                 "label_names": names}
@@ -125,6 +136,15 @@ def export_saved_model(model, preprocessor, info: dict, path: str) -> str:
         return classify(model_inputs(**dict(zip(raw_names, tensors))))
 
     archive.add_endpoint("serve", serve, input_signature=[specs[k] for k in raw_names])
+    if partial_model is not None:
+        def serve_partial(*tensors):
+            present = tensors[-1]
+            inputs = model_inputs(**dict(zip(raw_names, tensors[:-1])))
+            return classify({**inputs, "modality_present": present}, network=partial_model)
+
+        archive.add_endpoint("serve_partial", serve_partial, input_signature=[
+            *(specs[k] for k in raw_names),
+            tf.TensorSpec([None, len(modalities)], tf.int32, name="modality_present")])
     if "speech" in modalities:
         wav_names = [k for k in specs if k not in ("waveform", "waveform_length")]
 

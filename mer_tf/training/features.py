@@ -7,8 +7,9 @@ fold of a leave-one-session-out run read those instead of running the
 backbones, which is what makes 5-fold cross-validation affordable.
 
 The cache key covers the shards' checksums and everything that decides the
-features (backbone handle or preset, input lengths, speech head), so a cache is
-reused only when it is valid.
+features (backbone handle or preset, a digest of the backbone's loaded weights,
+the compute dtype, input lengths, speech head), so a cache is reused only when it
+is valid: a SavedModel or preset replaced at the same path gives another key.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class FeatureCache:
                                      builder.towers["speech"].input_length]
         if "text" in self.modalities:
             description["text"] = [config.text.preset, config.text.sequence_length]
+        import keras
+
+        description["weights"] = {name: builder.backbone_fingerprint(name)
+                                   for name in self.modalities}
+        description["dtype_policy"] = keras.mixed_precision.global_policy().name
         self.description = description
         self.key = hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()[:16]
         self.directory = io.join(data_dir, "feature_cache", f"{'_'.join(self.modalities)}-{self.key}")

@@ -9,31 +9,56 @@ import numpy as np
 from keras import ops
 
 
+# Written into every metrics.json, so nobody has to guess how an average was taken.
+AVERAGING = {
+    "ua": "mean recall over the classes present in the labels (a class absent from the "
+          "labels has no recall)",
+    "macro_f1": "mean F1 over the classes present in the labels or the predictions "
+                "(scikit-learn's default; a class predicted but absent from the labels "
+                "scores 0)",
+    "per_class_recall": "null for a class absent from the labels (listed in absent_classes)",
+    "std": "sample standard deviation (ddof=1) over folds or seeds",
+}
+
+
 def classification_metrics(labels, predictions, class_names) -> dict:
+    """WA, UA, macro F1, per-class recall and the confusion matrix over the label set."""
     from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
                                  f1_score, recall_score)
 
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
     classes = list(range(len(class_names)))
-    present = sorted(set(labels.tolist()))
+    present = set(labels.tolist())
     recall = recall_score(labels, predictions, labels=classes, average=None, zero_division=0)
     return {
-        "wa": float(accuracy_score(labels, predictions)),
-        # Mean recall over the classes present in the labels (sklearn's balanced accuracy).
+        "wa": float(accuracy_score(labels, predictions)) if labels.size else 0.0,
         "ua": float(balanced_accuracy_score(labels, predictions)) if present else 0.0,
-        "macro_f1": float(f1_score(labels, predictions, labels=present, average="macro",
-                                   zero_division=0)),
-        "per_class_recall": {name: float(r) for name, r in zip(class_names, recall)},
+        "macro_f1": float(f1_score(labels, predictions, average="macro", zero_division=0))
+        if labels.size else 0.0,
+        "per_class_recall": {name: float(r) if i in present else None
+                             for i, (name, r) in enumerate(zip(class_names, recall))},
+        "absent_classes": [name for i, name in enumerate(class_names) if i not in present],
         "support": {name: int((labels == i).sum()) for i, name in enumerate(class_names)},
         "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
         "utterances": int(labels.size),
+        "averaging": AVERAGING,
     }
+
+
+def sample_std(values) -> float:
+    """The standard deviation reported everywhere: ddof=1 (0.0 for a single value)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.std(values, ddof=1)) if values.size > 1 else 0.0
 
 
 @keras.saving.register_keras_serializable(package="mer_tf")
 class UnweightedAccuracy(keras.metrics.Metric):
-    """Streaming UA: mean recall over classes seen, from an accumulated confusion matrix."""
+    """Streaming UA: mean recall over classes seen, from an accumulated confusion matrix.
+
+    A sample weight of 0 leaves an example out (the fillers of a padded batch); any
+    positive weight counts it once, so the matrix holds counts and UA is exact.
+    """
 
     def __init__(self, num_classes: int, name: str = "ua", **kwargs):
         super().__init__(name=name, **kwargs)
@@ -48,8 +73,9 @@ class UnweightedAccuracy(keras.metrics.Metric):
         weights = None if sample_weight is None else ops.reshape(sample_weight, (-1,))
         true_hot = ops.one_hot(true, self.num_classes)
         predicted_hot = ops.one_hot(predicted, self.num_classes)
-        if weights is not None:
-            true_hot = true_hot * ops.cast(ops.expand_dims(weights, -1), true_hot.dtype)
+        if weights is not None:  # weights select examples (0: a filler); counts stay counts
+            keep = ops.cast(ops.expand_dims(weights, -1) > 0, true_hot.dtype)
+            true_hot = true_hot * keep
         counts = ops.matmul(ops.transpose(true_hot), predicted_hot)
         self.confusion.assign_add(ops.cast(counts, self.confusion.dtype))
 

@@ -43,20 +43,30 @@ class FoldResult:
     failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
 
 
-def _open_run_dir(config: RunConfig) -> None:
+def _open_run_dir(config: RunConfig, overwrite: bool = False) -> None:
     path = io.join(config.run_dir, "config.json")
+    if overwrite and io.exists(path):
+        print(f"--overwrite: removing the run in {config.run_dir}", file=sys.stderr)
+        io.rmtree(config.run_dir)
     if io.exists(path):
         previous = io.read_json(path)
         previous.pop(BACKBONES_KEY, None)  # facts of the loaded backbones, not settings
         if previous != json.loads(io.to_json(config.to_dict())):  # tuples are lists in JSON
             raise ValueError(f"{config.run_dir} holds a run with another configuration; "
                              "use a new --run-dir (same settings resume a killed run)")
-        print(f"resuming the run in {config.run_dir}", file=sys.stderr)
+        if not io.exists(io.join(config.run_dir, "metrics.json")):
+            print(f"resuming the run in {config.run_dir}", file=sys.stderr)
+        return
     config.save()
 
 
-def run_experiment(config: RunConfig, progress: bool = True) -> dict:
-    """Trains and evaluates every fold; returns (and writes) the run's metrics."""
+def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
+    """Trains and evaluates every fold; returns (and writes) the run's metrics.
+
+    A run folder is never trained twice: a finished run (its metrics.json written) is
+    reported and left alone, an unfinished one resumes (finished folds are kept, the
+    fold in progress continues from its last backup), and `overwrite` starts afresh.
+    """
     import keras
 
     from mer_tf.data.pipeline import read_metadata
@@ -64,7 +74,15 @@ def run_experiment(config: RunConfig, progress: bool = True) -> dict:
     from mer_tf.training.distribute import make_strategy, precision_policy
     from mer_tf.training.splits import make_folds
 
-    _open_run_dir(config)
+    _open_run_dir(config, overwrite)
+    finished = io.join(config.run_dir, "metrics.json")
+    if io.exists(finished):
+        summary = io.read_json(finished)
+        print(f"{config.run_dir} holds a finished run: reported, not trained again "
+              "(--overwrite trains it afresh)", file=sys.stderr)
+        if progress:
+            print(summary_table(summary), file=sys.stderr)
+        return summary
     manifest = read_manifest(config.data.data_dir)
     if tuple(manifest["classes"]) != tuple(config.model.class_names):
         raise ValueError(f"the data's classes {manifest['classes']} differ from the model's "
@@ -79,6 +97,12 @@ def run_experiment(config: RunConfig, progress: bool = True) -> dict:
         for fold in folds:
             directory = (config.run_dir if config.data.protocol == "session5"
                          else io.join(config.run_dir, fold.name))
+            done = io.join(directory, "fold_metrics.json")
+            if io.exists(done):  # finished by an earlier, interrupted run of this folder
+                results.append(FoldResult(**io.read_json(done)))
+                print(f"\n== {config.experiment}: {fold.name} finished already",
+                      file=sys.stderr)
+                continue
             if progress:
                 print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
             results.append(train_fold(config, fold, directory, manifest, strategy, progress))
@@ -143,7 +167,9 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
             warmup_steps=round(train_config.backbone_warmup_epochs * steps_per_epoch))
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(),
-                      metrics=["accuracy", UnweightedAccuracy(model_config.num_classes)],
+                      # weighted: validation fillers weigh 0 (training data has no weights)
+                      weighted_metrics=["accuracy",
+                                        UnweightedAccuracy(model_config.num_classes)],
                       jit_compile=train_config.jit_compile)
 
     preprocessor = None
@@ -165,15 +191,17 @@ def train_fold(config: RunConfig, fold, directory: str, manifest: dict, strategy
                   shuffle_buffer=data_config.shuffle_buffer)
     train_data = _make(data_dir, manifest, fold.train_sessions, training=True,
                        drop_remainder=static, num_examples=counts["train"], **held_out, **common)
+    # Static shapes pad the last validation batch with fillers: they weigh 0, so they
+    # never count in val_loss / val_ua, which pick the best epoch and stop training.
     validation_data = _make(data_dir, manifest, fold.train_sessions, training=False,
-                            pad_final_batch=static, num_examples=counts["validation"],
-                            **validation_filter, **common)
+                            pad_final_batch=static, weight_fillers=static,
+                            num_examples=counts["validation"], **validation_filter, **common)
     if train_config.steps_per_epoch:
         train_data = train_data.repeat()
 
     logs_dir = io.join(directory, "logs")
     io.makedirs(directory)
-    cb.write_hparams(logs_dir, run_hparams(config, fold), trial_id=f"{config.experiment}/{fold.name}")
+    cb.write_hparams(logs_dir, run_hparams(config, fold), trial_id=trial_id(config, fold))
     best = cb.BestCheckpoint(io.join(directory, "checkpoints"), train_config.monitor,
                              train_config.patience)
     callbacks = [
@@ -332,6 +360,14 @@ def _write_fold_artefacts(directory, class_names, test, history) -> None:
     io.write_bytes_atomic(io.join(directory, "curves.png"), figure_png(curves_figure(history)))
 
 
+def trial_id(config: RunConfig, fold) -> str:
+    """TensorBoard's hparams trial of one fold of one run: its run folder, so two runs of
+    the same experiment and fold stay two trials (`concat/20261126-120000/session5`)."""
+    run = config.run_dir.replace("\\", "/").rstrip("/")
+    run = run[len("runs/"):] if run.startswith("runs/") else run
+    return f"{run}/{fold.name}"
+
+
 def run_hparams(config: RunConfig, fold) -> dict:
     m, t = config.model, config.train
     return {
@@ -346,6 +382,8 @@ def run_hparams(config: RunConfig, fold) -> dict:
 
 
 def _summarise(config: RunConfig, results: list) -> dict:
+    from mer_tf.training.metrics import sample_std
+
     keys = ("wa", "ua", "macro_f1")
     folds = [dataclasses.asdict(r) for r in results]
     summary = {
@@ -360,7 +398,7 @@ def _summarise(config: RunConfig, results: list) -> dict:
     for key in keys:
         values = [r.test[key] for r in results]
         summary[key] = float(np.mean(values))
-        summary[f"{key}_std"] = float(np.std(values)) if len(values) > 1 else 0.0
+        summary[f"{key}_std"] = sample_std(values)
     return summary
 
 
