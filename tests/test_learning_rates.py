@@ -71,9 +71,9 @@ def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, mo
     def train(*argv):
         return cli.make_run_config(parser.parse_args(["--quiet", *argv]), "text", ("text",)).train
 
-    assert (train().learning_rate, train().backbone_learning_rate) == (1e-3, 1e-3)  # stand-ins
+    assert (train().learning_rate, train().backbone_learning_rate) == (3e-3, 3e-3)  # stand-ins
     named = train("--text-preset", assets["text"])  # e.g. a pretrained checkpoint
-    assert (named.learning_rate, named.backbone_learning_rate) == (1e-3, 2e-5)
+    assert (named.learning_rate, named.backbone_learning_rate) == (3e-3, 2e-5)
     paper = train("--data-dir", prepared[0], "--learning-rate", "1e-3")
     assert (paper.learning_rate, paper.backbone_learning_rate) == (1e-3, 1e-5)
     assert train("--backbone-learning-rate", "3e-5").backbone_learning_rate == 3e-5
