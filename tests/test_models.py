@@ -13,7 +13,7 @@ from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.layers import AttentionPooling, MaskedMeanPooling
 from mer_tf.models.speech import Wav2Vec2Encoder
 from mer_tf.models.text import load_bert_backbone, load_text_preprocessor
-from mer_tf.models.wav2vec2_savedmodel import frames_for_samples
+from mer_tf.models.layers import frames_for_samples
 from tests.helpers import write_hf_bert_checkpoint
 
 FRAMES, FEATURES, SEQ = 12, 9, 16

@@ -178,7 +178,7 @@ class Wav2Vec2Encoder(keras.layers.Layer):
     Calls the SavedModel's `__call__` (see `CallConvention`), passing `training`
     where the SavedModel takes it. Where it does not (the published TF-Hub form), its
     dropout stays off while fine-tuning, as under the paper's `hub.KerasLayer`;
-    `dropout_when_training` says which, and it is logged once per handle.
+    `describe()` says which (for config.json), and it is logged once per handle.
 
     Args:
         handle: TF-Hub URL or local SavedModel directory.
@@ -210,10 +210,6 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                 log.warning("%s: its __call__ takes no `training` argument (the published "
                             "TF-Hub form), so its dropout stays off while fine-tuning, as "
                             "under the paper's hub.KerasLayer", self.handle)
-
-    @property
-    def dropout_when_training(self) -> bool:
-        return self.convention.takes_training
 
     def describe(self) -> dict:
         """Facts about the loaded SavedModel, for the run's config.json."""

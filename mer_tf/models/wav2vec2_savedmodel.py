@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from mer_tf.models.layers import CONV_KERNELS, CONV_STRIDES, frames_for_samples  # noqa: F401
+from mer_tf.models.layers import CONV_KERNELS, CONV_STRIDES
 
 FORM_2021_07 = "2021-07"
 FORM_2021_09 = "2021-09"
