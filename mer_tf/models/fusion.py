@@ -104,14 +104,15 @@ class ModelBuilder:
             outputs.update(tower.features(raw))
         return keras.Model(inputs, outputs, name="features_" + "_".join(modalities))
 
+    def backbone(self, name: str):
+        """The pretrained backbone layer inside a tower (wav2vec2, BERT), or None (mocap)."""
+        tower = self.towers[name]
+        return getattr(tower, "encoder", None) or getattr(tower, "backbone", None)
+
     def backbone_variables(self) -> list:
         """Trainable variables of the pretrained backbones (their own learning rate)."""
-        variables = []
-        if "speech" in self.towers:
-            variables += self.towers["speech"].encoder.trainable_weights
-        if "text" in self.towers:
-            variables += self.towers["text"].backbone.trainable_weights
-        return variables
+        layers = [self.backbone(name) for name in self.towers]
+        return [v for layer in layers if layer is not None for v in layer.trainable_weights]
 
     def backbone_fingerprint(self, name: str) -> str:
         """sha256 of a tower's backbone weights as loaded: what its features depend on."""
@@ -119,10 +120,8 @@ class ModelBuilder:
 
         import numpy as np
 
-        tower = self.towers[name]
-        layer = tower.encoder if name == "speech" else tower.backbone
         digest = hashlib.sha256()
-        for variable in layer.weights:
+        for variable in self.backbone(name).weights:
             value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
             digest.update(f"{variable.path}{value.shape}{value.dtype}".encode())
             digest.update(value.tobytes())
