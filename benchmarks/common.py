@@ -104,71 +104,57 @@ def bench_assets(work_dir: str, utterances: int = 320, mean_seconds: float = 2.0
 
     Returns paths: release, data_dir, speech (SavedModel), text (keras-hub preset).
     """
-    import dataclasses
-
     from mer_tf.data import prepare as prep
-    from mer_tf.data.synthetic import SyntheticConfig
-    from mer_tf.models.text import save_tiny_bert_preset
-    from mer_tf.models.wav2vec2_savedmodel import TINY, save_wav2vec2
+    from mer_tf.testing.backbones import tiny_backbones
+    from mer_tf.testing.synthetic import SyntheticConfig, ensure_release
 
     tag = f"u{utterances}-s{mean_seconds:g}-seed{seed}"
     release = os.path.join(work_dir, f"release-{tag}")
     data_dir = os.path.join(work_dir, f"data-{tag}")
     config = SyntheticConfig(seed=seed, utterances=utterances, mean_seconds=mean_seconds)
-    prep.ensure_synthetic_release(release, config)
+    ensure_release(release, config)
     if not os.path.exists(os.path.join(data_dir, "manifest.json")):
         prep.prepare(prep.PrepareConfig(source=release, out_dir=data_dir), progress=False)
-    speech = os.path.join(work_dir, f"wav2vec2-tiny-{input_seconds:g}s")
-    if not os.path.exists(os.path.join(speech, "saved_model.pb")):
-        save_wav2vec2(speech, dataclasses.replace(TINY, input_length=int(input_seconds * 16000)))
-    text = os.path.join(work_dir, "bert-tiny")
-    if not os.path.exists(os.path.join(text, "config.json")):
-        truth = json.load(open(os.path.join(release, "SYNTHETIC.json")))["utterances"]
-        save_tiny_bert_preset(text, [u["transcript"] for u in truth])
-    return {"release": release, "data_dir": data_dir, "speech": speech, "text": text}
+    truth = json.load(open(os.path.join(release, "SYNTHETIC.json")))["utterances"]
+    backbones = tiny_backbones(os.path.join(work_dir, "backbones"),
+                               [u["transcript"] for u in truth], input_seconds)
+    return {"release": release, "data_dir": data_dir, **backbones}
 
 
 def demo_model_config(assets: dict, modalities=("speech", "text", "mocap"), **model_overrides):
-    """The demo-size model on `assets` (what `make demo` trains)."""
-    import dataclasses
+    """The `demo` preset's model (what `make demo` trains) on `assets`' backbones;
+    `model_overrides` nest like the preset (`speech={"head": "flatten"}`)."""
+    from mer_tf import presets
 
-    from mer_tf.config import MocapConfig, ModelConfig, SpeechConfig, TextConfig
-
-    config = ModelConfig(modalities=tuple(modalities),
-                         speech=SpeechConfig(handle=assets["speech"]),
-                         text=TextConfig(preset=assets["text"], sequence_length=32),
-                         mocap=MocapConfig(max_frames=96))
-    for key, value in model_overrides.items():
-        if isinstance(value, dict):
-            value = dataclasses.replace(getattr(config, key), **value)
-        config = dataclasses.replace(config, **{key: value})
-    return config
+    return presets.model_config("demo", presets.merge(
+        {"modalities": list(modalities), "speech": {"handle": assets["speech"]},
+         "text": {"preset": assets["text"]}}, model_overrides))
 
 
 def build_training(config, data_dir: str, batch_size: int, cached=(), training: bool = True,
                    sessions=(1, 2, 3, 4)):
-    """(builder, model, dataset) as the trainer makes them, for timing."""
-    from mer_tf.data.pipeline import input_spec, make_dataset, mocap_input_shape
-    from mer_tf.data.prepare import read_manifest
-    from mer_tf.models.fusion import ModelBuilder
-    from mer_tf.models.text import load_text_preprocessor
-    from mer_tf.training.features import FeatureCache
+    """(builder, model, dataset) made by the trainer's own `build_fold`: training-split
+    statistics, feature cache, readers and all; training on `sessions`, nothing held out."""
+    import tempfile
 
-    manifest = read_manifest(data_dir)
-    frames, features = mocap_input_shape(config, manifest)
-    builder = ModelBuilder(config, mocap_frames=frames, mocap_features=features)
-    preprocessor = (load_text_preprocessor(config.text.preset, config.text.sequence_length)
-                    if "text" in config.modalities and "text" not in cached else None)
-    cache = None
-    if cached:
-        cache = FeatureCache(data_dir, manifest, builder, cached)
-        cache.ensure(load_text_preprocessor(config.text.preset, config.text.sequence_length)
-                     if "text" in cached else None, progress=False)
-    spec = input_spec(config, builder, manifest, cached)
-    dataset = make_dataset(data_dir, manifest, sessions, spec, batch_size, training=training,
-                           text_preprocessor=preprocessor, feature_cache=cache,
-                           drop_remainder=True)
-    return builder, builder.model(cached=cached), dataset
+    import tensorflow as tf
+
+    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.training.config import DataConfig, RunConfig, TrainConfig
+    from mer_tf.training.fold import build_fold
+    from mer_tf.training.splits import Fold
+
+    corpus = PreparedCorpus.open(data_dir)
+    run = RunConfig(experiment="benchmark", run_dir=tempfile.gettempdir(), model=config,
+                    data=DataConfig(data_dir=data_dir),
+                    train=TrainConfig(batch_size=batch_size, cache_features=bool(cached)))
+    fold = Fold("benchmark", tuple(sessions), (5,))
+    built = build_fold(run, fold, corpus, tf.distribute.get_strategy(), progress=False)
+    if tuple(built.cached) != tuple(cached):
+        raise ValueError(f"asked to cache {cached}, the model caches {built.cached}")
+    dataset = corpus.dataset(fold.train_split(), built.readers, batch_size, training=training,
+                             feature_cache=built.feature_cache, drop_remainder=True)
+    return built.builder, built.model, dataset
 
 
 def time_fit(model, dataset, steps: int) -> float:
@@ -192,23 +178,9 @@ def alternate(functions: dict, repeats: int) -> dict:
 
 def paper_size_assets(work_dir: str) -> dict:
     """wav2vec2-base and BERT-base shapes with random weights (for GPU measurements)."""
-    from mer_tf.models.wav2vec2_savedmodel import BASE, save_wav2vec2
+    from mer_tf.testing.backbones import paper_size_backbones
 
-    speech = os.path.join(work_dir, "wav2vec2-base-random")
-    if not os.path.exists(os.path.join(speech, "saved_model.pb")):
-        save_wav2vec2(speech, BASE)
-    text = os.path.join(work_dir, "bert-base-random")
-    if not os.path.exists(os.path.join(text, "config.json")):
-        import keras_hub
-
-        from mer_tf.models.text import SPECIAL_TOKENS
-
-        vocabulary = list(SPECIAL_TOKENS) + [f"[unused{i}]" for i in range(30522 - 5)]
-        keras_hub.models.BertBackbone(vocabulary_size=30522, num_layers=12, num_heads=12,
-                                      hidden_dim=768, intermediate_dim=3072,
-                                      max_sequence_length=512).save_to_preset(text)
-        keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True).save_to_preset(text)
-    return {"speech": speech, "text": text}
+    return paper_size_backbones(work_dir)
 
 
 def accelerator() -> str:

@@ -23,7 +23,7 @@ from benchmarks import common
 
 def measure(assets, repeats: int, loso_epochs: int, batch_size: int = 16,
             loso_folds: str = "", modalities=("speech", "text", "mocap")) -> dict:
-    from mer_tf.data.prepare import read_manifest
+    from mer_tf.data.corpus import read_manifest
 
     manifest = read_manifest(assets["data_dir"])
     train = sum(manifest["sessions"][s]["utterances"] for s in ("1", "2", "3", "4"))

@@ -20,22 +20,15 @@ from benchmarks import common
 
 
 def _export(assets, speech: str, path: str) -> str:
-    from mer_tf.data.prepare import read_manifest
-    from mer_tf.data.pipeline import mocap_input_shape
+    """The demo model on `speech`, exported the way a run exports it."""
+    from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.models.fusion import ModelBuilder
-    from mer_tf.models.text import load_text_preprocessor
-    from mer_tf.training.export import export_saved_model
+    from mer_tf.training.export import export_info, export_saved_model
 
     config = common.demo_model_config({**assets, "speech": speech})
-    manifest = read_manifest(assets["data_dir"])
-    frames, features = mocap_input_shape(config, manifest)
-    builder = ModelBuilder(config, mocap_frames=frames, mocap_features=features)
-    info = {"modalities": list(config.modalities), "label_names": list(config.class_names),
-            "sample_rate": 16000, "waveform_length": builder.input_lengths()["waveform"],
-            "text_length": 32, "text_preset": assets["text"], "mocap_view": "frames",
-            "mocap_frames": frames, "mocap_rate": 30.0,
-            "mocap_streams": manifest["mocap"]["streams"], "experiment": "benchmark"}
-    export_saved_model(builder.model(), load_text_preprocessor(assets["text"], 32), info, path)
+    builder = ModelBuilder(config, PreparedCorpus.open(assets["data_dir"]).facts)
+    export_saved_model(builder, builder.model(), export_info(config, builder, "benchmark"),
+                       path)
     return path
 
 

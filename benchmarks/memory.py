@@ -45,7 +45,7 @@ def _child(data_dir: str, speech: str, text: str, sessions: str, modalities: str
 def measure(assets: dict, session_sets=("1", "12", "1234"),
             modalities=("speech", "text", "mocap")) -> dict:
     """Trains one epoch on growing sets of sessions of one corpus, each in a fresh process."""
-    from mer_tf.data.prepare import read_manifest
+    from mer_tf.data.corpus import read_manifest
 
     manifest = read_manifest(assets["data_dir"])
     rows = []

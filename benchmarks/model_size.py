@@ -19,6 +19,7 @@ from benchmarks import common
 
 
 def counts(assets: dict, frames: int, text_length: int) -> dict:
+    from mer_tf.data.corpus import IEMOCAP_FACTS
     from mer_tf.models.fusion import ModelBuilder, tower_parameter_counts
 
     out = {}
@@ -26,7 +27,7 @@ def counts(assets: dict, frames: int, text_length: int) -> dict:
         config = common.demo_model_config(assets, speech={"head": head},
                                           text={"sequence_length": text_length},
                                           mocap={"max_frames": frames})
-        builder = ModelBuilder(config, mocap_frames=frames, mocap_features=189)
+        builder = ModelBuilder(config, IEMOCAP_FACTS)
         out[f"speech_head_{head}"] = tower_parameter_counts(builder)
     return out
 
@@ -62,6 +63,7 @@ def step_seconds(assets: dict, frames: int, text_length: int, batch: int = 5,
     import keras
     import numpy as np
 
+    from mer_tf.data.corpus import IEMOCAP_FACTS
     from mer_tf.models.fusion import ModelBuilder
 
     steps = {}
@@ -69,7 +71,7 @@ def step_seconds(assets: dict, frames: int, text_length: int, batch: int = 5,
         config = common.demo_model_config(assets, modalities=(name,),
                                           text={"sequence_length": text_length},
                                           mocap={"max_frames": frames})
-        model = ModelBuilder(config, mocap_frames=frames, mocap_features=189).model()
+        model = ModelBuilder(config, IEMOCAP_FACTS).model()
         model.compile(optimizer=keras.optimizers.Adam(1e-5),
                       loss="sparse_categorical_crossentropy")
         inputs, labels = _random_batch(model, batch), np.zeros((batch,), "int32")

@@ -59,7 +59,7 @@ def main(argv=None) -> dict:
     if args.child:
         return _child(*args.child)
 
-    from mer_tf.data.synthetic import SyntheticConfig, generate
+    from mer_tf.testing.synthetic import SyntheticConfig, generate
 
     work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_prepare_")
     try:

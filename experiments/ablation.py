@@ -23,7 +23,8 @@ def _variants(args):
     unknown = [o for o in chosen if o not in OPTIMIZERS]
     if unknown:
         raise SystemExit(f"unknown optimizer(s) {unknown}; choose from {OPTIMIZERS}")
-    return {name: (MODALITIES, {"optimizer": name}) for name in chosen}
+    return {name: {"model": {"modalities": list(MODALITIES)}, "train": {"optimizer": name}}
+            for name in chosen}
 
 
 def main(argv=None):

@@ -3,7 +3,7 @@
 Trains `concat` on the demo corpus for each candidate (modality dropout, text
 dropout, learning rate) and ranks them by validation UA (speaker Ses04F, held out
 of the training sessions); test figures are never read. The winner is what
-`mer_tf.demo.DEMO_MODEL` and `DEMO_TRAINING` hold; the README records the table.
+the `demo` preset in `mer_tf/presets.py` holds; the README records the table.
 
     python -m experiments.choose_demo_defaults [--seeds 0,1] [--runs-root runs]
 """
@@ -27,7 +27,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from mer_tf.cli import FAILED_EXIT_CODE, run_single
     from mer_tf.config import MODALITIES
-    from mer_tf.training.trainer import format_table
+    from mer_tf.training.summary import format_table
 
     root = os.path.join(args.runs_root, "choose_demo_defaults")
     rows, results = [], []

@@ -22,7 +22,7 @@ def _arguments(parser):
 
 def _variants(args):
     names = PAIRS if args.subsets == "pairs" else tuple(ALL_SUBSETS)
-    return {name: (ALL_SUBSETS[name], {}) for name in names}
+    return {name: {"model": {"modalities": list(ALL_SUBSETS[name])}} for name in names}
 
 
 def main(argv=None):

@@ -106,7 +106,7 @@ def _predict_jsonl(recognizer, args) -> int:
     partial file under --out (written to a temporary name, then renamed)."""
     from tqdm.auto import tqdm
 
-    from mer_tf import io
+    from mer_tf import storage
 
     entries = _read_jsonl(args.jsonl)
     lines = []
@@ -132,7 +132,7 @@ def _predict_jsonl(recognizer, args) -> int:
         for (_, entry), prediction in zip(chunk, predictions):
             lines.append(json.dumps({"id": entry.get("id"), **prediction.to_dict()}) + "\n")
     if args.out:
-        io.write_text_atomic(args.out, "".join(lines))
+        storage.write_text_atomic(args.out, "".join(lines))
     else:
         sys.stdout.write("".join(lines))
     return 0

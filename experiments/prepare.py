@@ -64,16 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    from mer_tf import io
+    from mer_tf import storage
     from mer_tf.data import prepare as prep
-    from mer_tf.data.synthetic import SyntheticConfig
+    from mer_tf.testing.synthetic import SyntheticConfig, ensure_release
 
     source = args.iemocap
     if args.synthetic:
         config = SyntheticConfig(seed=args.seed, utterances=args.utterances,
                                  dialogs_per_session=args.dialogs_per_session,
                                  mean_seconds=args.mean_seconds, cue_confusion=args.cue_confusion)
-        source = prep.ensure_synthetic_release(io.join(args.out, "synthetic_release"), config)
+        source = ensure_release(storage.join(args.out, "synthetic_release"), config)
     sessions = tuple(int(s) for s in args.sessions.split(",") if s.strip())
     config = prep.PrepareConfig(
         source=source, out_dir=args.out, label_set=args.label_set, mocap_rate=args.mocap_rate,

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from mer_tf import io
+from mer_tf import storage
 
 
 def describe_runtime() -> dict:
@@ -70,12 +70,12 @@ def prepare_data(iemocap_path: str = "", data_dir: str = "") -> str:
 
 
 def new_run_dir(runs_dir: str, experiment: str) -> str:
-    return io.join(runs_dir, experiment, time.strftime("%Y%m%d-%H%M%S"))
+    return storage.join(runs_dir, experiment, time.strftime("%Y%m%d-%H%M%S"))
 
 
 def show_results(run_dir: str) -> dict:
     """Prints the test metrics and shows the confusion matrix and curves."""
-    metrics = io.read_json(io.join(run_dir, "metrics.json"))
+    metrics = storage.read_json(storage.join(run_dir, "metrics.json"))
     for fold in metrics["folds"]:
         test = fold["test"]
         print(f"{fold['fold']}: WA {test['wa']:.3f}  UA {test['ua']:.3f}  "
@@ -83,10 +83,10 @@ def show_results(run_dir: str) -> dict:
     try:
         from IPython.display import Image, display
 
-        folder = io.join(run_dir, metrics["folds"][0]["fold"]) if metrics["protocol"] == "loso" \
+        folder = storage.join(run_dir, metrics["folds"][0]["fold"]) if metrics["protocol"] == "loso" \
             else run_dir
         for name in ("confusion_matrix.png", "curves.png"):
-            display(Image(data=io.read_bytes(io.join(folder, name))))
+            display(Image(data=storage.read_bytes(storage.join(folder, name))))
     except ImportError:
         pass
     return metrics
@@ -96,7 +96,7 @@ def exported_model(run_dir: str) -> str:
     from mer_tf.inference import find_saved_model
 
     path = find_saved_model(run_dir)
-    size = sum(io.size(f) for f in io.glob(io.join(path, "variables", "*")))
+    size = sum(storage.size(f) for f in storage.glob(storage.join(path, "variables", "*")))
     print(f"SavedModel: {path} (variables: {size / 2**20:.1f} MiB)")
     return path
 
@@ -106,12 +106,12 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
     import tensorflow as tf
 
     from mer_tf.data.iemocap import MOCAP_STREAMS
-    from mer_tf.data.prepare import read_manifest
+    from mer_tf.data.corpus import read_manifest
     from mer_tf.data.schema import decode_example
 
     manifest = read_manifest(data_dir)
     shard = next(s["file"] for s in manifest["shards"] if s["session"] == 5)
-    raw = next(iter(tf.data.TFRecordDataset(io.join(data_dir, shard)))).numpy()
+    raw = next(iter(tf.data.TFRecordDataset(storage.join(data_dir, shard)))).numpy()
     record = decode_example(raw)
     item = {"utterance_id": record["utterance_id"], "label": record["label_name"],
             "waveform": record["audio"].astype(np.float32) / 32768.0,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-MODALITIES = ("speech", "text", "mocap")
+from mer_tf import registry
+
+MODALITIES = ("speech", "text", "mocap")  # built in; `mer_tf.registry` may add more
 DEFAULT_SPEECH_HANDLE = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
 DEFAULT_TEXT_PRESET = "bert_base_en_uncased"
 
@@ -50,15 +52,17 @@ class ModelConfig:
     tower_units: int = 128
     fusion_units: int = 128
     modality_dropout: float = 0.0  # training only: drop a whole tower's vector (0: the paper)
+    extra: dict = dataclasses.field(default_factory=dict)  # settings of registered modalities
 
     def __post_init__(self):
         modalities = tuple(self.modalities)
-        unknown = [m for m in modalities if m not in MODALITIES]
+        known = registry.modalities()
+        unknown = [m for m in modalities if m not in known]
         if not modalities or unknown or len(set(modalities)) != len(modalities):
-            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, "
+            raise ValueError(f"modalities must be a non-empty subset of {known}, "
                              f"got {self.modalities}")
         # Canonical order, so ("text", "speech") and ("speech", "text") are one model.
-        object.__setattr__(self, "modalities", tuple(m for m in MODALITIES if m in modalities))
+        object.__setattr__(self, "modalities", tuple(m for m in known if m in modalities))
         if self.speech.head not in ("mean", "attention", "flatten"):
             raise ValueError(f"speech head must be mean, attention or flatten, got {self.speech.head}")
         if self.mocap.encoder not in ("transformer", "cnn"):
@@ -70,9 +74,23 @@ class ModelConfig:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    def tower_config(self, name: str, config_class=None):
+        """A tower's settings: the field of a built-in modality, else `extra[name]`."""
+        if name in MODALITIES:
+            return getattr(self, name)
+        return config_class(**self.extra.get(name, {}))
+
 
 def to_dict(config) -> dict:
-    return dataclasses.asdict(config)
+    """JSON-ready dict; an empty `extra` is left out, so config.json files written before
+    modalities could be registered read the same."""
+    return _drop_empty_extra(dataclasses.asdict(config))
+
+
+def _drop_empty_extra(value):
+    if isinstance(value, dict):
+        return {k: _drop_empty_extra(v) for k, v in value.items() if not (k == "extra" and v == {})}
+    return value
 
 
 def from_dict(cls, data: dict):

@@ -19,11 +19,10 @@ import dataclasses
 
 import numpy as np
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.registry import tower_class
 from mer_tf.training.export import INFO_FILE, SAVED_MODEL_DIR
-
-SILENCE_PEAK = 1e-4  # below this peak amplitude a waveform counts as silent
 
 
 @dataclasses.dataclass
@@ -38,11 +37,11 @@ class Prediction:
 
 def find_saved_model(run_dir: str, fold: str | None = None) -> str:
     """The SavedModel of a run folder (session5), or of one of its LOSO folds."""
-    candidates = [io.join(run_dir, fold, SAVED_MODEL_DIR)] if fold else [
-        io.join(run_dir, SAVED_MODEL_DIR)] + [io.join(run_dir, f"fold{i}", SAVED_MODEL_DIR)
+    candidates = [storage.join(run_dir, fold, SAVED_MODEL_DIR)] if fold else [
+        storage.join(run_dir, SAVED_MODEL_DIR)] + [storage.join(run_dir, f"fold{i}", SAVED_MODEL_DIR)
                                               for i in range(1, 6)]
     for path in candidates:
-        if io.exists(io.join(path, "saved_model.pb")):
+        if storage.exists(storage.join(path, "saved_model.pb")):
             return path
     raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for "
                             f"{', '.join(candidates)}); was the run made with --no-export?")
@@ -55,13 +54,15 @@ class EmotionRecognizer:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  registers the tokenizer's ops
 
-        if not io.exists(io.join(saved_model, "saved_model.pb")):
+        if not storage.exists(storage.join(saved_model, "saved_model.pb")):
             raise FileNotFoundError(f"{saved_model}: not a SavedModel directory")
         self.path = saved_model
         self._model = tf.saved_model.load(saved_model)
-        self.info = io.read_json(io.join(saved_model, INFO_FILE))
+        self.info = storage.read_json(storage.join(saved_model, INFO_FILE))
         self.modalities = tuple(self.info["modalities"])
         self.label_names = tuple(self.info["label_names"])
+        # the tower classes only: they check and batch inputs; nothing is built
+        self.towers = {name: tower_class(name) for name in self.modalities}
 
     @classmethod
     def from_run(cls, run_dir: str, fold: str | None = None) -> "EmotionRecognizer":
@@ -89,24 +90,9 @@ class EmotionRecognizer:
         notes = [[] for _ in items]
         prepared = [self._check(item, note) for item, note in zip(items, notes)]
         tensors = []
-        if "speech" in self.modalities:
-            waves = [p["waveform"] for p in prepared]
-            longest = max(w.size for w in waves)
-            batch = np.zeros((len(waves), longest), np.float32)
-            for i, w in enumerate(waves):
-                batch[i, :w.size] = w
-            tensors += [tf.constant(batch), tf.constant([w.size for w in waves], tf.int32)]
-        if "text" in self.modalities:
-            tensors.append(tf.constant([p["transcript"] for p in prepared]))
-        if "mocap" in self.modalities:
-            frames = max(p["mocap"].shape[0] for p in prepared)
-            features = prepared[0]["mocap"].shape[1]
-            values = np.zeros((len(items), frames, features), np.float32)
-            masks = np.zeros((len(items), frames), np.int32)
-            for i, p in enumerate(prepared):
-                values[i, :p["mocap"].shape[0]] = p["mocap"]
-                masks[i, :p["mocap"].shape[0]] = p["mocap_mask"]
-            tensors += [tf.constant(values), tf.constant(masks)]
+        for name, tower in self.towers.items():
+            tensors += [tf.constant(x) for x in tower.batch_items([p[name] for p in prepared],
+                                                                  self.info)]
         present = [p["present"] for p in prepared]
         if all(all(row) for row in present):
             output = self._model.serve(*tensors)
@@ -118,20 +104,14 @@ class EmotionRecognizer:
                 for p, note in zip(probabilities, notes)]
 
     def _check(self, item: dict, notes: list) -> dict:
-        missing = [m for m, key in (("speech", "waveform"), ("text", "transcript"),
-                                    ("mocap", "mocap"))
-                   if m in self.modalities and item.get(key) is None]
+        """Each tower checks its own input (clear errors; notes for what it handled)."""
+        missing = [name for name, tower in self.towers.items()
+                   if item.get(tower.item_key) is None]
         if missing:
             item = self._without(missing, item, notes)
         out = {"present": [int(m not in missing) for m in self.modalities]}
-        if "speech" in self.modalities:
-            out["waveform"] = self._check_waveform(item["waveform"], item.get("sample_rate", 16000),
-                                                   notes)
-        if "text" in self.modalities:
-            out["transcript"] = self._check_transcript(item["transcript"], notes)
-        if "mocap" in self.modalities:
-            out["mocap"], out["mocap_mask"] = self._check_mocap(item["mocap"],
-                                                                item.get("mocap_mask"), notes)
+        for name, tower in self.towers.items():
+            out[name] = tower.prepare_item(item, self.info, notes, self._model)
         return out
 
     def _without(self, missing: list, item: dict, notes: list) -> dict:
@@ -146,70 +126,9 @@ class EmotionRecognizer:
         notes.append(f"no {' or '.join(missing)}: predicted from {' + '.join(present)}, the "
                      f"missing modality dropped as in training (modality dropout {rate:g})")
         item = dict(item)
-        placeholder = {"speech": {"waveform": np.full(16000, 1e-3, np.float32),
-                                  "sample_rate": self.info["sample_rate"]},
-                       "text": {"transcript": "missing"},
-                       "mocap": {"mocap": np.zeros((1, sum(self.info["mocap_streams"].values())),
-                                                   np.float32),
-                                 "mocap_mask": np.zeros(1, np.int32)}}
         for modality in missing:  # the model zeroes their vectors; values do not matter
-            item.update(placeholder[modality])
+            item.update(self.towers[modality].placeholder(self.info))
         return item
-
-    def _check_waveform(self, waveform, sample_rate: int, notes: list) -> np.ndarray:
-        import soxr
-
-        waveform = np.asarray(waveform, dtype=np.float32)
-        if waveform.ndim == 2:
-            waveform = waveform.mean(axis=1)
-        if waveform.ndim != 1:
-            raise ValueError(f"waveform must be [samples] or [samples, channels], got shape "
-                             f"{waveform.shape}")
-        if waveform.size == 0:
-            raise ValueError("empty waveform: 0 samples")
-        if not np.isfinite(waveform).all():
-            raise ValueError("waveform holds NaN or infinite samples")
-        rate = self.info["sample_rate"]
-        if sample_rate != rate:
-            waveform = soxr.resample(waveform, sample_rate, rate, quality="HQ").astype(np.float32)
-            notes.append(f"resampled from {sample_rate} Hz to {rate} Hz")
-        peak = float(np.abs(waveform).max())
-        if peak < SILENCE_PEAK:
-            notes.append(f"silent waveform (peak amplitude {peak:.1e}): the speech tower "
-                         "sees silence")
-        limit = self.info["waveform_length"]
-        if waveform.size > limit:
-            notes.append(f"waveform is {waveform.size / rate:.2f} s; the model reads the first "
-                         f"{limit / rate:.2f} s")
-        return waveform
-
-    def _check_transcript(self, transcript, notes: list) -> str:
-        if not isinstance(transcript, str):
-            raise ValueError(f"transcript must be a string, got {type(transcript).__name__}")
-        if not transcript.strip():
-            notes.append("empty transcript")
-        count = int(self._model.token_count([transcript]).numpy()[0])
-        limit = self.info["text_length"]
-        if count > limit:
-            notes.append(f"transcript has {count} tokens; truncated to the model's {limit}")
-        return transcript
-
-    def _check_mocap(self, mocap, mask, notes: list):
-        values = np.asarray(mocap, dtype=np.float32)
-        features = sum(self.info["mocap_streams"].values())
-        if values.ndim != 2 or values.shape[1] != features:
-            streams = ", ".join(f"{k} {v}" for k, v in self.info["mocap_streams"].items())
-            raise ValueError(f"mocap must be [frames, {features}] ({streams}, in that order), "
-                             f"got shape {values.shape}")
-        if values.shape[0] == 0:
-            raise ValueError("mocap has no frames")
-        mask = np.ones(values.shape[0], np.int32) if mask is None else np.asarray(mask, np.int32)
-        if mask.shape != (values.shape[0],):
-            raise ValueError(f"mocap_mask must be [{values.shape[0]}], got {mask.shape}")
-        if self.info["mocap_view"] == "frames" and values.shape[0] > self.info["mocap_frames"]:
-            notes.append(f"mocap has {values.shape[0]} frames; the model reads the first "
-                         f"{self.info['mocap_frames']}")
-        return values, mask
 
     # -- files ----------------------------------------------------------------------------
 
@@ -233,7 +152,7 @@ class EmotionRecognizer:
 
     def mocap_from_files(self, files: dict, start=None, end=None):
         """IEMOCAP MOCAP files (head, hand, rotated) -> the model's view of [start, end)."""
-        from mer_tf.data import mocap as mocap_io
+        from mer_tf.data import mocap_files
 
         missing = [s for s in MOCAP_STREAMS if s not in files]
         if missing:
@@ -245,7 +164,7 @@ class EmotionRecognizer:
             raise ValueError(f"--end {end:g} s is not after --start {start:g} s")
         parts, masks = [], []
         for stream in MOCAP_STREAMS:
-            track = mocap_io.read_mocap(files[stream])
+            track = mocap_files.read_mocap(files[stream])
             if not track.times.size:
                 raise DataError(files[stream], "no motion-capture frames")
             first, last = float(track.times[0]), float(track.times[-1])
@@ -259,14 +178,14 @@ class EmotionRecognizer:
                 raise DataError(files[stream], f"{track.dim} value columns; the model was "
                                                f"trained on {expected} for MOCAP_{stream}", 3)
             lo = track.times[0] if start is None else start
-            hi = track.times[-1] + 1 / mocap_io.MOCAP_FPS if end is None else end
-            times, values = mocap_io.slice_track(track, lo, hi)
+            hi = track.times[-1] + 1 / mocap_files.MOCAP_FPS if end is None else end
+            times, values = mocap_files.slice_track(track, lo, hi)
             if self.info["mocap_view"] == "chunks":
-                chunks, present = mocap_io.chunks_view(values, self.info["mocap_frames"])
+                chunks, present = mocap_files.chunks_view(values, self.info["mocap_frames"])
                 parts.append(chunks)
                 masks.append(present)
             else:
-                frames, present = mocap_io.frames_view(times, values, lo, hi,
+                frames, present = mocap_files.frames_view(times, values, lo, hi,
                                                        self.info["mocap_rate"])
                 parts.append(np.where(present, frames, np.nan))
                 masks.append(np.ones(frames.shape[0], bool))

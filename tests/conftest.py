@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from mer_tf.data import prepare as prep  # noqa: E402
-from mer_tf.data.synthetic import SyntheticConfig, generate  # noqa: E402
+from mer_tf.testing.synthetic import SyntheticConfig, generate  # noqa: E402
 
 SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_seconds=1.0)
 
@@ -33,22 +33,24 @@ def prepared(release, tmp_path_factory):
 
 
 
-
 @pytest.fixture(scope="session")
 def assets(release, tmp_path_factory):
-    """Small backbones built offline: a wav2vec2-shaped TF-Hub SavedModel (1 s input)
-    and a tiny BERT keras-hub preset whose vocabulary comes from the transcripts."""
-    import dataclasses
+    """Small backbones built offline by the demo's own builder: a wav2vec2-shaped TF-Hub
+    SavedModel (1 s input) and a tiny BERT keras-hub preset whose vocabulary comes from
+    the transcripts."""
+    from mer_tf.testing.backbones import tiny_backbones
 
-    from mer_tf.models.text import save_tiny_bert_preset
-    from mer_tf.models.wav2vec2_savedmodel import TINY, save_wav2vec2
+    return tiny_backbones(str(tmp_path_factory.mktemp("assets")),
+                          [t.transcript for t in release[1]], audio_seconds=1.0,
+                          bert={"vocabulary_size": 200, "hidden_dim": 16, "intermediate_dim": 32,
+                                "max_sequence_length": 32})
 
-    root = tmp_path_factory.mktemp("assets")
-    speech = save_wav2vec2(str(root / "wav2vec2"), dataclasses.replace(TINY, input_length=16000))
-    texts = [t.transcript for t in release[1]]
-    text = save_tiny_bert_preset(str(root / "bert"), texts, vocabulary_size=200, hidden_dim=16,
-                                 intermediate_dim=32, max_sequence_length=32)
-    return {"speech": speech, "text": text}
+
+@pytest.fixture(scope="session")
+def corpus(prepared):
+    from mer_tf.data.corpus import PreparedCorpus
+
+    return PreparedCorpus(*prepared)
 
 
 def run_args(prepared, assets, run_dir, *extra):

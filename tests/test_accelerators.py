@@ -10,9 +10,8 @@ import pytest
 import tensorflow as tf
 
 from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, TextConfig
-from mer_tf.data.pipeline import input_spec, make_dataset, mocap_input_shape
+from mer_tf.data.corpus import PreparedCorpus, Split
 from mer_tf.models.fusion import ModelBuilder
-from mer_tf.models.text import load_text_preprocessor
 from tests.conftest import run_args, train
 
 # Each tower alone and all three: the pairs add no code path (the same fusion layers).
@@ -20,17 +19,14 @@ SUBSETS = [("speech",), ("text",), ("mocap",), MODALITIES]
 
 
 def _builder_and_data(prepared, assets, modalities, batch=4):
-    data_dir, manifest = prepared
+    corpus = PreparedCorpus(*prepared)
     config = ModelConfig(modalities=modalities, speech=SpeechConfig(handle=assets["speech"]),
                          text=TextConfig(preset=assets["text"], sequence_length=16),
                          mocap=MocapConfig(max_frames=24, width=16, heads=2, intermediate=32))
-    frames, features = mocap_input_shape(config, manifest)
-    builder = ModelBuilder(config, mocap_frames=frames, mocap_features=features)
-    preprocessor = (load_text_preprocessor(assets["text"], 16) if "text" in modalities else None)
+    builder = ModelBuilder(config, corpus.facts)
     # What the trainer does under --strategy tpu or --jit-compile: full batches only.
-    dataset = make_dataset(data_dir, manifest, (1, 2, 3, 4), input_spec(config, builder, manifest),
-                           batch, training=True, text_preprocessor=preprocessor,
-                           drop_remainder=True)
+    dataset = corpus.dataset(Split((1, 2, 3, 4)), builder.readers(), batch, training=True,
+                             drop_remainder=True)
     return builder, dataset
 
 

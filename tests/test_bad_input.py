@@ -12,6 +12,7 @@ import soundfile
 import soxr
 
 from mer_tf.data import prepare as prep
+from mer_tf.data.corpus import read_manifest
 from mer_tf.data.errors import DataError
 from tests.helpers import records
 
@@ -276,4 +277,4 @@ def test_a_manifest_naming_files_outside_the_data_folder_is_refused(prepared, tm
     with open(tmp_path / "data" / "manifest.json", "w") as f:
         json.dump(manifest, f)
     with pytest.raises(DataError, match="is not a file name inside the data folder"):
-        prep.read_manifest(str(tmp_path / "data"))
+        read_manifest(str(tmp_path / "data"))

@@ -2,7 +2,7 @@
 trained model, and `experiments.predict` handles files and bad input."""
 
 import csv
-import io as pyio
+import io
 import json
 import os
 import re
@@ -54,7 +54,7 @@ def _predictions(run):
 
 
 def _wav_bytes(samples_int16):
-    buffer = pyio.BytesIO()
+    buffer = io.BytesIO()
     soundfile.write(buffer, samples_int16, 16000, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
 

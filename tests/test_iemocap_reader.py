@@ -5,11 +5,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mer_tf.data import mocap as mocap_io
+from mer_tf.data import mocap_files
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import index_release, split_utterance_id
 from mer_tf.data.labels import get_label_set
-from mer_tf.data.synthetic import dialog_ids
+from mer_tf.testing.synthetic import dialog_ids
 
 
 def _utterances(index):
@@ -67,7 +67,7 @@ def test_script01_1b_reads_its_mocap_from_script01_1(release):
     assert dialog.utterances
     path = dialog.mocap_path("rotated")
     assert path.endswith("MOCAP_rotated/Ses05M_script01_1.txt")
-    track = mocap_io.read_mocap(path)
+    track = mocap_files.read_mocap(path)
     last = dialog.utterances[-1]
     assert track.times[-1] >= last.end
 
@@ -81,15 +81,15 @@ def test_views_of_motion_capture():
     times = np.arange(240) / 120.0  # two seconds
     values = np.tile(np.arange(240, dtype=np.float32)[:, None], (1, 3))
     values[0:4, 1] = np.nan  # one value missing for the first bin
-    frames, present = mocap_io.frames_view(times, values, 0.0, 2.0, 30.0)
+    frames, present = mocap_files.frames_view(times, values, 0.0, 2.0, 30.0)
     assert frames.shape == (60, 3) and present.shape == (60, 3)
     np.testing.assert_allclose(frames[1], [5.5, 5.5, 5.5])  # mean of frames 4..7
     assert not present[0, 1] and present[0, 0] and frames[0, 1] == 0
-    chunks, chunk_present = mocap_io.chunks_view(values[:, :1], 200)
+    chunks, chunk_present = mocap_files.chunks_view(values[:, :1], 200)
     reference = [c.mean() for c in np.array_split(values[:, 0], 200)]
     np.testing.assert_allclose(chunks[:, 0], reference, rtol=1e-6)
     assert chunk_present.all()
-    few, few_present = mocap_io.chunks_view(values[:3, :1], 200)
+    few, few_present = mocap_files.chunks_view(values[:3, :1], 200)
     assert few_present.sum() == 3 and np.all(few[3:] == 0)
 
 
@@ -107,7 +107,7 @@ ROWS = "1 0.0000 1.0 2.0 NaN 4.0 5.0 6.0\n2 0.0083 1.5 2.5 3.5 4.5 5.5 6.5\n"
     ("Frame# Time A B C D\nmm mm\n", ["v001", "v002", "v003", "v004", "v005", "v006"]),
 ])
 def test_mocap_width_comes_from_the_rows(header, columns):
-    track = mocap_io.parse_mocap_text(header + ROWS, "x.txt")
+    track = mocap_files.parse_mocap_text(header + ROWS, "x.txt")
     assert list(track.columns) == columns and track.values.shape == (2, 6)
     assert np.isnan(track.values[0, 2]) and track.values[1, 5] == 6.5
 
@@ -115,6 +115,6 @@ def test_mocap_width_comes_from_the_rows(header, columns):
 def test_a_mocap_row_that_disagrees_is_named():
     text = "Frame# Time pitch\n\n" + ROWS + "3 0.0167 1.0 2.0\n"
     with pytest.raises(DataError) as error:
-        mocap_io.parse_mocap_text(text, "x.txt")
+        mocap_files.parse_mocap_text(text, "x.txt")
     assert str(error.value) == ("x.txt:5: row has 4 columns, the first row has 8 "
                                 "(frame, time and 6 values)")

@@ -9,8 +9,9 @@ import tensorflow as tf
 
 from mer_tf import cli
 from mer_tf.config import ModelConfig, TextConfig
+from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
-from mer_tf.models.text import load_text_preprocessor
+from mer_tf.models.bert import load_text_preprocessor
 from mer_tf.training.config import TrainConfig
 from mer_tf.training.optimizers import make_optimizer
 
@@ -22,7 +23,7 @@ def test_backbone_variables_move_by_the_backbone_rate(assets, optimizer):
     keras.utils.set_random_seed(0)
     config = ModelConfig(modalities=("text",), text=TextConfig(preset=assets["text"],
                                                                sequence_length=16, dropout=0.0))
-    builder = ModelBuilder(config)
+    builder = ModelBuilder(config, IEMOCAP_FACTS)
     model = builder.model()
     train = TrainConfig(optimizer=optimizer, learning_rate=1e-2, backbone_learning_rate=4e-4)
     backbone = builder.backbone_variables()
@@ -66,10 +67,9 @@ def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, mo
 
     monkeypatch.setattr(demo, "ensure_demo_data", lambda progress=True: prepared[0])
     monkeypatch.setattr(demo, "ensure_demo_backbones", lambda: dict(assets))
-    parser = cli.build_parser("test", "")
-
     def train(*argv):
-        return cli.make_run_config(parser.parse_args(["--quiet", *argv]), "text", ("text",)).train
+        args = cli.parse("text", "", ["--quiet", *argv])
+        return cli.make_run_config(args, "text", {"model": {"modalities": ["text"]}}).train
 
     assert (train().learning_rate, train().backbone_learning_rate) == (3e-3, 3e-3)  # stand-ins
     named = train("--text-preset", assets["text"])  # e.g. a pretrained checkpoint
@@ -81,7 +81,7 @@ def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, mo
 
 
 def test_failure_reasons_name_what_went_wrong():
-    from mer_tf.training.trainer import failure_reasons
+    from mer_tf.training.evaluation import failure_reasons
 
     names = ("ang", "exc", "neu", "sad")
     one_class = {"probabilities": np.tile([[0.1, 0.6, 0.2, 0.1]], (5, 1))}

@@ -9,14 +9,16 @@ import pytest
 import tensorflow as tf
 
 from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, TextConfig
+from mer_tf.data.corpus import IEMOCAP_FACTS, DataFacts
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.layers import AttentionPooling, MaskedMeanPooling
-from mer_tf.models.speech import Wav2Vec2Encoder
-from mer_tf.models.text import load_bert_backbone, load_text_preprocessor
+from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+from mer_tf.models.bert import load_bert_backbone, load_text_preprocessor
 from mer_tf.models.layers import frames_for_samples
 from tests.helpers import write_hf_bert_checkpoint
 
 FRAMES, FEATURES, SEQ = 12, 9, 16
+FACTS = DataFacts((("head", 3), ("hand", 3), ("rotated", 3)), 30.0, 200)  # 9 features
 
 
 def _config(assets, modalities=MODALITIES, **speech):
@@ -41,8 +43,7 @@ def _batch(assets, size=4, seed=0):
 
 
 def _builder(assets, modalities=MODALITIES, **speech):
-    return ModelBuilder(_config(assets, modalities, **speech), mocap_frames=FRAMES,
-                        mocap_features=FEATURES)
+    return ModelBuilder(_config(assets, modalities, **speech), FACTS)
 
 
 def test_wav2vec2_layer_reads_length_and_shape_from_the_signature(assets):
@@ -64,7 +65,10 @@ def test_tower_output_shapes_and_frame_mask(assets):
     assert mask.shape == (3, frames)
     np.testing.assert_array_equal(np.sum(mask, axis=1),
                                   [frames, frames_for_samples(4000), 0])
-    assert builder.input_lengths() == {"waveform": 16000, "text": SEQ, "mocap": FRAMES}
+    readers = {r.modality: r for r in builder.readers()}
+    assert (readers["speech"].length, readers["mocap"].frames) == (16000, FRAMES)
+    assert builder.towers["text"].sequence_length == SEQ
+    assert [r.modality for r in builder.readers(cached=("speech",))] == ["text", "mocap"]
 
 
 @pytest.mark.parametrize("pool", [MaskedMeanPooling, AttentionPooling])
@@ -162,7 +166,7 @@ def test_paper_heads_and_cnn_mocap_encoder(assets):
     config = ModelConfig(speech=SpeechConfig(handle=assets["speech"], head="flatten"),
                          text=TextConfig(preset=assets["text"], sequence_length=SEQ),
                          mocap=MocapConfig(encoder="cnn", view="chunks"))
-    builder = ModelBuilder(config, mocap_frames=200, mocap_features=189)
+    builder = ModelBuilder(config, IEMOCAP_FACTS)
     model = builder.model()
     frames = frames_for_samples(16000)
     assert model.get_layer("speech_dense").count_params() == frames * 32 * 128 + 128
@@ -180,7 +184,7 @@ def test_cached_feature_model_shares_layers_with_the_raw_model(assets):
     config = _config(assets, ("speech", "text"), freeze=True)
     config = ModelConfig(modalities=config.modalities, speech=config.speech,
                          text=TextConfig(preset=assets["text"], sequence_length=SEQ, freeze=True))
-    builder = ModelBuilder(config)
+    builder = ModelBuilder(config, FACTS)
     assert builder.cacheable() == ("speech", "text")
     batch = _batch(assets)
     raw = {k: batch[k] for k in builder.model().input}

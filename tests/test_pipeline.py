@@ -5,8 +5,10 @@ import itertools
 import numpy as np
 import pytest
 
-from mer_tf.data.pipeline import InputSpec, make_dataset, mocap_statistics, read_metadata
-from mer_tf.models.text import load_text_preprocessor
+from mer_tf.data.corpus import PreparedCorpus, Split
+from mer_tf.data.pipeline import masked_moments
+from mer_tf.data.readers import MocapReader, TextReader, WaveformReader
+from mer_tf.models.bert import load_text_preprocessor
 from mer_tf.training.config import DataConfig
 from mer_tf.training.splits import make_folds
 from tests.helpers import records
@@ -15,19 +17,23 @@ STREAMS = (("head", 6), ("hand", 18), ("rotated", 165))  # the synthetic widths
 SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(("speech", "text", "mocap"), r)]
 
 
-def _spec(modalities, view="frames"):
-    return InputSpec(modalities=modalities, waveform_length=12000, text_length=16,
-                     mocap_view=view, mocap_frames=24 if view == "frames" else 200,
-                     mocap_streams=STREAMS)
+def _mocap(view="frames"):
+    return MocapReader(view, 24 if view == "frames" else 200, STREAMS)
+
+
+def _readers(modalities, assets=None):
+    made = {"speech": lambda: WaveformReader(12000),
+            "text": lambda: TextReader(load_text_preprocessor(assets["text"], 16)),
+            "mocap": _mocap}
+    return [made[m]() for m in modalities]
 
 
 @pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
 def test_batches_are_shaped_and_masked_for_every_subset(prepared, assets, modalities):
     data_dir, manifest = prepared
     by_id = {r["utterance_id"]: r for r in records(data_dir, manifest)}
-    preprocessor = load_text_preprocessor(assets["text"], 16) if "text" in modalities else None
-    dataset = make_dataset(data_dir, manifest, (1, 2), _spec(modalities), 4, training=False,
-                           text_preprocessor=preprocessor, with_metadata=True)
+    dataset = PreparedCorpus(*prepared).dataset(Split((1, 2)), _readers(modalities, assets), 4,
+                                                training=False, with_metadata=True)
     expected = {"speech": {"waveform", "waveform_length"},
                 "text": {"token_ids", "segment_ids", "padding_mask"},
                 "mocap": {"mocap", "mocap_mask"}}
@@ -60,45 +66,41 @@ def test_batches_are_shaped_and_masked_for_every_subset(prepared, assets, modali
 
 
 def test_chunks_view_is_the_papers_200_by_189(prepared):
-    data_dir, manifest = prepared
-    inputs, _ = next(iter(make_dataset(data_dir, manifest, (1,), _spec(("mocap",), "chunks"), 2,
-                                       training=False)))
+    inputs, _ = next(iter(PreparedCorpus(*prepared).dataset(Split((1,)), [_mocap("chunks")], 2,
+                                                            training=False)))
     assert inputs["mocap"].shape == (2, 200, 189) and inputs["mocap_mask"].shape == (2, 200)
 
 
 @pytest.mark.parametrize("protocol,validation", [("session5", "speaker"), ("loso", "speaker"),
                                                  ("session5", "stratified")])
 def test_splits_never_mix_sessions_or_validation_and_test(prepared, protocol, validation):
-    data_dir, manifest = prepared
-    folds = make_folds(DataConfig(data_dir, protocol=protocol, validation=validation), manifest,
-                       lambda s: read_metadata(data_dir, manifest, s))
+    corpus = PreparedCorpus(*prepared)
+    folds = make_folds(DataConfig(corpus.data_dir, protocol=protocol, validation=validation),
+                       corpus)
     assert len(folds) == (5 if protocol == "loso" else 1)
-    spec = _spec(("mocap",))
     for fold in folds:
         assert not set(fold.train_sessions) & set(fold.test_sessions)
 
-        def ids(sessions, **kwargs):
+        def ids(split):
             found = []
-            for _, _, meta in make_dataset(data_dir, manifest, sessions, spec, 8, training=False,
-                                           with_metadata=True, **kwargs):
+            for _, _, meta in corpus.dataset(split, [_mocap()], 8, training=False,
+                                             with_metadata=True):
                 found += [(u.decode(), int(s), p.decode()) for u, s, p in zip(
                     meta["utterance_id"].numpy(), meta["session"].numpy(),
                     meta["speaker"].numpy())]
             return found
 
-        held_out = dict(exclude_speakers=fold.validation_speakers,
-                        exclude_ids=fold.validation_ids or None)
-        kept = dict(only_speakers=fold.validation_speakers,
-                    only_ids=fold.validation_ids or None)
-        train = ids(fold.train_sessions, **held_out)
-        valid = ids(fold.train_sessions, **kept)
-        test = ids(fold.test_sessions)
+        train = ids(fold.train_split())
+        valid = ids(fold.validation_split())
+        test = ids(fold.test_split())
+        assert (len(train), len(valid), len(test)) == tuple(
+            corpus.count(s) for s in (fold.train_split(), fold.validation_split(),
+                                      fold.test_split()))
         assert {s for _, s, _ in train} <= set(fold.train_sessions)
         assert {s for _, s, _ in valid} <= set(fold.train_sessions)
         assert {s for _, s, _ in test} == set(fold.test_sessions)
         assert valid and not {u for u, _, _ in train} & {u for u, _, _ in valid}
-        all_train = {r["utterance_id"] for r in read_metadata(data_dir, manifest,
-                                                              fold.train_sessions)}
+        all_train = {r["utterance_id"] for r in corpus.metadata(fold.train_sessions)}
         assert {u for u, _, _ in train} | {u for u, _, _ in valid} == all_train
         if validation == "speaker":
             assert {p for _, _, p in valid} == set(fold.validation_speakers)
@@ -107,18 +109,18 @@ def test_splits_never_mix_sessions_or_validation_and_test(prepared, protocol, va
 
 
 def test_training_shuffle_is_seeded_and_padding_keeps_every_example(prepared):
-    data_dir, manifest = prepared
-    spec = _spec(("mocap",))
+    corpus = PreparedCorpus(*prepared)
+    manifest = corpus.manifest
 
     def order(seed):
-        dataset = make_dataset(data_dir, manifest, (1, 2, 3), spec, 4, training=True, seed=seed,
-                               with_metadata=True)
+        dataset = corpus.dataset(Split((1, 2, 3)), [_mocap()], 4, training=True, seed=seed,
+                                 with_metadata=True)
         return [u for _, _, m in dataset for u in m["utterance_id"].numpy()]
 
     assert order(1) == order(1) and order(1) != order(2)
     n = manifest["sessions"]["5"]["utterances"]
-    padded = make_dataset(data_dir, manifest, (5,), spec, 4, training=False, with_metadata=True,
-                          pad_final_batch=True, num_examples=n)
+    padded = corpus.dataset(Split((5,)), [_mocap()], 4, training=False, with_metadata=True,
+                            pad_final_batch=True, num_examples=n)
     batches = list(padded)
     assert len(batches) == -(-n // 4) == padded.cardinality().numpy()
     assert all(b[1].shape[0] == 4 for b in batches)
@@ -127,9 +129,9 @@ def test_training_shuffle_is_seeded_and_padding_keeps_every_example(prepared):
 
 def test_mocap_statistics_come_from_the_training_split_only(prepared):
     data_dir, manifest = prepared
-    spec = _spec(("mocap",))
-    mean, variance = mocap_statistics(data_dir, manifest, (1, 2, 3, 4), spec,
-                                      exclude_speakers=("Ses04F",))
+    corpus = PreparedCorpus(*prepared)
+    mean, variance = masked_moments(corpus, Split((1, 2, 3, 4), exclude_speakers=("Ses04F",)),
+                                    _mocap(), "mocap", "mocap_mask")
     rows = [r for r in records(data_dir, manifest)
             if r["session"] <= 4 and r["speaker"] != "Ses04F"]
     frames = np.concatenate([np.where(np.concatenate([r[f"mocap/{s}/present"] for s, _ in STREAMS],
@@ -138,7 +140,8 @@ def test_mocap_statistics_come_from_the_training_split_only(prepared):
                                                      axis=1)[:24], np.nan) for r in rows])
     np.testing.assert_allclose(mean, np.nanmean(frames, axis=0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(variance, np.nanvar(frames, axis=0), rtol=1e-4, atol=1e-6)
-    everything, _ = mocap_statistics(data_dir, manifest, (1, 2, 3, 4, 5), spec)
+    everything, _ = masked_moments(corpus, Split((1, 2, 3, 4, 5)), _mocap(), "mocap",
+                                   "mocap_mask")
     assert not np.allclose(mean, everything)
 
 
@@ -151,20 +154,19 @@ def test_fillers_weigh_nothing_in_validation_loss_and_metrics(prepared):
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.metrics import UnweightedAccuracy
 
-    data_dir, manifest = prepared
-    count = manifest["sessions"]["5"]["utterances"]
+    corpus = PreparedCorpus(*prepared)
+    count = corpus.count(Split((5,)))
     batch = 8 if count % 8 else 7
     assert count % batch  # there are fillers to ignore
-    spec = _spec(("mocap",))
     keras.utils.set_random_seed(0)
     config = ModelConfig(modalities=("mocap",), mocap=MocapConfig(max_frames=24, width=16,
                                                                   heads=2, intermediate=32))
-    model = ModelBuilder(config, mocap_frames=24, mocap_features=189).model()
+    model = ModelBuilder(config, corpus.facts).model()
     model.compile(loss="sparse_categorical_crossentropy",  # as the trainer compiles
                   weighted_metrics=["accuracy", UnweightedAccuracy(4)])
-    plain = make_dataset(data_dir, manifest, (5,), spec, batch, training=False)
-    padded = make_dataset(data_dir, manifest, (5,), spec, batch, training=False,
-                          pad_final_batch=True, weight_fillers=True, num_examples=count)
+    plain = corpus.dataset(Split((5,)), [_mocap()], batch, training=False)
+    padded = corpus.dataset(Split((5,)), [_mocap()], batch, training=False,
+                            pad_final_batch=True, weight_fillers=True, num_examples=count)
     assert sum(int(x["mocap"].shape[0]) for x, _, _ in padded) > count
     np.testing.assert_allclose(model.evaluate(padded, verbose=0),
                                model.evaluate(plain, verbose=0), rtol=1e-5)

@@ -12,8 +12,9 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile
-from mer_tf.data import mocap as mocap_io
+from mer_tf.data import mocap_files
 from mer_tf.data import prepare as prep
+from mer_tf.data.corpus import read_manifest
 from mer_tf.data.iemocap import MOCAP_STREAMS
 
 
@@ -87,10 +88,10 @@ def test_schema_round_trip_against_the_source_files(prepared, release):
     frames = r["mocap/num_frames"]
     assert frames == int(np.ceil(round((t.end - t.start) * 30, 6)))
     for stream in MOCAP_STREAMS:
-        track = mocap_io.read_mocap(os.path.join(root, f"Session{t.session}", "dialog",
+        track = mocap_files.read_mocap(os.path.join(root, f"Session{t.session}", "dialog",
                                                  f"MOCAP_{stream}", f"{t.dialog}.txt"))
-        times, values = mocap_io.slice_track(track, t.start, t.end)
-        expected, present = mocap_io.frames_view(times, values, t.start, t.end, 30.0)
+        times, values = mocap_files.slice_track(track, t.start, t.end)
+        expected, present = mocap_files.frames_view(times, values, t.start, t.end, 30.0)
         np.testing.assert_allclose(r[f"mocap/{stream}/values"], expected, rtol=1e-6)
         np.testing.assert_array_equal(r[f"mocap/{stream}/present"], present)
     assert r["mocap/chunks/values"].shape == (200, 189)
@@ -135,7 +136,7 @@ def test_killed_run_resumes_to_identical_output(prepared, release, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     finished = [p for p in state.iterdir() if p.name.endswith(".tfrecord.json")]
-    total = len(prep.read_manifest(reference_dir)["shards"])
+    total = len(read_manifest(reference_dir)["shards"])
     assert 1 <= len(finished) < total, "the run should have been killed part-way"
     assert not (out / "manifest.json").exists()
     done = {p.name[: -len(".json")]: p.stat().st_mtime_ns for p in finished}
@@ -150,7 +151,7 @@ def test_killed_run_resumes_to_identical_output(prepared, release, tmp_path):
 
 def test_a_folder_prepared_from_another_release_is_rebuilt_not_reused(tmp_path):
     """Release A then release B into one folder: B's manifest must describe B's shards."""
-    from mer_tf.data.synthetic import SyntheticConfig, generate
+    from mer_tf.testing.synthetic import SyntheticConfig, generate
 
     tiny = dict(utterances=16, dialogs_per_session=2, sessions=2, mean_seconds=0.6)
     releases = {seed: str(tmp_path / f"release{seed}") for seed in (1, 2)}

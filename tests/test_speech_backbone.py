@@ -16,8 +16,10 @@ import pytest
 import tensorflow as tf
 
 from mer_tf.config import SpeechConfig
-from mer_tf.models.speech import SpeechTower, Wav2Vec2Encoder, read_call_convention
-from mer_tf.models.wav2vec2_savedmodel import FORMS, TINY, save_wav2vec2
+from mer_tf.data.corpus import IEMOCAP_FACTS
+from mer_tf.models.towers.speech import SpeechTower
+from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder, read_call_convention
+from mer_tf.testing.wav2vec2_savedmodel import FORMS, TINY, save_wav2vec2
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -56,7 +58,7 @@ def test_stand_in_has_the_published_call_structure(form, tmp_path):
 @pytest.mark.parametrize("form,takes_training", [("2021-07", False), ("2021-09", True)])
 def test_published_forms_fine_tune_one_step(form, takes_training):
     """The upload's stale serving_default (50 000 samples) must not be used: 246 000 is."""
-    tower = SpeechTower(SpeechConfig(handle=published(form)), units=8)
+    tower = SpeechTower(SpeechConfig(handle=published(form)), 8, IEMOCAP_FACTS)
     encoder = tower.encoder
     assert (encoder.input_length, tower.frames, encoder.hidden_size) == (246000, 768, 16)
     assert encoder.convention.takes_training is takes_training
@@ -101,7 +103,7 @@ def test_tf_hub_loads_where_setuptools_ships_no_pkg_resources(assets):
     """setuptools >= 81 has no pkg_resources; tensorflow_hub 0.16 imports it."""
     script = (
         "import sys; sys.modules['pkg_resources'] = None\n"  # import pkg_resources fails
-        "from mer_tf.models.speech import Wav2Vec2Encoder\n"
+        "from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder\n"
         f"encoder = Wav2Vec2Encoder({assets['speech']!r})\n"
         "assert 'pkg_resources' not in sys.modules or sys.modules['pkg_resources'] is None\n"
         "print('loaded', encoder.input_length)\n")

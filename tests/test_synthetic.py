@@ -5,8 +5,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mer_tf.data.synthetic import (CUE_CLASSES, SyntheticConfig, accuracy_ceilings,
-                                   actor_baseline, draw_cues)
+from mer_tf.testing.synthetic_design import (CUE_CLASSES, SyntheticConfig, accuracy_ceilings,
+                                              actor_baseline, draw_cues)
 
 MODALITIES = ("speech", "text", "mocap")
 

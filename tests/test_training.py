@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tf.cli import FAILED_EXIT_CODE, build_parser
+from mer_tf.cli import FAILED_EXIT_CODE
+from mer_tf.flags import build_parser
 from mer_tf.config import MODALITIES, ModelConfig
 from tests.conftest import run_args, train
 
@@ -204,10 +205,11 @@ def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
     pairwise._arguments(parser)
     pairs = pairwise._variants(parser.parse_args([]))
     everything = pairwise._variants(parser.parse_args(["--subsets", "all"]))
-    assert {k: v[0] for k, v in pairs.items()} == {
+    assert {k: tuple(v["model"]["modalities"]) for k, v in pairs.items()} == {
         "speech+text": ("speech", "text"), "speech+mocap": ("speech", "mocap"),
         "text+mocap": ("text", "mocap")}
-    assert len(everything) == 7 and everything["speech+text+mocap"][0] == MODALITIES
+    assert len(everything) == 7
+    assert tuple(everything["speech+text+mocap"]["model"]["modalities"]) == MODALITIES
 
 
 def test_cache_features_without_a_frozen_tower_is_refused(prepared, assets, tmp_path):
@@ -225,15 +227,17 @@ def test_feature_cache_key_follows_the_weights_and_precision(prepared, assets, t
 
     from mer_tf.config import SpeechConfig
     from mer_tf.models.fusion import ModelBuilder
-    from mer_tf.models.wav2vec2_savedmodel import TINY, save_wav2vec2
-    from mer_tf.training.features import FeatureCache
+    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.testing.wav2vec2_savedmodel import TINY, save_wav2vec2
+    from mer_tf.training.feature_cache import FeatureCache
 
     path = str(tmp_path / "wav2vec2")
     tiny = dataclasses.replace(TINY, input_length=16000)
 
     def key():
         config = ModelConfig(modalities=("speech",), speech=SpeechConfig(handle=path, freeze=True))
-        return FeatureCache(prepared[0], prepared[1], ModelBuilder(config), ("speech",)).key
+        corpus = PreparedCorpus(*prepared)
+        return FeatureCache(corpus, ModelBuilder(config, corpus.facts), ("speech",)).key
 
     save_wav2vec2(path, dataclasses.replace(tiny, seed=0))
     first = key()

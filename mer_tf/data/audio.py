@@ -6,7 +6,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.data.errors import DataError
 
 SAMPLE_RATE = 16000
@@ -27,7 +27,7 @@ def downmix(samples: np.ndarray) -> np.ndarray:
 def describe_unreadable(path: str) -> str:
     """What is wrong with a file soundfile could not decode, from its first bytes
     (libsndfile's own message names a Python file object, not the file)."""
-    data = io.read_bytes(path)
+    data = storage.read_bytes(path)
     if not data:
         return "the file is empty (0 bytes)"
     if data[:4] not in (b"RIFF", b"RIFX", b"RF64"):
@@ -46,10 +46,10 @@ def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarr
     A caller compares the source rate with `target_rate` to say that it resampled;
     `target_rate=None` keeps the file's rate.
     """
-    if not io.exists(path):
+    if not storage.exists(path):
         raise DataError(path, "missing WAV file")
     try:
-        with io.open_file(path, "rb") as handle:
+        with storage.open_file(path, "rb") as handle:
             samples, rate = soundfile.read(handle, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
         raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
@@ -62,12 +62,12 @@ def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarr
 def write_wav(path: str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Writes int16 PCM ([n] mono or [n, channels]) atomically."""
     buffer = _wav_bytes(samples, rate)
-    io.write_bytes_atomic(path, buffer)
+    storage.write_bytes_atomic(path, buffer)
 
 
 def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    import io as pyio
+    import io
 
-    handle = pyio.BytesIO()
+    handle = io.BytesIO()
     soundfile.write(handle, samples, rate, subtype="PCM_16", format="WAV")
     return handle.getvalue()

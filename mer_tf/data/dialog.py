@@ -13,9 +13,9 @@ from typing import Iterator
 
 import numpy as np
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.data import audio as audio_io
-from mer_tf.data import mocap as mocap_io
+from mer_tf.data import mocap_files
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, Utterance
 from mer_tf.data.labels import LabelSet
@@ -27,11 +27,11 @@ class SignalOptions:
     """How signals are stored: the frames-view rate and the paper's chunk count."""
 
     mocap_rate: float = 30.0
-    mocap_chunks: int = mocap_io.PAPER_CHUNKS
+    mocap_chunks: int = mocap_files.PAPER_CHUNKS
 
     def __post_init__(self):
-        if not 0 < self.mocap_rate <= mocap_io.MOCAP_FPS:
-            raise ValueError(f"mocap_rate must be in (0, {mocap_io.MOCAP_FPS:g}], got {self.mocap_rate}")
+        if not 0 < self.mocap_rate <= mocap_files.MOCAP_FPS:
+            raise ValueError(f"mocap_rate must be in (0, {mocap_files.MOCAP_FPS:g}], got {self.mocap_rate}")
         if self.mocap_chunks < 1:
             raise ValueError(f"mocap_chunks must be positive, got {self.mocap_chunks}")
 
@@ -74,7 +74,7 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
     tracks = {}
     for stream in MOCAP_STREAMS:
         try:
-            tracks[stream] = mocap_io.read_mocap(dialog.mocap_path(stream))
+            tracks[stream] = mocap_files.read_mocap(dialog.mocap_path(stream))
             _check_width(tracks[stream], stream, streams)
         except DataError as error:
             policy.report(DataError(error.path, error.message, error.line, ids))
@@ -90,10 +90,10 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
         frames = {}
         sliced = []
         for stream in MOCAP_STREAMS:
-            times, values = mocap_io.slice_track(tracks[stream], utterance.start, utterance.end)
-            frames[stream] = mocap_io.frames_view(times, values, utterance.start, utterance.end,
+            times, values = mocap_files.slice_track(tracks[stream], utterance.start, utterance.end)
+            frames[stream] = mocap_files.frames_view(times, values, utterance.start, utterance.end,
                                                   options.mocap_rate)
-            sliced.append(mocap_io.chunks_view(values, options.mocap_chunks))
+            sliced.append(mocap_files.chunks_view(values, options.mocap_chunks))
         chunks = np.concatenate([c for c, _ in sliced], axis=1)
         chunks_present = np.logical_or.reduce([p for _, p in sliced])
         yield UtteranceExample(
@@ -116,7 +116,7 @@ def _note_degraded(dialog_id: str, utterance: Utterance, samples: np.ndarray, tr
         notes.count(dialog_id, "empty_transcripts")
     if samples.size < audio_io.WAV2VEC2_RECEPTIVE_FIELD:
         notes.count(dialog_id, "audio_shorter_than_one_frame")
-    last_frame = 1.0 / mocap_io.MOCAP_FPS
+    last_frame = 1.0 / mocap_files.MOCAP_FPS
     for track in tracks.values():
         if not track.times.size or track.times[0] > utterance.start + last_frame \
                 or track.times[-1] < utterance.end - 2 * last_frame:
@@ -124,7 +124,7 @@ def _note_degraded(dialog_id: str, utterance: Utterance, samples: np.ndarray, tr
             break
 
 
-def _check_width(track: mocap_io.MocapTrack, stream: str, streams: dict | None) -> None:
+def _check_width(track: mocap_files.MocapTrack, stream: str, streams: dict | None) -> None:
     if streams is None:
         return
     expected = streams.setdefault(stream, {"width": track.dim,
@@ -157,12 +157,12 @@ class _DialogAudio:
 def _utterance_audio(dialog: Dialog, utterance: Utterance, dialog_audio: _DialogAudio,
                      notes: DialogNotes) -> np.ndarray:
     path = dialog.sentence_wav_path(utterance.utterance_id)
-    if io.exists(path):
+    if storage.exists(path):
         samples, rate = audio_io.read_wav(path)
         if rate != audio_io.SAMPLE_RATE:
             notes.resampled.append([path, rate])
     else:
-        if not io.exists(dialog.wav_path):
+        if not storage.exists(dialog.wav_path):
             raise DataError(path, f"missing sentence WAV, and the dialog WAV {dialog.wav_path} "
                                   "to cut it from is missing too")
         samples = dialog_audio.cut(utterance.start, utterance.end)

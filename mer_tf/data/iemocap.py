@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.labels import EMOTION_CODES
 
@@ -87,15 +87,15 @@ class Dialog:
 
     @property
     def wav_path(self) -> str:
-        return io.join(self.session_dir, "dialog", "wav", f"{self.dialog_id}.wav")
+        return storage.join(self.session_dir, "dialog", "wav", f"{self.dialog_id}.wav")
 
     @property
     def evaluation_path(self) -> str:
-        return io.join(self.session_dir, "dialog", "EmoEvaluation", f"{self.dialog_id}.txt")
+        return storage.join(self.session_dir, "dialog", "EmoEvaluation", f"{self.dialog_id}.txt")
 
     @property
     def transcription_path(self) -> str:
-        return io.join(self.session_dir, "dialog", "transcriptions", f"{self.dialog_id}.txt")
+        return storage.join(self.session_dir, "dialog", "transcriptions", f"{self.dialog_id}.txt")
 
     def source_files(self) -> list[str]:
         """Every file preparing this dialog may read."""
@@ -104,11 +104,11 @@ class Dialog:
                 *(self.sentence_wav_path(u.utterance_id) for u in self.utterances)]
 
     def sentence_wav_path(self, utterance_id: str) -> str:
-        return io.join(self.session_dir, "sentences", "wav", self.dialog_id, f"{utterance_id}.wav")
+        return storage.join(self.session_dir, "sentences", "wav", self.dialog_id, f"{utterance_id}.wav")
 
     def mocap_path(self, stream: str) -> str:
         name = MOCAP_FILE_QUIRKS.get(self.dialog_id, self.dialog_id)
-        return io.join(self.session_dir, "dialog", f"MOCAP_{stream}", f"{name}.txt")
+        return storage.join(self.session_dir, "dialog", f"MOCAP_{stream}", f"{name}.txt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +143,7 @@ def split_utterance_id(utterance_id: str, path: str, line: int | None = None):
 def read_evaluation(path: str, dialog_id: str, policy: ErrorPolicy) -> list[EvaluationRecord]:
     """Parses an EmoEvaluation file: one head line per utterance block."""
     records = []
-    text = io.read_text(path, errors="replace")
+    text = storage.read_text(path, errors="replace")
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
         stripped = line.strip()
@@ -188,7 +188,7 @@ def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
     """
     texts = {}
     notes = {} if notes is None else notes
-    content = io.read_text(path, errors="replace")
+    content = storage.read_text(path, errors="replace")
     for number, raw in enumerate(content.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -220,10 +220,10 @@ def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
 
 def find_sessions(root: str, sessions=(1, 2, 3, 4, 5)) -> list[tuple[int, str]]:
     """Checks that `root` looks like IEMOCAP_full_release and lists session folders."""
-    if not io.isdir(root):
+    if not storage.isdir(root):
         raise DataError(root, "not a directory; pass the IEMOCAP_full_release folder")
-    present = {name for name in io.listdir(root)}
-    found = [(n, io.join(root, f"Session{n}")) for n in sessions if f"Session{n}" in present]
+    present = {name for name in storage.listdir(root)}
+    found = [(n, storage.join(root, f"Session{n}")) for n in sessions if f"Session{n}" in present]
     if not found:
         raise DataError(root, "not an IEMOCAP release: no Session1..Session5 folders inside "
                               "(expected IEMOCAP_full_release/Session1/dialog/EmoEvaluation/…)")
@@ -232,15 +232,15 @@ def find_sessions(root: str, sessions=(1, 2, 3, 4, 5)) -> list[tuple[int, str]]:
 
 def index_session(session: int, session_dir: str, policy: ErrorPolicy) -> list[Dialog]:
     """Reads one session's labels and transcripts; returns its dialogs sorted by id."""
-    eval_dir = io.join(session_dir, "dialog", "EmoEvaluation")
-    eval_files = [n for n in io.listdir(eval_dir)] if io.isdir(eval_dir) else []
+    eval_dir = storage.join(session_dir, "dialog", "EmoEvaluation")
+    eval_files = [n for n in storage.listdir(eval_dir)] if storage.isdir(eval_dir) else []
     eval_files = [n for n in eval_files if n.endswith(".txt") and not n.startswith(".")]
     if not eval_files:
         raise DataError(session_dir, "empty session folder: no dialog/EmoEvaluation/*.txt files")
     dialogs = []
     for name in eval_files:
         dialog_id = name[: -len(".txt")]
-        eval_path = io.join(eval_dir, name)
+        eval_path = storage.join(eval_dir, name)
         try:
             number, wearer = parse_dialog_id(dialog_id, eval_path)
             if number != session:
@@ -259,7 +259,7 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
     labelled = {r.utterance_id for r in records}
     texts = {}
     notes = {}
-    if io.exists(transcript_path):
+    if storage.exists(transcript_path):
         texts = read_transcriptions(transcript_path, dialog_id, policy, notes)
         for uid, (_, number) in sorted(texts.items(), key=lambda kv: kv[1][1]):
             if uid not in labelled:
@@ -274,7 +274,7 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
             continue
         seen.add(uid)
         if uid not in texts:
-            where = transcript_path if io.exists(transcript_path) else transcript_path + " (missing file)"
+            where = transcript_path if storage.exists(transcript_path) else transcript_path + " (missing file)"
             policy.report(DataError(where, f"no transcript for labelled utterance {uid} "
                                            f"({eval_path}:{record.line})", None, (uid,)))
             continue

@@ -35,6 +35,135 @@ import numpy as np
 from mer_tf.data.iemocap import MOCAP_STREAMS, Utterance
 
 SCHEMA_VERSION = 1
+KINDS = ("text", "int", "float", "floats", "array")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One feature of a record.
+
+    kind: text (UTF-8 bytes), int (int64), float (one float32), floats (`size` float32s),
+    or array (raw little-endian bytes of `dtype`; `shape` names the int fields, or gives
+    the numbers, that shape it; uint8 arrays with `boolean` hold flags).
+    """
+
+    key: str
+    kind: str
+    dtype: str = ""
+    shape: tuple = ()
+    size: int = 1
+    boolean: bool = False
+
+
+class Schema:
+    """A record layout: encoding, decoding and graph parsing all derive from the fields."""
+
+    def __init__(self, fields):
+        self.fields = {f.key: f for f in fields}
+        for f in fields:
+            if f.kind not in KINDS or (f.kind == "array") != bool(f.dtype):
+                raise ValueError(f"field {f.key}: bad kind {f.kind!r} or dtype {f.dtype!r}")
+
+    def encode(self, values: dict) -> bytes:
+        """A serialized `tf.train.Example` of `values` (every field of the schema)."""
+        from tensorflow.core.example import example_pb2, feature_pb2
+
+        feature = {}
+        for key, field in self.fields.items():
+            if key not in values:
+                raise ValueError(f"record field {key!r} is missing")
+            value = values[key]
+            if field.kind == "int":
+                feature[key] = feature_pb2.Feature(
+                    int64_list=feature_pb2.Int64List(value=[int(value)]))
+            elif field.kind in ("float", "floats"):
+                floats = [value] if field.kind == "float" else list(value)
+                feature[key] = feature_pb2.Feature(
+                    float_list=feature_pb2.FloatList(value=[float(v) for v in floats]))
+            else:
+                if field.kind == "array":
+                    value = np.ascontiguousarray(np.asarray(value).astype(field.dtype)).tobytes()
+                elif isinstance(value, str):
+                    value = value.encode("utf-8")
+                feature[key] = feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[value]))
+        proto = example_pb2.Example(features=feature_pb2.Features(feature=feature))
+        return proto.SerializeToString(deterministic=True)
+
+    def decode(self, serialized: bytes) -> dict:
+        """A serialized record -> Python values and shaped numpy arrays (tools and tests;
+        training parses in the graph with `parse_spec` and `decode_array`)."""
+        from tensorflow.core.example import example_pb2
+
+        feature = example_pb2.Example.FromString(serialized).features.feature
+        out, arrays = {}, []
+        for key, field in self.fields.items():
+            f = feature[key]
+            if field.kind == "int":
+                out[key] = int(f.int64_list.value[0])
+            elif field.kind == "float":
+                out[key] = float(f.float_list.value[0])
+            elif field.kind == "floats":
+                out[key] = tuple(f.float_list.value)
+            elif field.kind == "text":
+                out[key] = f.bytes_list.value[0].decode("utf-8")
+            else:
+                arrays.append((key, field, f.bytes_list.value[0]))
+        for key, field, raw in arrays:
+            shape = [out[s] if isinstance(s, str) else s for s in field.shape]
+            value = np.frombuffer(raw, dtype=field.dtype).reshape(shape)
+            out[key] = value.astype(bool) if field.boolean else value
+        return out
+
+    def parse_spec(self, keys) -> dict:
+        """`tf.io.parse_single_example` spec of `keys` (arrays arrive as raw bytes)."""
+        import tensorflow as tf
+
+        spec = {}
+        for key in keys:
+            field = self.fields[key]
+            if field.kind == "int":
+                spec[key] = tf.io.FixedLenFeature([], tf.int64)
+            elif field.kind == "float":
+                spec[key] = tf.io.FixedLenFeature([], tf.float32)
+            elif field.kind == "floats":
+                spec[key] = tf.io.FixedLenFeature([field.size], tf.float32)
+            else:
+                spec[key] = tf.io.FixedLenFeature([], tf.string)
+        return spec
+
+    def decode_array(self, key: str, raw, shape):
+        """In the graph: the raw bytes of array field `key` -> a tensor of `shape`."""
+        import tensorflow as tf
+
+        dtype = tf.as_dtype(np.dtype(self.fields[key].dtype).newbyteorder("="))
+        return tf.reshape(tf.io.decode_raw(raw, dtype, little_endian=True), shape)
+
+
+def _utterance_fields() -> list[Field]:
+    fields = [Field(k, "text") for k in ("utterance_id", "dialog", "speaker", "speaker_gender",
+                                         "mocap_wearer", "emotion", "label_name", "label_set",
+                                         "text")]
+    fields += [Field(k, "int") for k in ("session", "mocap_is_speaker", "label",
+                                         "audio/num_samples", "audio/sample_rate",
+                                         "mocap/num_frames", "mocap/chunks/count",
+                                         "mocap/chunks/dim")]
+    fields += [Field(k, "float") for k in ("start_time", "end_time", "mocap/rate")]
+    fields.append(Field("vad", "floats", size=3))
+    fields.append(Field("audio/pcm16", "array", "<i2", ("audio/num_samples",)))
+    for stream in MOCAP_STREAMS:
+        shape = ("mocap/num_frames", f"mocap/{stream}/dim")
+        fields += [Field(f"mocap/{stream}/values", "array", "<f4", shape),
+                   Field(f"mocap/{stream}/present", "array", "u1", shape, boolean=True),
+                   Field(f"mocap/{stream}/dim", "int")]
+    fields += [Field("mocap/chunks/values", "array", "<f4",
+                     ("mocap/chunks/count", "mocap/chunks/dim")),
+               Field("mocap/chunks/present", "array", "u1", ("mocap/chunks/count",),
+                     boolean=True)]
+    return fields
+
+
+UTTERANCE = Schema(_utterance_fields())
+METADATA_KEYS = ("utterance_id", "session", "speaker", "label")  # what every split reads
 
 
 @dataclasses.dataclass
@@ -53,108 +182,35 @@ class UtteranceExample:
     chunks_present: np.ndarray  # bool [count]
 
 
-def _bytes(value) -> "object":
-    from tensorflow.core.example import feature_pb2
-
-    if isinstance(value, str):
-        value = value.encode("utf-8")
-    return feature_pb2.Feature(bytes_list=feature_pb2.BytesList(value=[value]))
-
-
-def _int(value) -> "object":
-    from tensorflow.core.example import feature_pb2
-
-    return feature_pb2.Feature(int64_list=feature_pb2.Int64List(value=[int(value)]))
-
-
-def _floats(values) -> "object":
-    from tensorflow.core.example import feature_pb2
-
-    return feature_pb2.Feature(float_list=feature_pb2.FloatList(value=[float(v) for v in values]))
-
-
 def encode_example(example: UtteranceExample) -> bytes:
-    from tensorflow.core.example import example_pb2, feature_pb2
-
     u = example.utterance
-    features = {
-        "utterance_id": _bytes(u.utterance_id),
-        "dialog": _bytes(u.dialog),
-        "session": _int(u.session),
-        "speaker": _bytes(u.speaker),
-        "speaker_gender": _bytes(u.speaker_gender),
-        "mocap_wearer": _bytes(u.mocap_wearer),
-        "mocap_is_speaker": _int(u.mocap_is_speaker),
-        "emotion": _bytes(u.emotion),
-        "label": _int(example.label),
-        "label_name": _bytes(example.label_name),
-        "label_set": _bytes(example.label_set),
-        "vad": _floats(u.vad),
-        "start_time": _floats([u.start]),
-        "end_time": _floats([u.end]),
-        "audio/pcm16": _bytes(example.audio.astype("<i2").tobytes()),
-        "audio/num_samples": _int(example.audio.shape[0]),
-        "audio/sample_rate": _int(example.sample_rate),
-        "text": _bytes(u.transcript),
-        "mocap/rate": _floats([example.mocap_rate]),
-        "mocap/chunks/values": _bytes(example.chunks.astype("<f4").tobytes()),
-        "mocap/chunks/present": _bytes(example.chunks_present.astype(np.uint8).tobytes()),
-        "mocap/chunks/count": _int(example.chunks.shape[0]),
-        "mocap/chunks/dim": _int(example.chunks.shape[1]),
+    values = {
+        "utterance_id": u.utterance_id, "dialog": u.dialog, "session": u.session,
+        "speaker": u.speaker, "speaker_gender": u.speaker_gender,
+        "mocap_wearer": u.mocap_wearer, "mocap_is_speaker": u.mocap_is_speaker,
+        "emotion": u.emotion, "label": example.label, "label_name": example.label_name,
+        "label_set": example.label_set, "vad": u.vad, "start_time": u.start,
+        "end_time": u.end, "audio/pcm16": example.audio,
+        "audio/num_samples": example.audio.shape[0], "audio/sample_rate": example.sample_rate,
+        "text": u.transcript, "mocap/rate": example.mocap_rate,
+        "mocap/chunks/values": example.chunks, "mocap/chunks/present": example.chunks_present,
+        "mocap/chunks/count": example.chunks.shape[0],
+        "mocap/chunks/dim": example.chunks.shape[1],
     }
-    num_frames = None
+    frames = {example.mocap_frames[s][0].shape[0] for s in MOCAP_STREAMS}
+    if len(frames) != 1:
+        raise ValueError(f"{u.utterance_id}: mocap streams differ in frame count")
+    values["mocap/num_frames"] = frames.pop()
     for stream in MOCAP_STREAMS:
-        values, present = example.mocap_frames[stream]
-        num_frames = values.shape[0] if num_frames is None else num_frames
-        if values.shape[0] != num_frames:
-            raise ValueError(f"{u.utterance_id}: mocap streams differ in frame count")
-        features[f"mocap/{stream}/values"] = _bytes(values.astype("<f4").tobytes())
-        features[f"mocap/{stream}/present"] = _bytes(present.astype(np.uint8).tobytes())
-        features[f"mocap/{stream}/dim"] = _int(values.shape[1])
-    features["mocap/num_frames"] = _int(num_frames)
-    proto = example_pb2.Example(features=feature_pb2.Features(feature=features))
-    return proto.SerializeToString(deterministic=True)
+        stream_values, present = example.mocap_frames[stream]
+        values[f"mocap/{stream}/values"] = stream_values
+        values[f"mocap/{stream}/present"] = present.astype(np.uint8)
+        values[f"mocap/{stream}/dim"] = stream_values.shape[1]
+    return UTTERANCE.encode(values)
 
 
 def decode_example(serialized: bytes) -> dict:
-    """Decodes one serialized Example into numpy arrays and Python values.
-
-    For tools and tests; training parses in the graph (`mer_tf.data.pipeline`).
-    """
-    from tensorflow.core.example import example_pb2
-
-    proto = example_pb2.Example.FromString(serialized)
-    feature = proto.features.feature
-
-    def scalar(key):
-        f = feature[key]
-        if f.HasField("bytes_list"):
-            return f.bytes_list.value[0]
-        if f.HasField("int64_list"):
-            return int(f.int64_list.value[0])
-        return float(f.float_list.value[0])
-
-    out = {}
-    for key in ("utterance_id", "dialog", "speaker", "speaker_gender", "mocap_wearer", "emotion",
-                "label_name", "label_set", "text"):
-        out[key] = scalar(key).decode("utf-8")
-    for key in ("session", "mocap_is_speaker", "label", "audio/num_samples", "audio/sample_rate",
-                "mocap/num_frames", "mocap/chunks/count", "mocap/chunks/dim"):
-        out[key] = scalar(key)
-    for key in ("start_time", "end_time", "mocap/rate"):
-        out[key] = scalar(key)
-    out["vad"] = tuple(feature["vad"].float_list.value)
-    out["audio"] = np.frombuffer(scalar("audio/pcm16"), dtype="<i2")
-    frames = out["mocap/num_frames"]
-    for stream in MOCAP_STREAMS:
-        dim = scalar(f"mocap/{stream}/dim")
-        out[f"mocap/{stream}/values"] = np.frombuffer(
-            scalar(f"mocap/{stream}/values"), dtype="<f4").reshape(frames, dim)
-        out[f"mocap/{stream}/present"] = np.frombuffer(
-            scalar(f"mocap/{stream}/present"), dtype=np.uint8).reshape(frames, dim).astype(bool)
-    count, dim = out["mocap/chunks/count"], out["mocap/chunks/dim"]
-    out["mocap/chunks/values"] = np.frombuffer(
-        scalar("mocap/chunks/values"), dtype="<f4").reshape(count, dim)
-    out["mocap/chunks/present"] = np.frombuffer(
-        scalar("mocap/chunks/present"), dtype=np.uint8).astype(bool)
+    """One serialized utterance -> Python values and numpy arrays (`audio`: int16 samples)."""
+    out = UTTERANCE.decode(serialized)
+    out["audio"] = out.pop("audio/pcm16")
     return out

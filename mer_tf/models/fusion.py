@@ -17,9 +17,7 @@ import keras
 
 from mer_tf.config import ModelConfig
 from mer_tf.models.layers import ModalityDropout
-from mer_tf.models.mocap import MocapTower
-from mer_tf.models.speech import SpeechTower
-from mer_tf.models.text import TextTower
+from mer_tf.registry import tower_class
 
 
 class ModelBuilder:
@@ -27,23 +25,20 @@ class ModelBuilder:
 
     Args:
         config: the model's configuration.
-        mocap_frames, mocap_features: the mocap input shape (from the data).
-        mocap_stats: (mean, variance) per mocap feature from the training split.
+        facts: `DataFacts` of the data (mocap streams and view sizes).
+        statistics: {modality: what its tower's `statistics()` computed on the training
+            split}, for towers that need any (mocap normalisation).
     """
 
-    def __init__(self, config: ModelConfig, mocap_frames: int | None = None,
-                 mocap_features: int | None = None, mocap_stats=None):
+    def __init__(self, config: ModelConfig, facts, statistics: dict | None = None):
         self.config = config
+        self.facts = facts
+        self.statistics = dict(statistics or {})
         self.towers = {}
-        if "speech" in config.modalities:
-            self.towers["speech"] = SpeechTower(config.speech, config.tower_units)
-        if "text" in config.modalities:
-            self.towers["text"] = TextTower(config.text, config.tower_units)
-        if "mocap" in config.modalities:
-            if not mocap_frames or not mocap_features:
-                raise ValueError("the mocap tower needs mocap_frames and mocap_features")
-            self.towers["mocap"] = MocapTower(config.mocap, mocap_frames, mocap_features,
-                                              mocap_stats, config.tower_units)
+        for name in config.modalities:
+            cls = tower_class(name)
+            self.towers[name] = cls(config.tower_config(name, cls.config_class),
+                                    config.tower_units, facts, self.statistics.get(name))
         self.modality_dropout = (ModalityDropout(config.modality_dropout, name="modality_dropout")
                                  if config.modality_dropout and len(config.modalities) > 1
                                  else None)
@@ -54,11 +49,11 @@ class ModelBuilder:
 
     def cacheable(self) -> tuple[str, ...]:
         """Modalities whose frozen backbone output can be computed once and cached."""
-        return tuple(name for name, tower in self.towers.items()
-                     if tower.cacheable and self._frozen(name))
+        return tuple(name for name, tower in self.towers.items() if tower.cacheable)
 
-    def _frozen(self, name: str) -> bool:
-        return getattr(self.config, name).freeze if name in ("speech", "text") else False
+    def readers(self, cached=()) -> tuple:
+        """The data pipeline's readers: one per tower that reads raw input."""
+        return tuple(t.reader() for name, t in self.towers.items() if name not in cached)
 
     def model(self, cached: tuple[str, ...] = (), presence: bool = False) -> keras.Model:
         """The classifier; towers named in `cached` take cached features instead of raw input.
@@ -106,8 +101,7 @@ class ModelBuilder:
 
     def backbone(self, name: str):
         """The pretrained backbone layer inside a tower (wav2vec2, BERT), or None (mocap)."""
-        tower = self.towers[name]
-        return getattr(tower, "encoder", None) or getattr(tower, "backbone", None)
+        return self.towers[name].backbone
 
     def backbone_variables(self) -> list:
         """Trainable variables of the pretrained backbones (their own learning rate)."""
@@ -129,33 +123,23 @@ class ModelBuilder:
 
     def describe_backbones(self) -> dict:
         """Facts about loaded backbones that their configuration cannot say."""
-        facts = {}
-        if "speech" in self.towers:
-            facts["speech"] = self.towers["speech"].encoder.describe()
-        return facts
-
-    def input_lengths(self) -> dict:
-        """Static lengths the data pipeline pads or crops to."""
-        out = {}
-        if "speech" in self.towers:
-            out["waveform"] = self.towers["speech"].input_length
-        if "text" in self.towers:
-            out["text"] = self.towers["text"].sequence_length
-        if "mocap" in self.towers:
-            out["mocap"] = self.towers["mocap"].frames
-        return out
+        return {name: facts for name, tower in self.towers.items() if (facts := tower.describe())}
 
 
 def tower_parameter_counts(builder: ModelBuilder) -> dict:
     """Parameters per tower (backbone and head) and for the fusion layers."""
     counts = {}
     model = builder.model()
-    by_prefix = {"speech": ("wav2vec2", "speech_"), "text": ("bert", "text_"),
-                 "mocap": ("mocap_",), "fusion": ("fusion_", "classifier")}
-    for group, prefixes in by_prefix.items():
-        total = sum(layer.count_params() for layer in model.layers
-                    if layer.name.startswith(prefixes) and layer.built)
-        if total:
-            counts[group] = total
+
+    def group(layer):
+        for name, tower in builder.towers.items():
+            if layer is tower.backbone or layer.name.startswith(name + "_"):
+                return name
+        return "fusion" if layer.name.startswith(("fusion_", "classifier")) else None
+
+    for layer in model.layers:
+        name = group(layer)
+        if name and layer.built and layer.count_params():
+            counts[name] = counts.get(name, 0) + layer.count_params()
     counts["total"] = model.count_params()
     return counts

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mer_tf import io
+from mer_tf import storage
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -27,10 +27,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = "min" if monitor.endswith("loss") else "max"
         self.patience = int(patience)
-        self.weights_path = io.join(directory, "best.weights.h5")
-        self.state_path = io.join(directory, "best.json")
-        io.makedirs(directory)
-        self.state = io.read_json(self.state_path) if io.exists(self.state_path) else None
+        self.weights_path = storage.join(directory, "best.weights.h5")
+        self.state_path = storage.join(directory, "best.json")
+        storage.makedirs(directory)
+        self.state = storage.read_json(self.state_path) if storage.exists(self.state_path) else None
 
     def _improved(self, value: float) -> bool:
         if self.state is None:
@@ -45,7 +45,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self._improved(float(value)):
             save_weights(self.model, self.weights_path)
             self.state = {"epoch": int(epoch), "value": float(value), "monitor": self.monitor}
-            io.write_json_atomic(self.state_path, self.state)
+            storage.write_json_atomic(self.state_path, self.state)
         elif epoch - self.state["epoch"] >= self.patience:
             self.model.stop_training = True
 
@@ -68,20 +68,20 @@ class EpochHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         import csv
-        import io as pyio
+        import io
 
         rows = []
-        if io.exists(self.path):
-            rows = [r for r in csv.DictReader(pyio.StringIO(io.read_text(self.path)))
+        if storage.exists(self.path):
+            rows = [r for r in csv.DictReader(io.StringIO(storage.read_text(self.path)))
                     if int(r["epoch"]) < epoch]
         row = {"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}}
         rows.append(row)
         fields = ["epoch"] + sorted({k for r in rows for k in r if k != "epoch"})
-        buffer = pyio.StringIO()
+        buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-        io.write_text_atomic(self.path, buffer.getvalue())
+        storage.write_text_atomic(self.path, buffer.getvalue())
 
 
 def save_weights(model, path: str) -> None:
@@ -93,12 +93,12 @@ def save_weights(model, path: str) -> None:
         copy = os.path.join(local, "weights.weights.h5")
         model.save_weights(copy)  # h5py writes local files only
         with open(copy, "rb") as f:
-            io.write_bytes_atomic(path, f.read())
+            storage.write_bytes_atomic(path, f.read())
 
 
 def load_weights(model, path: str) -> None:
     """Loads `.weights.h5` from any filesystem (copied locally first when remote)."""
-    if not io.is_remote(path):
+    if not storage.is_remote(path):
         model.load_weights(path)
         return
     import os
@@ -107,7 +107,7 @@ def load_weights(model, path: str) -> None:
     with tempfile.TemporaryDirectory() as local:
         copy = os.path.join(local, "weights.weights.h5")
         with open(copy, "wb") as f:
-            f.write(io.read_bytes(path))
+            f.write(storage.read_bytes(path))
         model.load_weights(copy)
 
 
@@ -120,7 +120,7 @@ class ValidationConfusion(keras.callbacks.Callback):
 
     def __init__(self, log_dir: str, class_names):
         super().__init__()
-        self.log_dir = io.join(log_dir, "validation")
+        self.log_dir = storage.join(log_dir, "validation")
         self.class_names = list(class_names)
         self._writer = None
 

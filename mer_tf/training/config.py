@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.config import ModelConfig, from_dict, to_dict
 
 PROTOCOLS = ("session5", "loso")
@@ -83,9 +83,9 @@ class RunConfig:
         return from_dict(cls, data)
 
     def save(self) -> None:
-        io.makedirs(self.run_dir)
-        io.write_json_atomic(io.join(self.run_dir, "config.json"), self.to_dict())
+        storage.makedirs(self.run_dir)
+        storage.write_json_atomic(storage.join(self.run_dir, "config.json"), self.to_dict())
 
     @classmethod
     def load(cls, run_dir: str) -> "RunConfig":
-        return cls.from_dict(io.read_json(io.join(run_dir, "config.json")))
+        return cls.from_dict(storage.read_json(storage.join(run_dir, "config.json")))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from mer_tf import io
+from mer_tf import storage
 
 SAVED_MODEL_DIR = "saved_model"
 INFO_FILE = "mer_tf.json"
@@ -43,72 +43,67 @@ def float32_policy():
         keras.mixed_precision.set_global_policy(previous)
 
 
-def export_info(config, builder, manifest) -> dict:
-    m = config.model
-    lengths = builder.input_lengths()
-    return {
+# Keys of mer_tf.json (and of the `metadata` endpoint) that every model has, whatever its
+# towers: models without speech, text or mocap say 0 or "".
+INFO_DEFAULTS = {"sample_rate": 16000, "waveform_length": 0, "text_length": 0, "text_preset": "",
+                 "mocap_view": "", "mocap_frames": 0}
+METADATA_KEYS = ("label_names", "modalities", "sample_rate", "waveform_length", "text_length",
+                 "mocap_view", "mocap_frames", "mocap_rate")
+
+
+def export_info(m, builder, experiment: str = "") -> dict:
+    """mer_tf.json of model config `m` built by `builder`."""
+    info = {
         "format": "mer_tf SavedModel v1",
         "modalities": list(m.modalities),
         "label_names": list(m.class_names),
-        "sample_rate": 16000,
-        "waveform_length": lengths.get("waveform", 0),
-        "text_length": lengths.get("text", 0),
-        "text_preset": m.text.preset if "text" in m.modalities else "",
-        "mocap_view": m.mocap.view if "mocap" in m.modalities else "",
-        "mocap_frames": lengths.get("mocap", 0),
-        "mocap_rate": float(manifest["mocap"]["rate"]),
-        "mocap_streams": {k: int(v) for k, v in manifest["mocap"]["streams"].items()},
-        "experiment": config.experiment,
+        **INFO_DEFAULTS,
+        "mocap_rate": float(builder.facts.mocap_rate),
+        "mocap_streams": {k: int(v) for k, v in builder.facts.mocap_streams},
+        "experiment": experiment,
         # > 0: trained to do without a dropped modality, so `serve_partial` may be used
         "modality_dropout": float(m.modality_dropout) if len(m.modalities) > 1 else 0.0,
     }
+    for tower in builder.towers.values():
+        info.update(tower.export_info())
+    return info
 
 
-def export_run_model(builder, config, directory: str, preprocessor, manifest) -> str:
+def export_run_model(builder, config, directory: str) -> str:
     """Exports the fold's trained model to `directory/saved_model`; returns the path."""
     from mer_tf.models.fusion import ModelBuilder
 
-    trained = builder.model()
-    weights = trained.get_weights()
-    towers = builder.towers
-    mocap = towers.get("mocap")
-    stats = None
-    if mocap is not None:
-        stats = (mocap.normalize.mean, mocap.normalize.variance)
+    weights = builder.model().get_weights()
     with float32_policy():  # called outside the training strategy's scope
-        export_builder = ModelBuilder(
-            config.model, mocap_frames=mocap.frames if mocap else None,
-            mocap_features=mocap.feature_dim if mocap else None, mocap_stats=stats)
+        export_builder = ModelBuilder(config.model, builder.facts, builder.statistics)
         model = export_builder.model()
         model.set_weights(weights)
-        info = export_info(config, export_builder, manifest)
-        # shares the layers (and so the weights) of `model`, plus the modality gate
-        partial = export_builder.model(presence=True) if info["modality_dropout"] else None
-        path = io.join(directory, SAVED_MODEL_DIR)
-        export_saved_model(model, preprocessor, info, path, partial)
+        path = storage.join(directory, SAVED_MODEL_DIR)
+        export_saved_model(export_builder, model, export_info(config.model, export_builder, config.experiment), path)
     return path
 
 
-def export_saved_model(model, preprocessor, info: dict, path: str, partial_model=None) -> str:
+def export_saved_model(builder, model, info: dict, path: str) -> str:
     """Writes `model` with raw-input serving endpoints to `path` (temporary name, then rename).
 
-    With `partial_model` (the same model with a `modality_present` input, for models
-    trained with modality dropout), `serve_partial` takes the raw inputs plus
-    `modality_present` [B, M] int32 (1: present, 0: missing, in `modalities` order).
+    Each tower says what its serving inputs are and how they become the model's inputs.
+    A model trained with modality dropout also gets `serve_partial`: the raw inputs plus
+    `modality_present` [B, M] int32 (1: present, 0: missing, in `modalities` order),
+    served by the same layers (and weights) with a modality gate.
     """
     import keras
     import tensorflow as tf
 
-    modalities = info["modalities"]
+    towers = builder.towers
+    partial_model = builder.model(presence=True) if info["modality_dropout"] else None
     names = tf.constant(info["label_names"])
     archive = keras.export.ExportArchive()
     archive.track(model)
     if partial_model is not None:
         archive.track(partial_model)
-    if preprocessor is not None:
-        if not preprocessor.built:  # built by its first call, which tf.data usually made
-            preprocessor(tf.constant(["build"]))
-        archive.track(preprocessor)
+    for tower in towers.values():
+        for trackable in tower.trackables():
+            archive.track(trackable)
 
     def classify(inputs, network=model):
         probabilities = tf.cast(network(inputs, training=False), tf.float32)
@@ -116,128 +111,54 @@ def export_saved_model(model, preprocessor, info: dict, path: str, partial_model
                 "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
                 "label_names": names}
 
-    def model_inputs(waveform=None, waveform_length=None, transcript=None, mocap=None,
-                     mocap_mask=None):
-        inputs = {}
-        if "speech" in modalities:
-            inputs.update(_fit_waveform(waveform, waveform_length, info["waveform_length"]))
-        if "text" in modalities:
-            tokens = preprocessor(transcript)
-            inputs.update({k: tf.cast(tokens[k], tf.int32)
-                           for k in ("token_ids", "segment_ids", "padding_mask")})
-        if "mocap" in modalities:
-            inputs.update(_fit_mocap(mocap, mocap_mask, info["mocap_frames"]))
-        return inputs
+    def endpoint_inputs(encoded: str | None = None):
+        """(serving specs in call order, tensors -> model inputs); `encoded` names the tower
+        whose encoded-file inputs replace its raw ones."""
+        specs, parts = [], []
+        for name, tower in towers.items():
+            mine = tower.encoded_serving_specs() if name == encoded else tower.serving_specs()
+            convert = tower.encoded_serving_inputs if name == encoded else tower.serving_inputs
+            parts.append((list(mine), convert))
+            specs.extend(mine.values())
 
-    specs = _signature_specs(modalities, sum(info["mocap_streams"].values()))
-    raw_names = [k for k in specs if k != "wav"]
+        def to_model_inputs(tensors):
+            inputs, i = {}, 0
+            for keys, convert in parts:
+                inputs.update(convert(dict(zip(keys, tensors[i:i + len(keys)]))))
+                i += len(keys)
+            return inputs
 
-    def serve(*tensors):
-        return classify(model_inputs(**dict(zip(raw_names, tensors))))
+        return specs, to_model_inputs
 
-    archive.add_endpoint("serve", serve, input_signature=[specs[k] for k in raw_names])
+    specs, to_inputs = endpoint_inputs()
+    archive.add_endpoint("serve", lambda *t: classify(to_inputs(t)), input_signature=specs)
     if partial_model is not None:
         def serve_partial(*tensors):
-            present = tensors[-1]
-            inputs = model_inputs(**dict(zip(raw_names, tensors[:-1])))
-            return classify({**inputs, "modality_present": present}, network=partial_model)
+            inputs = {**to_inputs(tensors[:-1]), "modality_present": tensors[-1]}
+            return classify(inputs, network=partial_model)
 
         archive.add_endpoint("serve_partial", serve_partial, input_signature=[
-            *(specs[k] for k in raw_names),
-            tf.TensorSpec([None, len(modalities)], tf.int32, name="modality_present")])
-    if "speech" in modalities:
-        wav_names = [k for k in specs if k not in ("waveform", "waveform_length")]
+            *specs, tf.TensorSpec([None, len(towers)], tf.int32, name="modality_present")])
+    def serve_with(convert):
+        return lambda *tensors: classify(convert(tensors))
 
-        def serve_wav(*tensors):
-            features = dict(zip(wav_names, tensors))
-            waveform, length = _decode_wavs(features.pop("wav"), info["sample_rate"])
-            return classify(model_inputs(waveform=waveform, waveform_length=length, **features))
-
-        archive.add_endpoint("serve_wav", serve_wav,
-                             input_signature=[specs[k] for k in wav_names])
-    constants = {k: tf.constant(v) for k, v in _info_tensors(info).items()}
+    for name, tower in towers.items():
+        if tower.encoded_serving_specs():  # serve_wav: the speech tower's WAV bytes
+            encoded_specs, encoded_inputs = endpoint_inputs(encoded=name)
+            archive.add_endpoint(f"serve_{next(iter(tower.encoded_serving_specs()))}",
+                                 serve_with(encoded_inputs), input_signature=encoded_specs)
+        for endpoint, (function, signature) in tower.endpoints().items():
+            archive.add_endpoint(endpoint, function, input_signature=signature)
+    constants = {k: tf.constant(info[k]) for k in METADATA_KEYS}
     archive.add_endpoint("metadata", lambda: constants, input_signature=[])
-    if "text" in modalities:
-        tokenizer = preprocessor.tokenizer
 
-        def token_count(transcript):
-            return tokenizer(transcript).row_lengths() + 2  # [CLS] and [SEP]
-
-        archive.add_endpoint("token_count", token_count,
-                             input_signature=[tf.TensorSpec([None], tf.string, name="transcript")])
-    tmp = io.temp_name(path)
+    tmp = storage.temp_name(path)
     try:
         archive.write_out(tmp, verbose=False)
-        io.write_json_atomic(io.join(tmp, INFO_FILE), info)
-        io.move_tree(tmp, path, last="saved_model.pb")
+        storage.write_json_atomic(storage.join(tmp, INFO_FILE), info)
+        storage.move_tree(tmp, path, last="saved_model.pb")
     finally:
-        if io.isdir(tmp):
-            io.rmtree(tmp)
+        if storage.isdir(tmp):
+            storage.rmtree(tmp)
     print(f"exported SavedModel: {path}", file=sys.stderr)
     return path
-
-
-def _signature_specs(modalities, mocap_features: int) -> dict:
-    import tensorflow as tf
-
-    specs = {}
-    if "speech" in modalities:
-        specs["waveform"] = tf.TensorSpec([None, None], tf.float32, name="waveform")
-        specs["waveform_length"] = tf.TensorSpec([None], tf.int32, name="waveform_length")
-        specs["wav"] = tf.TensorSpec([None], tf.string, name="wav")
-    if "text" in modalities:
-        specs["transcript"] = tf.TensorSpec([None], tf.string, name="transcript")
-    if "mocap" in modalities:
-        specs["mocap"] = tf.TensorSpec([None, None, mocap_features], tf.float32, name="mocap")
-        specs["mocap_mask"] = tf.TensorSpec([None, None], tf.int32, name="mocap_mask")
-    return specs
-
-
-def _info_tensors(info: dict) -> dict:
-    return {
-        "label_names": info["label_names"],
-        "modalities": info["modalities"],
-        "sample_rate": info["sample_rate"],
-        "waveform_length": info["waveform_length"],
-        "text_length": info["text_length"],
-        "mocap_view": info["mocap_view"],
-        "mocap_frames": info["mocap_frames"],
-        "mocap_rate": info["mocap_rate"],
-    }
-
-
-def _fit_waveform(waveform, lengths, target: int) -> dict:
-    import tensorflow as tf
-
-    waveform = waveform[:, :target]
-    pad = target - tf.shape(waveform)[1]
-    waveform = tf.pad(waveform, [[0, 0], [0, pad]])
-    waveform = tf.ensure_shape(waveform, [None, target])
-    lengths = tf.minimum(tf.cast(lengths, tf.int32), target)
-    return {"waveform": waveform, "waveform_length": lengths}
-
-
-def _fit_mocap(mocap, mask, target: int) -> dict:
-    import tensorflow as tf
-
-    mocap = mocap[:, :target]
-    mask = tf.cast(mask[:, :target], tf.int32)
-    pad = target - tf.shape(mocap)[1]
-    mocap = tf.pad(mocap, [[0, 0], [0, pad], [0, 0]])
-    mask = tf.pad(mask, [[0, 0], [0, pad]])
-    return {"mocap": tf.ensure_shape(mocap, [None, target, mocap.shape[-1]]),
-            "mocap_mask": tf.ensure_shape(mask, [None, target])}
-
-
-def _decode_wavs(wavs, sample_rate: int):
-    """Encoded 16-bit WAVs (mono or stereo, downmixed) -> padded float32 batch and lengths."""
-    import tensorflow as tf
-
-    def decode(data):
-        audio, rate = tf.audio.decode_wav(data)
-        tf.debugging.assert_equal(rate, sample_rate, message="WAV sample rate must be 16000 Hz "
-                                  "(resample first; mer_tf's predict does it with soxr)")
-        return tf.reduce_mean(audio, axis=-1)
-
-    decoded = tf.map_fn(decode, wavs, fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
-    return decoded.to_tensor(), tf.cast(decoded.row_lengths(), tf.int32)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io as pyio
+import io
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def curves_figure(history: dict):
 
 def figure_png(figure) -> bytes:
     plt = _pyplot()
-    buffer = pyio.BytesIO()
+    buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     plt.close(figure)
     return buffer.getvalue()

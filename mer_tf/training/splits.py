@@ -24,6 +24,23 @@ class Fold:
     validation_speakers: tuple = ()  # held-out training speakers (speaker validation)
     validation_ids: tuple = ()  # held-out training utterances (stratified validation)
 
+    def train_split(self):
+        from mer_tf.data.corpus import Split
+
+        return Split(self.train_sessions, exclude_speakers=self.validation_speakers,
+                     exclude_ids=self.validation_ids)
+
+    def validation_split(self):
+        from mer_tf.data.corpus import Split
+
+        return Split(self.train_sessions, only_speakers=self.validation_speakers,
+                     only_ids=self.validation_ids if self.validation_ids else None)
+
+    def test_split(self):
+        from mer_tf.data.corpus import Split
+
+        return Split(self.test_sessions)
+
     def describe(self) -> str:
         held_out = (f"speaker {', '.join(self.validation_speakers)}" if self.validation_speakers
                     else f"{len(self.validation_ids)} stratified utterances")
@@ -31,13 +48,10 @@ class Fold:
                 f"(validation), test sessions {list(self.test_sessions)}")
 
 
-def make_folds(data_config, manifest: dict, metadata_reader) -> list[Fold]:
-    """The folds of `data_config.protocol`, each with its validation split.
-
-    `metadata_reader(sessions)` returns [{utterance_id, speaker, label}] (only
-    stratified validation needs it).
-    """
-    available = tuple(sorted(int(s) for s in manifest["sessions"]))
+def make_folds(data_config, corpus) -> list[Fold]:
+    """The folds of `data_config.protocol` on a `PreparedCorpus`, each with its validation
+    split (stratified validation reads the training sessions' labels)."""
+    available = corpus.sessions
     if data_config.protocol == "session5":
         tests = [(5,)]
     else:
@@ -52,13 +66,13 @@ def make_folds(data_config, manifest: dict, metadata_reader) -> list[Fold]:
             raise ValueError("no training sessions left")
         name = "session5" if data_config.protocol == "session5" else f"fold{test[0]}"
         if data_config.validation == "speaker":
-            speakers = manifest["sessions"][str(max(train))]["speakers"]
+            speakers = corpus.speakers(max(train))
             # The female speaker if present (a fixed, documented choice), else any.
             speaker = next((s for s in sorted(speakers) if s.endswith("F")), sorted(speakers)[0])
             folds.append(Fold(name, train, test, validation_speakers=(speaker,)))
         else:
             folds.append(Fold(name, train, test, validation_ids=_stratified_ids(
-                metadata_reader(train), data_config.validation_fraction, seed=test[0])))
+                corpus.metadata(train), data_config.validation_fraction, seed=test[0])))
     return folds
 
 

@@ -1,4 +1,4 @@
-"""Speech tower: wav2vec2 from a TF-Hub handle inside a Keras 3 functional model.
+"""wav2vec2 from a TF-Hub handle (or SavedModel) as a Keras 3 layer.
 
 `hub.KerasLayer` is a tf-keras (Keras 2) layer and cannot sit in a Keras 3
 model; `keras.layers.TFSMLayer` loads the variables, but their names keep the
@@ -21,7 +21,6 @@ from mer_tf.models.layers import PACKAGE, frames_for_samples
 
 log = logging.getLogger("mer_tf.models")
 
-SPEECH_HEADS = ("mean", "attention", "flatten")
 
 
 def import_tensorflow_hub():
@@ -69,7 +68,7 @@ def load_hub_model(handle: str):
         raise RuntimeError(
             f"could not load the TF-Hub model {handle!r} ({type(error).__name__}: {error}). "
             "Without network access, pass a local SavedModel directory "
-            "(for example one written by mer_tf.models.wav2vec2_savedmodel.save_wav2vec2)."
+            "(for example one written by mer_tf.testing.wav2vec2_savedmodel.save_wav2vec2)."
         ) from error
 
 
@@ -249,65 +248,3 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                 "safe_mode it is not fetched. Load the file with safe_mode=False only if you "
                 "trust it, or replace the handle with a local SavedModel directory.")
         return cls(**config)
-
-
-class SpeechTower:
-    """wav2vec2 -> frame mask -> head. `features` is the part a frozen run can cache.
-
-    With the pooled-mean head the cacheable output is one vector per utterance;
-    with attention pooling or the paper's Flatten head it is the frame sequence.
-    """
-
-    name = "speech"
-
-    def __init__(self, config, units: int = 128, sample_rate: int = 16000):
-        from mer_tf.models.layers import AttentionPooling, FrameMask, MaskedMeanPooling
-
-        if config.head not in SPEECH_HEADS:
-            raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
-        self.config = config
-        self.encoder = Wav2Vec2Encoder(config.handle, trainable=not config.freeze, name="wav2vec2")
-        fixed = self.encoder.input_length
-        self.input_length = int(fixed) if fixed else int(round(config.input_seconds * sample_rate))
-        self.frames = int(self.encoder.convention.frames or frames_for_samples(self.input_length))
-        self.hidden = int(self.encoder.hidden_size)
-        self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
-        self.cacheable = True
-        if config.head == "mean":
-            self.pool = MaskedMeanPooling(name="speech_pool")
-            self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
-        elif config.head == "attention":
-            self.pool = AttentionPooling(name="speech_pool")
-            self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
-        else:
-            self.pool = keras.layers.Flatten(name="speech_flatten")
-            self.dense = keras.layers.Dense(units, name="speech_dense")
-
-    def raw_inputs(self) -> dict:
-        return {
-            "waveform": keras.Input((self.input_length,), dtype="float32", name="waveform"),
-            "waveform_length": keras.Input((), dtype="int32", name="waveform_length"),
-        }
-
-    def feature_inputs(self) -> dict:
-        if self.config.head == "mean":
-            return {"speech_features": keras.Input((self.hidden,), name="speech_features")}
-        return {
-            "speech_frames": keras.Input((self.frames, self.hidden), name="speech_frames"),
-            "speech_frame_mask": keras.Input((self.frames,), dtype="int32",
-                                             name="speech_frame_mask"),
-        }
-
-    def features(self, inputs: dict) -> dict:
-        frames = self.encoder(inputs["waveform"])
-        mask = self.frame_mask(inputs["waveform_length"])
-        if self.config.head == "mean":
-            return {"speech_features": self.pool(frames, mask)}
-        return {"speech_frames": frames, "speech_frame_mask": mask}
-
-    def head(self, features: dict):
-        if self.config.head == "mean":
-            return self.dense(features["speech_features"])
-        if self.config.head == "attention":
-            return self.dense(self.pool(features["speech_frames"], features["speech_frame_mask"]))
-        return self.dense(self.pool(features["speech_frames"]))

@@ -25,7 +25,7 @@ import dataclasses
 
 import numpy as np
 
-from mer_tf import io
+from mer_tf import storage
 from mer_tf.data.errors import DataError
 
 MOCAP_FPS = 120.0
@@ -126,9 +126,9 @@ def _locate_bad_row(lines: list[str], columns: int, path: str) -> DataError:
 
 
 def read_mocap(path: str) -> MocapTrack:
-    if not io.exists(path):
+    if not storage.exists(path):
         raise DataError(path, "missing MOCAP file")
-    return parse_mocap_text(io.read_text(path, errors="replace"), path)
+    return parse_mocap_text(storage.read_text(path, errors="replace"), path)
 
 
 def slice_track(track: MocapTrack, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,127 @@
+"""The manifest of a prepared folder: what preparation found, summed up from the
+shards' state files, and the table it prints."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from mer_tf.data.dialog import DEGRADED
+from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.data.schema import SCHEMA_VERSION
+
+# manifest["dialog_notes"] keys, as the summary names them
+NOTE_DESCRIPTIONS = {
+    "transcript_lines_without_id": "transcription lines without an utterance id, skipped",
+    "unlabelled_transcript_ids": "transcribed ids without a label (overlaps), skipped",
+    **{key: f"utterances kept with {what}" for key, what in DEGRADED.items()},
+}
+
+def excluded_counts(index, label_set) -> dict:
+    """Per session, labelled utterances whose code is outside the label set."""
+    return {
+        str(session): dict(sorted(Counter(
+            u.emotion for d in dialogs for u in d.utterances if label_set.class_of(u.emotion) is None
+        ).items()))
+        for session, dialogs in sorted(index.items())
+    }
+
+
+def build_manifest(config, label_set, index, states, excluded, index_errors, streams) -> dict:
+    sessions = {}
+    for session in sorted(index):
+        mine = [s for s in states if s["session"] == session]
+        classes = Counter()
+        speakers = Counter()
+        for s in mine:
+            classes.update(s["classes"])
+            speakers.update(s["speakers"])
+        sessions[str(session)] = {
+            "utterances": sum(s["utterances"] for s in mine),
+            "classes": {c: classes.get(c, 0) for c in label_set.classes},
+            "speakers": dict(sorted(speakers.items())),
+            "mocap_on_listener": sum(s["mocap_on_listener"] for s in mine),
+            "excluded": excluded[str(session)],
+            "skipped": sum(len(s["skipped"]) for s in mine)
+            + sum(1 for r in index_errors if _record_session(r) == session),
+            "shards": [s["file"] for s in mine],
+        }
+    total_classes = Counter()
+    for s in sessions.values():
+        total_classes.update(s["classes"])
+    skipped = list(index_errors) + [r for s in states for r in s["skipped"]]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": str(config.source),
+        "label_set": label_set.name,
+        "classes": list(label_set.classes),
+        "on_error": config.on_error,
+        "audio": {"sample_rate": 16000, "encoding": "pcm16"},
+        "mocap": {"rate": config.mocap_rate, "chunks": config.mocap_chunks,
+                  # value columns per stream, counted from the files' rows
+                  "streams": {s: streams.get(s, {}).get("width") for s in MOCAP_STREAMS},
+                  "columns": {s: streams.get(s, {}).get("columns") for s in MOCAP_STREAMS}},
+        "utterances": sum(s["utterances"] for s in sessions.values()),
+        "class_counts": {c: total_classes.get(c, 0) for c in label_set.classes},
+        "sessions": sessions,
+        "shards": [{"file": s["file"], "session": s["session"], "utterances": s["utterances"],
+                    "sha256": s["sha256"], "bytes": s["bytes"]} for s in states],
+        "excluded": dict(sorted(sum((Counter(e) for e in excluded.values()), Counter()).items())),
+        "skipped": skipped,
+        "skipped_count": len(skipped),
+        "resampled": [r for s in states for r in s["resampled"]],
+        "audio_from_dialog": [u for s in states for u in s["audio_from_dialog"]],
+        # per dialog, what was accepted but is worth knowing (none of it an error)
+        "dialog_notes": _dialog_notes(index, states),
+    }
+
+
+def _dialog_notes(index, states) -> dict:
+    """Per dialog: lines its text files hold besides utterances (from the index) and
+    utterances kept with a degraded input (from the shards)."""
+    notes = {}
+    for session in sorted(index):
+        for dialog in index[session]:
+            if dialog.notes:
+                notes[dialog.dialog_id] = dict(dialog.notes)
+    for state in states:
+        for dialog, counts in state.get("degraded", {}).items():
+            notes.setdefault(dialog, {}).update(counts)
+    return {d: dict(sorted(n.items())) for d, n in sorted(notes.items())}
+
+
+def _record_session(record: dict) -> int | None:
+    ids = record.get("utterance_ids") or []
+    if ids and ids[0].startswith("Ses") and ids[0][3:5].isdigit():
+        return int(ids[0][3:5])
+    return None
+
+
+def summary_table(manifest: dict) -> str:
+    classes = manifest["classes"]
+    header = ["session", "utterances", *classes, "excluded", "skipped", "shards"]
+    rows = []
+    for session, info in manifest["sessions"].items():
+        rows.append([session, info["utterances"], *[info["classes"][c] for c in classes],
+                     sum(info["excluded"].values()), info["skipped"], len(info["shards"])])
+    rows.append(["total", manifest["utterances"], *[manifest["class_counts"][c] for c in classes],
+                 sum(manifest["excluded"].values()), manifest["skipped_count"],
+                 len(manifest["shards"])])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).rjust(w) for v, w in zip(row, widths)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    extra = []
+    if manifest["resampled"]:
+        extra.append(f"resampled to 16 kHz: {len(manifest['resampled'])} WAV files")
+    if manifest["audio_from_dialog"]:
+        extra.append(f"audio cut from the dialog WAV (sentence WAV missing): "
+                     f"{len(manifest['audio_from_dialog'])} utterances")
+    for key, what in NOTE_DESCRIPTIONS.items():
+        total = sum(n.get(key, 0) for n in manifest.get("dialog_notes", {}).values())
+        if total:
+            dialogs = sum(1 for n in manifest["dialog_notes"].values() if n.get(key))
+            extra.append(f"{what}: {total} in {dialogs} dialogs")
+    for name, reason in manifest.get("rebuilt", {}).items():
+        extra.append(f"rebuilt {name}: {reason}")
+    if manifest["skipped_count"]:
+        extra.append(f"skipped: {manifest['skipped_count']} problems (listed in manifest.json)")
+    return "\n".join(["", *lines, *extra, ""])

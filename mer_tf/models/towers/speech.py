@@ -1,0 +1,181 @@
+"""Speech tower: wav2vec2 -> frame mask -> head (masked mean, attention, or the paper's
+Flatten -> Dense(128)).
+
+With the mean head the cacheable features are one vector per utterance; with attention
+pooling or Flatten they are the frame sequence and its mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mer_tf.config import SpeechConfig
+from mer_tf.models.towers.base import Tower
+
+SPEECH_HEADS = ("mean", "attention", "flatten")
+SAMPLE_RATE = 16000
+SILENCE_PEAK = 1e-4  # below this peak amplitude a waveform counts as silent
+
+
+class SpeechTower(Tower):
+    name = "speech"
+    config_class = SpeechConfig
+    item_key = "waveform"
+
+    def __init__(self, config: SpeechConfig, units: int, facts, statistics=None):
+        import keras
+
+        from mer_tf.models.layers import (AttentionPooling, FrameMask, MaskedMeanPooling,
+                                          frames_for_samples)
+        from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+
+        super().__init__(config, units, facts, statistics)
+        if config.head not in SPEECH_HEADS:
+            raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
+        self.backbone = self.encoder = Wav2Vec2Encoder(config.handle, trainable=not config.freeze,
+                                                       name="wav2vec2")
+        fixed = self.encoder.input_length
+        self.input_length = int(fixed) if fixed else int(round(config.input_seconds * SAMPLE_RATE))
+        self.frames = int(self.encoder.convention.frames or frames_for_samples(self.input_length))
+        self.hidden = int(self.encoder.hidden_size)
+        self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
+        if config.head == "mean":
+            self.pool = MaskedMeanPooling(name="speech_pool")
+            self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
+        elif config.head == "attention":
+            self.pool = AttentionPooling(name="speech_pool")
+            self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
+        else:
+            self.pool = keras.layers.Flatten(name="speech_flatten")
+            self.dense = keras.layers.Dense(units, name="speech_dense")
+
+    def reader(self):
+        from mer_tf.data.readers import WaveformReader
+
+        return WaveformReader(self.input_length)
+
+    def raw_inputs(self) -> dict:
+        import keras
+
+        return {
+            "waveform": keras.Input((self.input_length,), dtype="float32", name="waveform"),
+            "waveform_length": keras.Input((), dtype="int32", name="waveform_length"),
+        }
+
+    def feature_inputs(self) -> dict:
+        import keras
+
+        if self.config.head == "mean":
+            return {"speech_features": keras.Input((self.hidden,), name="speech_features")}
+        return {
+            "speech_frames": keras.Input((self.frames, self.hidden), name="speech_frames"),
+            "speech_frame_mask": keras.Input((self.frames,), dtype="int32",
+                                             name="speech_frame_mask"),
+        }
+
+    def features(self, raw: dict) -> dict:
+        frames = self.encoder(raw["waveform"])
+        mask = self.frame_mask(raw["waveform_length"])
+        if self.config.head == "mean":
+            return {"speech_features": self.pool(frames, mask)}
+        return {"speech_frames": frames, "speech_frame_mask": mask}
+
+    def head(self, features: dict):
+        if self.config.head == "mean":
+            return self.dense(features["speech_features"])
+        if self.config.head == "attention":
+            return self.dense(self.pool(features["speech_frames"], features["speech_frame_mask"]))
+        return self.dense(self.pool(features["speech_frames"]))
+
+    def cache_key(self):
+        return [self.config.handle, self.config.head, self.input_length]
+
+    def describe(self) -> dict:
+        return self.encoder.describe()
+
+    def hparams(self) -> dict:
+        return {"speech_head": self.config.head}
+
+    # -- export ----------------------------------------------------------------------------
+    def export_info(self) -> dict:
+        return {"sample_rate": SAMPLE_RATE, "waveform_length": self.input_length}
+
+    def serving_specs(self) -> dict:
+        import tensorflow as tf
+
+        return {"waveform": tf.TensorSpec([None, None], tf.float32, name="waveform"),
+                "waveform_length": tf.TensorSpec([None], tf.int32, name="waveform_length")}
+
+    def serving_inputs(self, tensors: dict) -> dict:
+        """Any number of samples -> the model's fixed input length (cropped or zero-padded)."""
+        import tensorflow as tf
+
+        target = self.input_length
+        waveform = tensors["waveform"][:, :target]
+        waveform = tf.pad(waveform, [[0, 0], [0, target - tf.shape(waveform)[1]]])
+        lengths = tf.minimum(tf.cast(tensors["waveform_length"], tf.int32), target)
+        return {"waveform": tf.ensure_shape(waveform, [None, target]), "waveform_length": lengths}
+
+    def encoded_serving_specs(self) -> dict:
+        import tensorflow as tf
+
+        return {"wav": tf.TensorSpec([None], tf.string, name="wav")}
+
+    def encoded_serving_inputs(self, tensors: dict) -> dict:
+        """Encoded 16-bit WAVs (mono or stereo, downmixed) -> the model's inputs."""
+        import tensorflow as tf
+
+        def decode(data):
+            audio, rate = tf.audio.decode_wav(data)
+            tf.debugging.assert_equal(rate, SAMPLE_RATE, message="WAV sample rate must be "
+                                      "16000 Hz (resample first; mer_tf's predict does it "
+                                      "with soxr)")
+            return tf.reduce_mean(audio, axis=-1)
+
+        decoded = tf.map_fn(decode, tensors["wav"],
+                            fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
+        return self.serving_inputs({"waveform": decoded.to_tensor(),
+                                    "waveform_length": tf.cast(decoded.row_lengths(), tf.int32)})
+
+    # -- inference -------------------------------------------------------------------------
+    @classmethod
+    def prepare_item(cls, item: dict, info: dict, notes: list, model) -> dict:
+        import soxr
+
+        waveform = np.asarray(item["waveform"], dtype=np.float32)
+        sample_rate = item.get("sample_rate", SAMPLE_RATE)
+        if waveform.ndim == 2:
+            waveform = waveform.mean(axis=1)
+        if waveform.ndim != 1:
+            raise ValueError(f"waveform must be [samples] or [samples, channels], got shape "
+                             f"{waveform.shape}")
+        if waveform.size == 0:
+            raise ValueError("empty waveform: 0 samples")
+        if not np.isfinite(waveform).all():
+            raise ValueError("waveform holds NaN or infinite samples")
+        rate = info["sample_rate"]
+        if sample_rate != rate:
+            waveform = soxr.resample(waveform, sample_rate, rate, quality="HQ").astype(np.float32)
+            notes.append(f"resampled from {sample_rate} Hz to {rate} Hz")
+        peak = float(np.abs(waveform).max())
+        if peak < SILENCE_PEAK:
+            notes.append(f"silent waveform (peak amplitude {peak:.1e}): the speech tower "
+                         "sees silence")
+        limit = info["waveform_length"]
+        if waveform.size > limit:
+            notes.append(f"waveform is {waveform.size / rate:.2f} s; the model reads the first "
+                         f"{limit / rate:.2f} s")
+        return {"waveform": waveform}
+
+    @classmethod
+    def batch_items(cls, prepared: list, info: dict) -> list:
+        waves = [p["waveform"] for p in prepared]
+        batch = np.zeros((len(waves), max(w.size for w in waves)), np.float32)
+        for i, w in enumerate(waves):
+            batch[i, :w.size] = w
+        return [batch, np.array([w.size for w in waves], np.int32)]
+
+    @classmethod
+    def placeholder(cls, info: dict) -> dict:
+        return {"waveform": np.full(SAMPLE_RATE, 1e-3, np.float32),
+                "sample_rate": info["sample_rate"]}

@@ -1,0 +1,114 @@
+"""Evaluating a trained model on a split, honestly: every real utterance once, fillers
+dropped, metrics over the label set; and the checks that say a fold learned nothing."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+
+import numpy as np
+
+from mer_tf import storage
+
+
+def evaluate(model, corpus, split, readers, batch_size: int, class_names, feature_cache=None,
+             predictions_path: str | None = None) -> dict:
+    """Predicts a split with Keras' own (distributed) predict, then scores it.
+
+    Batches are padded to full size with filler examples (static shapes for TPU
+    and XLA); a second, metadata-only pass over the same files in the same order
+    supplies labels, ids and the flags that drop the fillers.
+    """
+    from mer_tf.training.metrics import classification_metrics
+
+    count = corpus.count(split)
+    common = dict(training=False, pad_final_batch=True, num_examples=count)
+    inputs = corpus.dataset(split, readers, batch_size, feature_cache=feature_cache, **common)
+    probabilities = np.asarray(model.predict(inputs, verbose=0), dtype=np.float32)
+    labels, ids, sessions, speakers, valid = [], [], [], [], []
+    for _, batch_labels, meta in corpus.dataset(split, (), batch_size, with_metadata=True,
+                                                **common):
+        labels.extend(batch_labels.numpy().tolist())
+        ids.extend(u.decode() for u in meta["utterance_id"].numpy())
+        sessions.extend(meta["session"].numpy().tolist())
+        speakers.extend(s.decode() for s in meta["speaker"].numpy())
+        valid.extend(meta["valid"].numpy().astype(bool).tolist())
+    if len(valid) != len(probabilities):
+        raise RuntimeError(f"predicted {len(probabilities)} examples, read {len(valid)}")
+    keep = np.array(valid, bool)
+    probabilities = probabilities[keep]
+    labels = np.array(labels, int)[keep]
+    ids = [u for u, k in zip(ids, keep) if k]
+    sessions = [s for s, k in zip(sessions, keep) if k]
+    speakers = [s for s, k in zip(speakers, keep) if k]
+    predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
+    metrics = classification_metrics(labels, predicted, class_names)
+    if predictions_path:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
+                         *[f"p_{c}" for c in class_names]])
+        for i, uid in enumerate(ids):
+            writer.writerow([uid, sessions[i], speakers[i], class_names[labels[i]],
+                             class_names[predicted[i]], *[f"{p:.7f}" for p in probabilities[i]]])
+        storage.write_text_atomic(predictions_path, buffer.getvalue())
+    return {"metrics": metrics, "probabilities": probabilities, "labels": labels, "ids": ids}
+
+
+def failure_reasons(test: dict, history: dict, class_names) -> list[str]:
+    """Why a fold's result must not be read as a result: it learned nothing usable."""
+    reasons = []
+    probabilities = test["probabilities"]
+    if not np.isfinite(probabilities).all():
+        reasons.append("the model's outputs are not finite (NaN or inf)")
+    elif len(probabilities) > 1:
+        predicted = np.unique(probabilities.argmax(axis=1))
+        if len(predicted) == 1:
+            reasons.append(f"every test utterance is predicted as one class "
+                           f"({class_names[int(predicted[0])]})")
+    validation = [v for v in history.get("val_loss", []) if np.isfinite(v)]
+    if not validation:
+        reasons.append("no epoch gave a finite validation loss")
+    return reasons
+
+
+def read_history(path: str) -> dict:
+    """history.csv (appended across resumes) -> {metric: [per epoch]}, last write wins."""
+    if not storage.exists(path):
+        return {}
+    rows = {}
+    for row in csv.DictReader(io.StringIO(storage.read_text(path))):
+        rows[int(row["epoch"])] = row
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch" and value not in ("", None):
+                history.setdefault(key, []).append(float(value))
+    history["epoch"] = sorted(rows)
+    return history
+
+
+def write_fold_artefacts(directory, class_names, test, history) -> None:
+    from mer_tf.training.plots import confusion_figure, curves_figure, figure_png
+
+    storage.write_json_atomic(storage.join(directory, "metrics.json"), test["metrics"])
+    png = figure_png(confusion_figure(test["metrics"]["confusion_matrix"], class_names,
+                                      "test"))
+    storage.write_bytes_atomic(storage.join(directory, "confusion_matrix.png"), png)
+    storage.write_bytes_atomic(storage.join(directory, "curves.png"),
+                               figure_png(curves_figure(history)))
+
+
+@dataclasses.dataclass
+class FoldResult:
+    fold: str
+    directory: str
+    test: dict
+    validation: dict
+    best_epoch: int | None
+    epochs_run: int
+    train_utterances: int
+    seconds: float
+    describe: str
+    failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so

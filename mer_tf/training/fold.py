@@ -1,0 +1,169 @@
+"""One fold, in the stages the trainer and the benchmarks share: build the model (with
+its training-split statistics and feature cache), make the datasets, fit.
+
+    built = build_fold(config, fold, corpus, strategy)
+    data = fold_datasets(config, fold, corpus, built, strategy)
+    fit_fold(config, built, data, directory, callbacks)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+
+from mer_tf import storage
+
+STATISTICS_FILE = "{modality}_statistics.json"  # per tower that needs any (mocap)
+
+
+@dataclasses.dataclass
+class BuiltFold:
+    """A fold's model and what was built with it."""
+
+    builder: object  # ModelBuilder
+    model: object  # compiled keras.Model (on cached features where `cached`)
+    cached: tuple = ()  # modalities whose features come from `feature_cache`
+    feature_cache: object = None
+
+    @property
+    def readers(self) -> tuple:
+        return self.builder.readers(self.cached)
+
+
+@dataclasses.dataclass
+class FoldData:
+    train: object
+    validation: object
+    counts: dict  # utterances per split
+    steps_per_epoch: int
+    static_shapes: bool  # full batches only (TPU, XLA, several replicas)
+
+
+def fold_statistics(config, fold, corpus, directory: str | None = None) -> dict:
+    """Each tower's training-split statistics (validation and test never seen); written
+    beside the fold's results, where `load_run` reads them back."""
+    from mer_tf.registry import tower_class
+
+    statistics = {}
+    for name in config.model.modalities:
+        cls = tower_class(name)
+        tower_config = config.model.tower_config(name, cls.config_class)
+        value = cls.statistics(tower_config, corpus.facts, corpus, fold.train_split())
+        if value is not None:
+            statistics[name] = value
+            if directory is not None:
+                storage.makedirs(directory)
+                storage.write_json_atomic(
+                    storage.join(directory, STATISTICS_FILE.format(modality=name)),
+                    {**value, "train_sessions": list(fold.train_sessions)})
+    return statistics
+
+
+def read_statistics(directory: str, modalities) -> dict:
+    """The statistics `fold_statistics` wrote for a fold."""
+    out = {}
+    for name in modalities:
+        path = storage.join(directory, STATISTICS_FILE.format(modality=name))
+        if storage.exists(path):
+            value = storage.read_json(path)
+            value.pop("train_sessions", None)
+            out[name] = value
+    return out
+
+
+def steps_per_epoch(config, train_count: int) -> int:
+    return config.train.steps_per_epoch or -(-train_count // config.train.batch_size)
+
+
+def build_fold(config, fold, corpus, strategy, directory: str | None = None,
+               progress: bool = True) -> BuiltFold:
+    """The fold's compiled model in `strategy`'s scope, and its feature cache, if any."""
+    import keras
+
+    from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.training.feature_cache import FeatureCache
+    from mer_tf.training.metrics import UnweightedAccuracy
+    from mer_tf.training.optimizers import make_optimizer
+
+    train = config.train
+    statistics = fold_statistics(config, fold, corpus, directory)
+    steps = steps_per_epoch(config, corpus.count(fold.train_split()))
+    with strategy.scope():
+        builder = ModelBuilder(config.model, corpus.facts, statistics)
+        cached = builder.cacheable() if train.cache_features else ()
+        if train.cache_features and not cached:
+            raise ValueError("--cache-features needs a frozen pretrained tower "
+                             "(--freeze speech and/or text) in the model")
+        model = builder.model(cached=cached)
+        optimizer = make_optimizer(train, builder.backbone_variables(),
+                                   warmup_steps=round(train.backbone_warmup_epochs * steps))
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.SparseCategoricalCrossentropy(),
+                      # weighted: validation fillers weigh 0 (training data has no weights)
+                      weighted_metrics=["accuracy",
+                                        UnweightedAccuracy(config.model.num_classes)],
+                      jit_compile=train.jit_compile)
+    feature_cache = None
+    if cached:
+        feature_cache = FeatureCache(corpus, builder, cached)
+        feature_cache.ensure(batch_size=max(train.batch_size, 16), progress=progress)
+    return BuiltFold(builder, model, cached, feature_cache)
+
+
+def uses_static_shapes(config, strategy) -> bool:
+    """Full batches only where a short one breaks: TPU and XLA need static shapes, and
+    with several replicas a short last batch leaves a replica an empty one."""
+    from mer_tf.training.distribute import uses_tpu
+
+    return (uses_tpu(strategy) or config.train.jit_compile
+            or strategy.num_replicas_in_sync > 1)
+
+
+def fold_datasets(config, fold, corpus, built: BuiltFold, strategy) -> FoldData:
+    from mer_tf.training.distribute import check_batch_size
+
+    train = config.train
+    check_batch_size(train.batch_size, strategy)
+    counts = {"train": corpus.count(fold.train_split()),
+              "validation": corpus.count(fold.validation_split()),
+              "test": corpus.count(fold.test_split())}
+    if min(counts.values()) == 0:
+        raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
+    static = uses_static_shapes(config, strategy)
+    common = dict(seed=train.seed, feature_cache=built.feature_cache,
+                  shuffle_buffer=config.data.shuffle_buffer)
+    train_data = corpus.dataset(fold.train_split(), built.readers, train.batch_size,
+                                training=True, drop_remainder=static,
+                                num_examples=counts["train"], **common)
+    # Static shapes pad the last validation batch with fillers: they weigh 0, so they
+    # never count in val_loss / val_ua, which pick the best epoch and stop training.
+    validation_data = corpus.dataset(fold.validation_split(), built.readers, train.batch_size,
+                                     training=False, pad_final_batch=static,
+                                     weight_fillers=static, num_examples=counts["validation"],
+                                     **common)
+    if train.steps_per_epoch:
+        train_data = train_data.repeat()
+    return FoldData(train_data, validation_data, counts, steps_per_epoch(config, counts["train"]),
+                    static)
+
+
+@contextlib.contextmanager
+def towers_warnings_silenced(builder):
+    """Silences the warnings towers declare harmless (BERT's unused pooler) while fitting,
+    and nowhere else: importing the package changes no process-wide filter."""
+    with warnings.catch_warnings():
+        for tower in builder.towers.values():
+            for message in tower.ignored_warnings:
+                warnings.filterwarnings("ignore", message=message)
+        yield
+
+
+def fit_fold(config, built: BuiltFold, data: FoldData, callbacks=(), progress: bool = True):
+    """`model.fit` over the fold's data; returns Keras' History."""
+    with towers_warnings_silenced(built.builder):
+        return built.model.fit(
+            data.train, validation_data=data.validation, epochs=config.train.epochs,
+            steps_per_epoch=config.train.steps_per_epoch or None, callbacks=list(callbacks),
+            shuffle=False,  # the tf.data pipeline shuffles, with the run's seed
+            verbose=2 if progress else 0)

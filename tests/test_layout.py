@@ -1,0 +1,109 @@
+"""The package's shape: layers imported only downwards, no import cycles, short files,
+light imports and no process-wide side effects at import time (mer_tf/__init__.py)."""
+
+import ast
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mer_tf")
+LAYERS = [  # lowest first
+    ("mer_tf.storage", "mer_tf.registry"),
+    ("mer_tf.config", "mer_tf.presets"),
+    ("mer_tf.data",),
+    ("mer_tf.models",),
+    ("mer_tf.training",),
+    ("mer_tf.testing",),
+    ("mer_tf.cli", "mer_tf.flags", "mer_tf.demo", "mer_tf.runs", "mer_tf.inference",
+     "mer_tf.colab"),
+]
+MAX_LINES = 300
+
+
+def _modules() -> dict:
+    out = {}
+    for directory, _, files in os.walk(ROOT):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(directory, name)
+                module = os.path.relpath(path, os.path.dirname(ROOT))[:-3].replace(os.sep, ".")
+                out[module.removesuffix(".__init__")] = path
+    return out
+
+
+def _imports(path: str, modules: dict) -> set:
+    """mer_tf modules imported anywhere in the file (top level or inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        found |= {n for n in names if n in modules}
+    return found
+
+
+def _layer(module: str) -> int:
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    raise AssertionError(f"{module} is in no layer of tests/test_layout.py")
+
+
+def test_imports_go_down_the_layers_and_never_round_in_a_cycle():
+    modules = {m: p for m, p in _modules().items() if m != "mer_tf"}
+    graph = {m: _imports(p, modules) - {m} for m, p in modules.items()}
+    upward = [f"{m} -> {d}" for m, deps in graph.items() for d in deps
+              if _layer(d) > _layer(m)]
+    assert not upward, upward
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for dep in sorted(graph[module]):
+            if state.get(dep) == "open":
+                raise AssertionError("import cycle: " + " -> ".join(path + [dep]))
+            if dep not in state:
+                visit(dep, path + [dep])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_file_is_longer_than_the_limit():
+    roots = [ROOT] + [os.path.join(os.path.dirname(ROOT), d) for d in ("experiments",
+                                                                        "benchmarks")]
+    long = []
+    for root in roots:
+        for directory, _, files in os.walk(root):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(directory, name)
+                    lines = sum(1 for _ in open(path))
+                    if lines > MAX_LINES:
+                        long.append(f"{os.path.relpath(path, os.path.dirname(ROOT))}: {lines}")
+    assert not long, long
+
+
+def test_light_modules_load_without_tensorflow_and_imports_change_no_filter():
+    script = """
+import sys, warnings
+import mer_tf, mer_tf.cli, mer_tf.config, mer_tf.presets, mer_tf.registry, mer_tf.data.corpus
+import mer_tf.data.pipeline, mer_tf.data.readers
+heavy = [m for m in ("tensorflow", "keras", "keras_hub", "tensorflow_hub") if m in sys.modules]
+assert not heavy, heavy
+import keras, keras_hub, tensorflow, tensorflow_hub  # their own filters, before ours
+before = list(warnings.filters)
+import importlib, pkgutil
+for info in pkgutil.walk_packages(mer_tf.__path__, "mer_tf."):
+    importlib.import_module(info.name)
+assert warnings.filters == before, [f for f in warnings.filters if f not in before]
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300,
+                            cwd=os.path.dirname(ROOT))
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]

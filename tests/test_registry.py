@@ -1,0 +1,72 @@
+"""A fourth modality is one file plus registration: it trains beside a cached frozen
+text tower, exports and serves without this package, and predicts through
+`EmotionRecognizer`, with no edit to the pipeline, the cache, export or inference."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mer_tf import registry
+from tests.conftest import run_args, train
+
+
+@pytest.fixture
+def duration_modality():
+    registry.register_modality("duration", "tests.fourth_modality:DurationTower")
+    yield "duration"
+    registry.unregister_modality("duration")
+
+
+def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
+        duration_modality, prepared, assets, release, tmp_path):
+    from mer_tf.cli import run_single
+    from mer_tf.inference import EmotionRecognizer
+
+    assert registry.modalities()[-1] == "duration"
+    run_dir = tmp_path / "run"
+    summary = train(lambda argv: run_single("duration", ("text", "duration"), "", argv),
+                    run_args(prepared, assets, run_dir, "--freeze", "text", "--cache-features"))
+    metrics = json.load(open(run_dir / "metrics.json"))
+    assert metrics["modalities"] == ["text", "duration"]
+    assert summary is None or summary["modalities"] == ["text", "duration"]
+    caches = os.listdir(os.path.join(prepared[0], "feature_cache"))
+    assert any(name.startswith("text-") for name in caches)  # text cached, duration read raw
+
+    saved_model = str(run_dir / "saved_model")
+    info = json.load(open(os.path.join(saved_model, "mer_tf.json")))
+    assert info["modalities"] == ["text", "duration"] and "duration_units" in info
+    truth = release[1][:3]
+    durations = np.array([[u.end - u.start] * 2 for u in truth], np.float32)
+    recognizer = EmotionRecognizer(saved_model)
+    predictions = recognizer.predict_many([{"transcript": u.transcript, "duration": d}
+                                           for u, d in zip(truth, durations)])
+    assert [p.label for p in predictions] and all(
+        abs(sum(p.probabilities.values()) - 1) < 1e-4 for p in predictions)
+    with pytest.raises(ValueError, match="duration must be two non-negative seconds"):
+        recognizer.predict_many([{"transcript": "hello", "duration": [1.0]}])
+
+    # Plain TensorFlow serves it: the signature takes the new input by its name.
+    script = f"""
+import numpy as np, tensorflow as tf, tensorflow_text  # noqa: F401
+model = tf.saved_model.load({saved_model!r})
+out = model.serve(tf.constant({[u.transcript for u in truth]!r}), tf.constant({durations.tolist()!r}))
+expected = np.array({[[p.probabilities[n] for n in recognizer.label_names] for p in predictions]!r})
+np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-5)
+print("served")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert result.returncode == 0 and "served" in result.stdout, result.stderr[-3000:]
+
+
+def test_unknown_modalities_are_refused_by_name():
+    from mer_tf.config import ModelConfig
+
+    with pytest.raises(ValueError, match="subset of"):
+        ModelConfig(modalities=("speech", "smell"))
+    with pytest.raises(ValueError, match="unknown modality 'smell'"):
+        registry.tower_class("smell")
