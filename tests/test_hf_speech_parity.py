@@ -196,3 +196,82 @@ def test_old_weight_norm_names_and_head_checkpoints_load(tmp_path):
     folder = _copy(tmp_path, name, edit=old_style_with_head)
     out = load_hf_speech_checkpoint(folder)(inputs["waveforms"], inputs["padding_mask"])
     assert _max_diff_vs_hf(out, expected, "single") < ATOL
+
+
+# --- Whisper: keras-hub's encoder from raw waveforms -------------------------------------------
+
+WHISPER_SECONDS = 2  # a tiny window; released checkpoints use 30 s (3000 mel frames)
+
+
+@pytest.fixture(scope="module")
+def whisper_preset(tmp_path_factory):
+    """A tiny random Whisper preset written the way keras-hub writes presets."""
+    keras_hub = pytest.importorskip("keras_hub")
+    keras.utils.set_random_seed(3)
+    folder = str(tmp_path_factory.mktemp("whisper_tiny"))
+    backbone = keras_hub.models.WhisperBackbone(
+        vocabulary_size=32, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, num_mels=80,
+        max_encoder_sequence_length=100 * WHISPER_SECONDS, max_decoder_sequence_length=8)
+    backbone.save_to_preset(folder)
+    keras_hub.layers.WhisperAudioConverter(max_audio_length=WHISPER_SECONDS).save_to_preset(folder)
+    return folder
+
+
+def _whisper_inputs():
+    rng = np.random.default_rng(5)
+    waves = (0.3 * rng.standard_normal((3, 24000))).astype(np.float32)
+    mask = np.zeros(waves.shape, np.int32)
+    for b, n in enumerate((24000, 20000, 9000)):
+        mask[b, :n] = 1
+    return waves, mask
+
+
+def test_whisper_encoder_matches_keras_hub_backbone(whisper_preset):
+    import keras_hub
+
+    from mer_tf.models.backbones.whisper import whisper_encoder_from_preset
+
+    encoder = whisper_encoder_from_preset(whisper_preset)
+    reference = keras_hub.models.WhisperBackbone.from_preset(whisper_preset)
+    waves, mask = _whisper_inputs()
+    out = encoder(waves, mask)
+    hidden = [np.asarray(h) for h in out["hidden_states"]]
+    assert len(hidden) == reference.num_layers + 1
+    assert all(h.shape == (3, 100 * WHISPER_SECONDS // 2, 16) for h in hidden)
+    np.testing.assert_array_equal(np.asarray(out["frame_mask"]).sum(axis=1), [75, 63, 29])  # ceil(ceil(n/160)/2)
+    features = np.asarray(encoder.features(waves, mask))
+    expected = reference({"encoder_features": features, "decoder_token_ids": np.ones((3, 4), np.int32),
+                          "decoder_padding_mask": np.ones((3, 4), np.int32)})["encoder_sequence_output"]
+    np.testing.assert_allclose(np.asarray(encoder.encode(features)[-1]), np.asarray(expected), atol=1e-5)
+    np.testing.assert_allclose(hidden[-1], np.asarray(expected), atol=1e-5)
+    # the intermediate states are the backbone's own encoder layers applied in turn
+    layers = encoder.backbone.encoder_transformer_layers
+    for k, layer in enumerate(layers):
+        step = np.asarray(layer(hidden[k]))
+        if k == len(layers) - 1:
+            step = np.asarray(encoder.backbone.encoder_layer_norm(step))
+        np.testing.assert_allclose(hidden[k + 1], step, atol=1e-5)
+    # what lies in the padding does not matter; audio past the window is dropped
+    noisy = np.where(mask == 1, waves, 5.0).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(encoder(noisy, mask)["hidden_states"][-1]), hidden[-1], atol=1e-5)
+    longer = np.concatenate([waves, waves], axis=1)[:, :16000 * WHISPER_SECONDS + 5000]
+    assert np.asarray(encoder(longer)["hidden_states"][-1]).shape == hidden[-1].shape
+
+
+def test_whisper_saved_model_takes_raw_waveforms(whisper_preset, tmp_path):
+    from mer_tf.models.backbones.whisper import whisper_encoder_from_preset
+
+    encoder = whisper_encoder_from_preset(whisper_preset)
+    module = tf.Module()
+    module.encoder = encoder
+    module.serve = tf.function(lambda w, m: encoder(w, m), input_signature=[
+        tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None, None], tf.int32)])
+    tf.saved_model.save(module, str(tmp_path / "whisper_sm"))
+    restored = tf.saved_model.load(str(tmp_path / "whisper_sm"))
+    waves, mask = _whisper_inputs()
+    for cut in (24000, 12000):
+        w, m = waves[:, :cut], mask[:, :cut]
+        ours, back = encoder(w, m), restored.serve(tf.constant(w), tf.constant(m))
+        np.testing.assert_array_equal(np.asarray(back["frame_mask"]), np.asarray(ours["frame_mask"]))
+        for a, b in zip(ours["hidden_states"], back["hidden_states"]):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4)
