@@ -19,6 +19,9 @@ of our backbone -> transform; `{i}` = conv layer, `{j}` = transformer layer):
 - `masked_spec_embed` (the SpecAugment time-mask vector, training-time only) is
   ignored on purpose.
 
+`preprocessor_config.json`, when present, decides (by its `do_normalize`) whether the
+backbone normalizes each waveform in the graph, as HF's feature extractor would.
+
 Any other key that the table does not know, a key the configuration needs that the file
 lacks, or a shape that disagrees raises a ValueError naming the key and the file.
 """
@@ -180,8 +183,25 @@ def _strip_prefix(tensors, model_type, path):
     return out
 
 
-def load_hf_speech_checkpoint(directory, freeze_feature_encoder=True, mask_group_norm=True):
-    """A built `Wav2Vec2FamilyBackbone` with the weights of `directory`/model.safetensors."""
+def read_do_normalize(directory):
+    """`do_normalize` of `directory`/preprocessor_config.json (HF's feature extractor), False if absent."""
+    path = os.path.join(directory, "preprocessor_config.json")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        value = json.load(f).get("do_normalize", False)
+    if not isinstance(value, bool):
+        raise ValueError(f"{path}: field 'do_normalize' is {value!r}, not true/false")
+    return value
+
+
+def load_hf_speech_checkpoint(directory, freeze_feature_encoder=True, mask_group_norm=True,
+                              normalize_waveforms=None):
+    """A built `Wav2Vec2FamilyBackbone` with the weights of `directory`/model.safetensors.
+
+    normalize_waveforms: None (default) follows `do_normalize` of the checkpoint's
+    `preprocessor_config.json` (False without one), so the backbone takes raw waveforms
+    the way HF's feature extractor + model pipeline does; True / False force it."""
     from safetensors.numpy import load_file
 
     from mer_tf.models.backbones.wav2vec2_family import Wav2Vec2FamilyBackbone
@@ -191,8 +211,10 @@ def load_hf_speech_checkpoint(directory, freeze_feature_encoder=True, mask_group
     if not os.path.exists(path):
         raise ValueError(f"{path}: not found (only safetensors checkpoints are read; no pytorch_model.bin)")
     tensors = _strip_prefix(load_file(path), cfg["model_type"], path)
+    if normalize_waveforms is None:
+        normalize_waveforms = read_do_normalize(directory)
     backbone = Wav2Vec2FamilyBackbone(cfg, freeze_feature_encoder=freeze_feature_encoder,
-                                      mask_group_norm=mask_group_norm)
+                                      mask_group_norm=mask_group_norm, normalize_waveforms=normalize_waveforms)
     backbone.build()
     used, assigned = set(IGNORED_KEYS), set()
     for hf_key, (attr, transform) in expected_entries(cfg).items():

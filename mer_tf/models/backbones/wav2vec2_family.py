@@ -5,6 +5,7 @@ XLA-compilable and traceable into a `tf.function` / SavedModel with a dynamic le
 `config.json`; `hf_checkpoint.load_hf_speech_checkpoint` fills it and its weights):
 
     out = backbone(waveforms, padding_mask)      # [B, S] float32, [B, S] 1 = real sample
+                                                 # (right padding, as HF assumes)
     out["hidden_states"]  # num_hidden_layers + 1 tensors [B, T, hidden]
     out["frame_mask"]     # [B, T] bool, T and the valid frames from the conv geometry
 
@@ -58,6 +59,16 @@ def feat_extract_output_lengths(lengths, conv_kernel, conv_stride):
     for kernel, stride in zip(conv_kernel, conv_stride):
         lengths = ops.floor_divide(lengths - kernel, stride) + 1
     return lengths
+
+
+def zero_mean_unit_var_norm(waveforms, sample_lengths):
+    """HF `Wav2Vec2FeatureExtractor(do_normalize=True)`: each waveform's valid samples to zero
+    mean and unit variance (population variance + 1e-7); padded samples become 0."""
+    valid = ops.cast(ops.arange(ops.shape(waveforms)[1])[None, :] < sample_lengths[:, None], waveforms.dtype)
+    count = ops.maximum(ops.sum(valid, axis=1, keepdims=True), 1.0)
+    mean = ops.sum(waveforms * valid, axis=1, keepdims=True) / count
+    var = ops.sum(ops.square(waveforms - mean) * valid, axis=1, keepdims=True) / count
+    return (waveforms - mean) / ops.sqrt(var + 1e-7) * valid
 
 
 def relative_position_bucket_table(num_buckets, max_distance):
@@ -203,7 +214,7 @@ class SelfAttention(keras.layers.Layer):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         q = self._split(self.q_proj(x), b, t) * (self.head_dim ** -0.5)
         k, v = self._split(self.k_proj(x), b, t), self._split(self.v_proj(x), b, t)
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) + mask_add
+        scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), "float32") + mask_add
         if self.relative:
             if position_bias is None:
                 position_bias = self.compute_bias(t)
@@ -211,8 +222,9 @@ class SelfAttention(keras.layers.Layer):
             proj = ops.sigmoid(ops.sum(ops.reshape(proj, (b, t, self.heads, 2, 4)), axis=-1))
             const = ops.reshape(self.gru_rel_pos_const, (1, 1, self.heads))
             gate = proj[..., 0] * (proj[..., 1] * const - 1.0) + 2.0  # [B, T, H]
-            scores = scores + ops.transpose(gate, (0, 2, 1))[..., None] * position_bias[None]
-        out = ops.matmul(ops.softmax(scores, axis=-1), v)
+            gate = ops.cast(ops.transpose(gate, (0, 2, 1))[..., None], "float32")
+            scores = scores + gate * ops.cast(position_bias[None], "float32")
+        out = ops.matmul(ops.cast(ops.softmax(scores, axis=-1), v.dtype), v)  # softmax in float32
         out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (b, t, self.hidden))
         return self.out_proj(out), position_bias
 
@@ -259,12 +271,16 @@ class Wav2Vec2FamilyBackbone(keras.Model):
         standard practice when fine-tuning); `backbone.feature_encoder` is that sublayer.
     mask_group_norm: see the module docstring (True: per-sequence results do not depend
         on padding; False: HF's padded-batch numbers for group-norm models).
+    normalize_waveforms: apply HF's feature-extractor normalization (`do_normalize` of
+        `preprocessor_config.json`, `zero_mean_unit_var_norm`) in the graph, per sequence.
     """
 
-    def __init__(self, config, freeze_feature_encoder=True, mask_group_norm=True, **kwargs):
+    def __init__(self, config, freeze_feature_encoder=True, mask_group_norm=True, normalize_waveforms=False,
+                 **kwargs):
         super().__init__(**kwargs)
         cfg = self.hf_config = dict(config)
         self.freeze_feature_encoder, self.mask_group_norm = freeze_feature_encoder, mask_group_norm
+        self.normalize_waveforms = normalize_waveforms
         self.feature_encoder = FeatureEncoder(cfg, mask_group_norm, name="feature_encoder")
         self.feature_encoder.trainable = not freeze_feature_encoder
         self.projection_norm = None
@@ -297,6 +313,8 @@ class Wav2Vec2FamilyBackbone(keras.Model):
             lengths = ops.full((ops.shape(waveforms)[0],), ops.shape(waveforms)[1], dtype="int32")
         else:
             lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
+        if self.normalize_waveforms:
+            waveforms = zero_mean_unit_var_norm(waveforms, lengths)
         x = self.feature_encoder(waveforms, lengths)
         frame_mask = ops.arange(ops.shape(x)[1])[None, :] < self.frame_lengths(lengths)[:, None]
         keep = ops.cast(frame_mask, x.dtype)[:, :, None]
@@ -306,7 +324,7 @@ class Wav2Vec2FamilyBackbone(keras.Model):
         x = x + self.pos_conv(x)
         if not self.hf_config["do_stable_layer_norm"]:
             x = self.encoder_norm(x)
-        mask_add = (1.0 - ops.transpose(keep, (0, 2, 1)))[:, None, :, :] * _NEG  # [B, 1, 1, T]
+        mask_add = ops.where(frame_mask, 0.0, _NEG)[:, None, None, :]  # [B, 1, 1, T] float32
         hidden, position_bias = [x], None
         for layer in self.encoder_layers:
             x, position_bias = layer(x, mask_add, position_bias)
@@ -317,4 +335,5 @@ class Wav2Vec2FamilyBackbone(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "config": self.hf_config,
-                "freeze_feature_encoder": self.freeze_feature_encoder, "mask_group_norm": self.mask_group_norm}
+                "freeze_feature_encoder": self.freeze_feature_encoder, "mask_group_norm": self.mask_group_norm,
+                "normalize_waveforms": self.normalize_waveforms}
