@@ -68,6 +68,26 @@ def test_every_hidden_state_matches_transformers(name):
     assert _max_diff_vs_hf(hf_batch(inputs["waveforms"], inputs["padding_mask"]), expected, "batch") < ATOL
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_feature_extractor_normalization_in_the_graph(name):
+    """The fixtures' expectations are HF's feature extractor + model; `do_normalize` comes from
+    preprocessor_config.json, and the model alone on HF's normalized input agrees too."""
+    from mer_tf.models.backbones.wav2vec2_family import zero_mean_unit_var_norm
+
+    folder, inputs, expected = _data(name)
+    do_normalize = json.load(open(os.path.join(folder, "preprocessor_config.json")))["do_normalize"]
+    backbone = load_hf_speech_checkpoint(folder)
+    assert backbone.normalize_waveforms is do_normalize
+    lengths = inputs["padding_mask"].sum(axis=1).astype(np.int32)
+    if do_normalize:
+        ours = np.asarray(zero_mean_unit_var_norm(inputs["waveforms"], lengths))
+        np.testing.assert_allclose(ours, inputs["hf_input_values"], atol=1e-5)
+    else:
+        np.testing.assert_array_equal(inputs["waveforms"], inputs["hf_input_values"])
+    plain = load_hf_speech_checkpoint(folder, normalize_waveforms=False)
+    assert _max_diff_vs_hf(plain(inputs["hf_input_values"], inputs["padding_mask"]), expected, "single") < ATOL
+
+
 @pytest.mark.parametrize("name", ("wav2vec2_base", "wavlm_large"))
 def test_unequal_lengths_equal_each_sequence_alone(name):
     folder, inputs, expected = _data(name)
