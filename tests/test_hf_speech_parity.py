@@ -103,6 +103,17 @@ def test_unequal_lengths_equal_each_sequence_alone(name):
             np.testing.assert_allclose(np.asarray(hb)[b, :frames], np.asarray(ha)[0], atol=1e-5)
 
 
+def test_sequences_shorter_than_one_frame_stay_finite():
+    folder, inputs, _ = _data("wav2vec2_base")
+    backbone = load_hf_speech_checkpoint(folder)
+    mask = np.zeros_like(inputs["padding_mask"])
+    mask[0, :] = 1
+    mask[1, :12] = 1  # under the 10 + 5 * 2 samples one frame needs; row 2 empty
+    out = backbone(inputs["waveforms"], mask)
+    np.testing.assert_array_equal(np.asarray(out["frame_mask"]).sum(axis=1), [399, 0, 0])
+    assert all(np.isfinite(np.asarray(h)).all() for h in out["hidden_states"])
+
+
 @pytest.mark.parametrize("name", ("wav2vec2_base", "wavlm_base"))
 def test_xla_compiled_gives_the_same(name):
     folder, inputs, _ = _data(name)
