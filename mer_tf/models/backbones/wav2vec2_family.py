@@ -1,11 +1,11 @@
-"""wav2vec2, HuBERT and WavLM encoders in pure Keras 3 (`keras.ops`), for any backend,
-XLA-compilable and traceable into a `tf.function` / SavedModel with a dynamic length.
+"""wav2vec2, HuBERT and WavLM encoders in pure Keras 3 (`keras.ops` and Keras layers only;
+tested under the TensorFlow backend), XLA-compilable and traceable into a `tf.function` /
+SavedModel with a dynamic length.
 
 `Wav2Vec2FamilyBackbone(config)` takes the Hugging Face config fields (a dict such as
 `config.json`; `hf_checkpoint.load_hf_speech_checkpoint` fills it and its weights):
 
     out = backbone(waveforms, padding_mask)      # [B, S] float32, [B, S] 1 = real sample
-                                                 # (right padding, as HF assumes)
     out["hidden_states"]  # num_hidden_layers + 1 tensors [B, T, hidden]
     out["frame_mask"]     # [B, T] bool, T and the valid frames from the conv geometry
 
@@ -26,7 +26,12 @@ axis). By default (`mask_group_norm=True`) we take those statistics over each
 sequence's valid frames only, so every sequence of a padded batch gives exactly what HF
 gives for that sequence run alone, unpadded. `mask_group_norm=False` reproduces HF's
 padded batch run with `attention_mask` instead. Layer-norm ("large") models agree with
-both. No dropout, LayerDrop or SpecAugment is applied (`masked_spec_embed` is not used).
+both. A sequence too short for one frame gets an all-False row (HF would index frame -1).
+Padding is on the right, as HF assumes (the length is the mask's sum).
+
+With `normalize_waveforms=True` the HF feature extractor's `do_normalize` step (zero
+mean, unit variance over each sequence's real samples) runs in the graph first.
+No dropout, LayerDrop or SpecAugment is applied (`masked_spec_embed` is not used).
 """
 
 from __future__ import annotations
