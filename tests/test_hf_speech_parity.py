@@ -21,7 +21,8 @@ ATOL = 1e-4
 
 def _data(name):
     folder = os.path.join(FIXTURES, name)
-    return folder, dict(np.load(os.path.join(folder, "inputs.npz"))), dict(np.load(os.path.join(folder, "expected.npz")))
+    load = lambda f: dict(np.load(os.path.join(folder, f)))  # noqa: E731
+    return folder, load("inputs.npz"), load("expected.npz")
 
 
 def _reference(expected, prefix, k, num_layers):
