@@ -18,7 +18,9 @@ class SpeechConfig:
     handle: str = DEFAULT_SPEECH_HANDLE  # TF-Hub URL or local SavedModel directory
     head: str = "mean"  # mean | attention | flatten (the paper's Flatten -> Dense(128))
     freeze: bool = False
-    input_seconds: float = 15.375  # only for SavedModels that take any length (TF-Hub's is fixed)
+    input_seconds: float = 15.375  # backbones that take any length (TF-Hub's is fixed)
+    layers: str = "last"  # last | weighted (SUPERB's learned sum of every layer's states)
+    freeze_feature_encoder: bool = True  # fine-tuning HF backbones: conv encoder stays fixed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +65,8 @@ class ModelConfig:
                              f"got {self.modalities}")
         # Canonical order, so ("text", "speech") and ("speech", "text") are one model.
         object.__setattr__(self, "modalities", tuple(m for m in known if m in modalities))
+        if self.speech.layers not in ("last", "weighted"):
+            raise ValueError(f"speech layers must be last or weighted, got {self.speech.layers}")
         if self.speech.head not in ("mean", "attention", "flatten"):
             raise ValueError(f"speech head must be mean, attention or flatten, got {self.speech.head}")
         if self.mocap.encoder not in ("transformer", "cnn"):

@@ -19,6 +19,8 @@ from mer_tf.training.config import (OPTIMIZERS, PRECISIONS, PROTOCOLS, STRATEGIE
 FLAG_FIELDS = {
     "protocol": ("data", "protocol"), "validation": ("data", "validation"),
     "speech_model": ("model", "speech.handle"), "speech_head": ("model", "speech.head"),
+    "speech_layers": ("model", "speech.layers"),
+    "speech_seconds": ("model", "speech.input_seconds"),
     "text_preset": ("model", "text.preset"), "text_length": ("model", "text.sequence_length"),
     "text_dropout": ("model", "text.dropout"), "mocap_encoder": ("model", "mocap.encoder"),
     "mocap_view": ("model", "mocap.view"), "mocap_frames": ("model", "mocap.max_frames"),
@@ -65,11 +67,25 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     runs.add_argument("--quiet", action="store_true", help="no progress output")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--speech-model", help="wav2vec2 TF-Hub handle or local SavedModel "
-                                              f"(default: {DEFAULT_SPEECH_HANDLE})")
+    model.add_argument("--speech-model",
+                       help="a TF-Hub handle or SavedModel (wav2vec2, the paper's), a local "
+                            "Hugging Face wav2vec2 / HuBERT / WavLM checkpoint directory "
+                            "(config.json, model.safetensors) or a keras-hub Whisper preset "
+                            f"(default: {DEFAULT_SPEECH_HANDLE})")
     model.add_argument("--speech-head", choices=("mean", "attention", "flatten"), default="mean",
-                       help="pooling over wav2vec2 frames; flatten is the paper's "
+                       help="pooling over the backbone's frames; flatten is the paper's "
                             "Flatten -> Dense(128) (default: %(default)s)")
+    model.add_argument("--speech-layers", choices=("last", "weighted"), default="last",
+                       help="the backbone's last layer, or a learned softmax-weighted sum of "
+                            "every layer's states (SUPERB's recipe; Hugging Face and Whisper "
+                            "backbones) (default: %(default)s)")
+    model.add_argument("--speech-seconds", type=float,
+                       help="audio per utterance for backbones that take any length "
+                            "(default 15.375; TF-Hub's wav2vec2 fixes its own)")
+    model.add_argument("--speech-feature-encoder", choices=("frozen", "trainable"),
+                       default="frozen", help="fine-tuning a Hugging Face backbone: its "
+                                              "convolutional feature encoder (default: "
+                                              "%(default)s, the standard practice)")
     model.add_argument("--text-preset", help="keras-hub BERT preset name, local preset or "
                                              f"Hugging Face directory (default: {DEFAULT_TEXT_PRESET})")
     model.add_argument("--text-length", type=int, help="tokens per transcript (paper: 128)")
@@ -162,6 +178,9 @@ def flag_overrides(given: dict) -> dict:
         raise SystemExit(f"--freeze takes speech and/or text, not {', '.join(sorted(unknown))}")
     for name in freeze:
         overrides["model"].setdefault(name, {})["freeze"] = True
+    if "speech_feature_encoder" in given:
+        overrides["model"].setdefault("speech", {})["freeze_feature_encoder"] = (
+            given["speech_feature_encoder"] == "frozen")
     if given.get("no_export"):
         overrides["train"]["export"] = False
     return overrides

@@ -238,15 +238,10 @@ WHISPER_SECONDS = 2  # a tiny window; released checkpoints use 30 s (3000 mel fr
 @pytest.fixture(scope="module")
 def whisper_preset(tmp_path_factory):
     """A tiny random Whisper preset written the way keras-hub writes presets."""
-    keras_hub = pytest.importorskip("keras_hub")
-    keras.utils.set_random_seed(3)
-    folder = str(tmp_path_factory.mktemp("whisper_tiny"))
-    backbone = keras_hub.models.WhisperBackbone(
-        vocabulary_size=32, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32, num_mels=80,
-        max_encoder_sequence_length=100 * WHISPER_SECONDS, max_decoder_sequence_length=8)
-    backbone.save_to_preset(folder)
-    keras_hub.layers.WhisperAudioConverter(max_audio_length=WHISPER_SECONDS).save_to_preset(folder)
-    return folder
+    from mer_tf.testing.speech_presets import save_tiny_whisper_preset
+
+    return save_tiny_whisper_preset(str(tmp_path_factory.mktemp("whisper_tiny")),
+                                    seconds=WHISPER_SECONDS)
 
 
 def _whisper_inputs():

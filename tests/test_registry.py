@@ -4,6 +4,7 @@ text tower, exports and serves without this package, and predicts through
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,6 +28,9 @@ def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
     from mer_tf.inference import EmotionRecognizer
 
     assert registry.modalities()[-1] == "duration"
+    data = tmp_path / "data"  # a copy: the feature cache goes beside the data
+    shutil.copytree(prepared[0], data, ignore=shutil.ignore_patterns("feature_cache"))
+    prepared = (str(data), prepared[1])
     run_dir = tmp_path / "run"
     summary = train(lambda argv: run_single("duration", ("text", "duration"), "", argv),
                     run_args(prepared, assets, run_dir, "--freeze", "text", "--cache-features"))

@@ -166,7 +166,8 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, 
 def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path):
     from experiments import concat
 
-    shutil.copytree(prepared[0], tmp_path / "data")  # the cache goes beside the data
+    # the cache goes beside the data: a copy without the caches other tests made
+    shutil.copytree(prepared[0], tmp_path / "data", ignore=shutil.ignore_patterns("feature_cache"))
     prepared = (str(tmp_path / "data"), prepared[1])
     frozen = ("--freeze", "speech,text", "--cache-features", "--no-export")
     train(concat.main, run_args(prepared, assets, tmp_path / "cached", *frozen,

@@ -15,7 +15,8 @@ def trial_id(config, fold) -> str:
     return f"{run}/{fold.name}"
 
 
-HPARAM_DEFAULTS = {"speech_head": "-", "mocap_encoder": "-"}  # one table across runs
+# one table across runs: towers a run lacks say "-"
+HPARAM_DEFAULTS = {"speech_head": "-", "speech_layers": "-", "mocap_encoder": "-"}
 
 
 def run_hparams(config, fold, builder=None) -> dict:

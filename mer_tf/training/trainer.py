@@ -35,6 +35,9 @@ def _open_run_dir(config: RunConfig, overwrite: bool = False) -> None:
     if storage.exists(path):
         previous = storage.read_json(path)
         previous.pop(BACKBONES_KEY, None)  # facts of the loaded backbones, not settings
+        # Read back through the dataclasses: settings added since that run was written
+        # take their defaults, so an older run folder still resumes.
+        previous = json.loads(storage.to_json(RunConfig.from_dict(previous).to_dict()))
         if previous != json.loads(storage.to_json(config.to_dict())):  # tuples are lists in JSON
             raise ValueError(f"{config.run_dir} holds a run with another configuration; "
                              "use a new --run-dir (same settings resume a killed run)")

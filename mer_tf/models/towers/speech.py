@@ -1,8 +1,13 @@
-"""Speech tower: wav2vec2 -> frame mask -> head (masked mean, attention, or the paper's
-Flatten -> Dense(128)).
+"""Speech tower: a speech backbone -> every layer's frames and the frame mask -> the last
+layer or a learned weighted sum of all layers -> head (masked mean, attention, or the
+paper's Flatten -> Dense(128)).
 
-With the mean head the cacheable features are one vector per utterance; with attention
-pooling or Flatten they are the frame sequence and its mask.
+The backbone is the paper's TF-Hub wav2vec2 (last layer only), a Hugging Face
+wav2vec2 / HuBERT / WavLM checkpoint or a keras-hub Whisper preset
+(`mer_tf.models.speech_backbones`). With the mean head the cacheable features are each
+layer's mean frame [N, H]; with attention pooling or Flatten, every layer's frames and
+the mask. Either way the layer weights sit after the cache, so they train on cached
+features too.
 """
 
 from __future__ import annotations
@@ -25,22 +30,40 @@ class SpeechTower(Tower):
     def __init__(self, config: SpeechConfig, units: int, facts, statistics=None):
         import keras
 
-        from mer_tf.models.layers import (AttentionPooling, FrameMask, MaskedMeanPooling,
-                                          frames_for_samples)
-        from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+        from mer_tf.models import speech_backbones as sb
+        from mer_tf.models.layers import AttentionPooling, FrameMask, frames_for_samples
 
         super().__init__(config, units, facts, statistics)
         if config.head not in SPEECH_HEADS:
             raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
-        self.backbone = self.encoder = Wav2Vec2Encoder(config.handle, trainable=not config.freeze,
-                                                       name="wav2vec2")
-        fixed = self.encoder.input_length
-        self.input_length = int(fixed) if fixed else int(round(config.input_seconds * SAMPLE_RATE))
-        self.frames = int(self.encoder.convention.frames or frames_for_samples(self.input_length))
-        self.hidden = int(self.encoder.hidden_size)
-        self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
+        self.kind = sb.speech_backbone_kind(config.handle)
+        self.input_length = int(round(config.input_seconds * SAMPLE_RATE))
+        if self.kind == "tfhub":
+            from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+
+            if config.layers != "last":
+                raise ValueError(f"{config.handle}: a TF-Hub SavedModel gives its last layer "
+                                 "only; --speech-layers weighted needs a Hugging Face or "
+                                 "Whisper backbone")
+            self.backbone = self.encoder = Wav2Vec2Encoder(
+                config.handle, trainable=not config.freeze, name="wav2vec2")
+            self.input_length = int(self.encoder.input_length or self.input_length)
+            self.frames = int(self.encoder.convention.frames
+                              or frames_for_samples(self.input_length))
+            self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
+            self.add_states = sb.AddStatesAxis(name="speech_states")
+            self.hidden, self.num_states = int(self.encoder.hidden_size), 1
+        else:
+            cls = sb.HFSpeechEncoder if self.kind == "hf" else sb.WhisperSpeechStates
+            options = ({"freeze_feature_encoder": config.freeze_feature_encoder}
+                       if self.kind == "hf" else {})
+            self.backbone = self.encoder = cls(config.handle, trainable=not config.freeze,
+                                               name="speech_backbone", **options)
+            self.frames = self.backbone.frames_for(self.input_length)
+            self.hidden, self.num_states = self.backbone.hidden_size, self.backbone.num_states
+        self.mix = sb.LayerMix(config.layers, name="speech_layer_mix")
         if config.head == "mean":
-            self.pool = MaskedMeanPooling(name="speech_pool")
+            self.pool = sb.MaskedStateMeans(name="speech_pool")
             self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
         elif config.head == "attention":
             self.pool = AttentionPooling(name="speech_pool")
@@ -65,36 +88,46 @@ class SpeechTower(Tower):
     def feature_inputs(self) -> dict:
         import keras
 
+        states = (self.num_states,)
         if self.config.head == "mean":
-            return {"speech_features": keras.Input((self.hidden,), name="speech_features")}
+            return {"speech_features": keras.Input((*states, self.hidden),
+                                                   name="speech_features")}
         return {
-            "speech_frames": keras.Input((self.frames, self.hidden), name="speech_frames"),
+            "speech_frames": keras.Input((*states, self.frames, self.hidden),
+                                         name="speech_frames"),
             "speech_frame_mask": keras.Input((self.frames,), dtype="int32",
                                              name="speech_frame_mask"),
         }
 
     def features(self, raw: dict) -> dict:
-        frames = self.encoder(raw["waveform"])
-        mask = self.frame_mask(raw["waveform_length"])
+        """Every layer's states (one layer for TF-Hub) and the frame mask, or their means."""
+        if self.kind == "tfhub":
+            states = self.add_states(self.encoder(raw["waveform"]))
+            mask = self.frame_mask(raw["waveform_length"])
+        else:
+            states, mask = self.backbone(raw["waveform"], raw["waveform_length"])
         if self.config.head == "mean":
-            return {"speech_features": self.pool(frames, mask)}
-        return {"speech_frames": frames, "speech_frame_mask": mask}
+            return {"speech_features": self.pool(states, mask)}
+        return {"speech_frames": states, "speech_frame_mask": mask}
 
     def head(self, features: dict):
         if self.config.head == "mean":
-            return self.dense(features["speech_features"])
+            return self.dense(self.mix(features["speech_features"]))
+        frames = self.mix(features["speech_frames"])
         if self.config.head == "attention":
-            return self.dense(self.pool(features["speech_frames"], features["speech_frame_mask"]))
-        return self.dense(self.pool(features["speech_frames"]))
+            return self.dense(self.pool(frames, features["speech_frame_mask"]))
+        return self.dense(self.pool(frames))
 
     def cache_key(self):
-        return [self.config.handle, self.config.head, self.input_length]
+        key = [self.config.handle, self.config.head, self.input_length]
+        return key if self.kind == "tfhub" else [*key, self.kind, self.num_states]
 
     def describe(self) -> dict:
-        return self.encoder.describe()
+        return {**self.backbone.describe(), "input_length": self.input_length,
+                "layers": self.config.layers} if self.kind != "tfhub" else self.encoder.describe()
 
     def hparams(self) -> dict:
-        return {"speech_head": self.config.head}
+        return {"speech_head": self.config.head, "speech_layers": self.config.layers}
 
     # -- export ----------------------------------------------------------------------------
     def export_info(self) -> dict:
