@@ -84,6 +84,23 @@ def markdown(summary: dict) -> str:
                     f"on {step['device']} (share of their sum)",
                     ", ".join(f"{name}: {seconds * 1000:.0f} ms ({step['share'][name]:.0%})"
                               for name, seconds in step["seconds"].items()))
+    if "speech_backbones" in r:
+        f = r["speech_backbones"]["figures"]
+        t, size = f["seconds_per_batch"], f"{f['size']} size, {f['input_seconds']:g} s x {f['batch']}"
+        row(f"wav2vec2 {size}: forward, TF-Hub SavedModel vs Keras 3 (XLA off / on)",
+            f"{t['tfhub_forward']} s vs {t['keras3_forward']} / {t['keras3_xla_forward']} s "
+            f"(Keras 3 {f['keras3_vs_tfhub_forward']}x; XLA {f['xla_speedup_forward']}x)")
+        row(f"wav2vec2 {size}: training step, TF-Hub SavedModel vs Keras 3 (XLA off / on)",
+            f"{t['tfhub_step']} s vs {t['keras3_step']} / {t['keras3_xla_step']} s "
+            f"(Keras 3 {f['keras3_vs_tfhub_step']}x; XLA {f['xla_speedup_step']}x)")
+        row("wav2vec2 peak memory of a training step, each in its own process",
+            ", ".join(f"{k}: {v:.0f} MiB" for k, v in f["peak_rss_mib"].items()))
+        e = f["epoch"]
+        row(f"speech-only epoch ({e['training_utterances']} utt of {e['input_seconds']:g} s), "
+            "Keras 3 wav2vec2 fine-tuned end to end vs frozen on cached features",
+            f"{e['epoch_seconds']['end_to_end']} s vs {e['epoch_seconds']['cached']} s "
+            f"({e['speedup_cached_vs_end_to_end']}x; cache built once in "
+            f"{e['cache_build_seconds']} s)")
     return "\n".join(lines)
 
 

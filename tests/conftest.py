@@ -77,9 +77,10 @@ def train(main, argv):
 
 @pytest.fixture(scope="session")
 def trained_run(prepared, assets, tmp_path_factory):
-    """A finished `concat` run (two epochs) on the test corpus, made through the CLI."""
+    """A finished `concat` run (two epochs, modality dropout 0.5, so it also serves with a
+    modality missing) on the test corpus, made through the CLI."""
     from experiments import concat
 
     run_dir = tmp_path_factory.mktemp("runs") / "concat"
-    train(concat.main, run_args(prepared, assets, run_dir))
+    train(concat.main, run_args(prepared, assets, run_dir, "--modality-dropout", "0.5"))
     return str(run_dir)

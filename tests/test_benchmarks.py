@@ -6,7 +6,8 @@ run_all (subprocesses, results.json, the README table) runs with `prepare`."""
 
 import json
 
-from benchmarks import features, inference, memory, model_size, pipeline, run_all, train_step
+from benchmarks import (features, inference, memory, model_size, pipeline, run_all,
+                        speech_backbones, train_step)
 from benchmarks.report import markdown
 
 
@@ -69,3 +70,15 @@ def test_model_size_counts_and_tower_step_shares(assets):
                "seconds": 1,
                "results": {"model_size": {"figures": {"test": {**counts, "training_step": step}}}}}
     assert "training step of each tower alone at test size" in markdown(summary)
+
+
+def test_speech_backbone_benchmark_compares_keras3_and_tf_hub(tmp_path):
+    result = speech_backbones.measure(str(tmp_path), "tiny", 1.0, batch=1, repeats=1,
+                                      epoch_utterances=20, memory_variants=("keras3",))
+    assert set(result["seconds_per_batch"]) == {f"{v}_{p}" for v in speech_backbones.VARIANTS
+                                                for p in ("forward", "step")}
+    assert all(v > 0 for v in result["seconds_per_batch"].values())
+    assert result["keras3_vs_tfhub_step"] > 0 and result["xla_speedup_forward"] > 0
+    assert result["peak_rss_mib"]["keras3"] > 0
+    epoch = result["epoch"]
+    assert epoch["training_utterances"] > 0 and epoch["speedup_cached_vs_end_to_end"] > 0

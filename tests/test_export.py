@@ -175,8 +175,9 @@ def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, tra
     prediction = recognizer.predict_files(item["wav"], long_text, item["mocap"], item["start"],
                                           item["end"])
     assert any("truncated to the model's 16" in note for note in prediction.notes)
-    with pytest.raises(ValueError, match=r"missing: text \(it was trained without modality dropout"):
-        recognizer.predict_files(item["wav"], None, item["mocap"], item["start"], item["end"])
+    no_text = recognizer.predict_files(item["wav"], None, item["mocap"], item["start"],
+                                       item["end"])
+    assert any("no text: predicted from speech + mocap" in n for n in no_text.notes)
     broken = tmp_path / "rotated.txt"
     lines = open(item["mocap"]["rotated"]).read().splitlines()
     lines[5] = " ".join(lines[5].split()[:-3])
@@ -189,23 +190,18 @@ def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, tra
         recognizer.predict(waveform=np.ones(100), transcript="hi", mocap=np.zeros((5, 10)))
     result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run", trained_run,
                              "--wav", item["wav"]], capture_output=True, text=True)
-    assert result.returncode == 2
-    assert "missing: text, mocap" in result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no text or mocap: predicted from speech" in result.stdout + result.stderr
 
 
-def test_a_model_trained_with_modality_dropout_predicts_without_mocap(prepared, assets, release,
-                                                                     tmp_path):
+def test_a_model_trained_with_modality_dropout_predicts_without_mocap(recognizer, release,
+                                                                     trained_run):
     """Audio and a transcript only, the common case: the missing modality's vector is
-    zeroed, as modality dropout did in training, and the notes say so."""
+    zeroed, as modality dropout did in training, and the notes say so. (A model trained
+    without it refuses: tests/test_registry.py.)"""
     import tensorflow as tf
 
-    from experiments import concat
-    from tests.conftest import run_args, train
-
-    run = str(tmp_path / "dropout")
-    train(concat.main, run_args(prepared, assets, run, "--modality-dropout", "0.5",
-                                "--epochs", "1"))
-    recognizer = EmotionRecognizer.from_run(run)
+    run = trained_run
     item = _item(release, run)
     partial = recognizer.predict_files(item["wav"], item["transcript"])
     assert any("no mocap: predicted from speech + text" in n for n in partial.notes)

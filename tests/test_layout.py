@@ -15,7 +15,7 @@ LAYERS = [  # lowest first
     ("mer_tf.training",),
     ("mer_tf.testing",),
     ("mer_tf.cli", "mer_tf.flags", "mer_tf.demo", "mer_tf.runs", "mer_tf.inference",
-     "mer_tf.colab"),
+     "mer_tf.colab", "mer_tf.launch"),
 ]
 MAX_LINES = 300
 

@@ -97,7 +97,8 @@ def test_towers_ignore_padded_steps(assets):
     frames = speech.encoder(batch["waveform"])
     mask = speech.frame_mask(batch["waveform_length"])
     altered = np.where(np.asarray(mask)[..., None] == 1, frames, 99.0).astype("float32")
-    head = lambda f: speech.head({"speech_frames": f, "speech_frame_mask": mask})  # noqa: E731
+    head = lambda f: speech.head({"speech_frames": np.asarray(f)[:, None],  # noqa: E731
+                                  "speech_frame_mask": mask})  # states [B, 1, T, H]
     np.testing.assert_allclose(head(frames), head(altered), rtol=1e-5)
 
 

@@ -50,6 +50,9 @@ def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
                                            for u, d in zip(truth, durations)])
     assert [p.label for p in predictions] and all(
         abs(sum(p.probabilities.values()) - 1) < 1e-4 for p in predictions)
+    with pytest.raises(ValueError, match=r"missing: duration \(it was trained without "
+                                         "modality dropout"):
+        recognizer.predict_many([{"transcript": "hello"}])
     with pytest.raises(ValueError, match="duration must be two non-negative seconds"):
         recognizer.predict_many([{"transcript": "hello", "duration": [1.0]}])
 

@@ -107,6 +107,7 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
             return inputs, labels, meta
 
         dataset = dataset.map(after_batch, num_parallel_calls=AUTOTUNE)
+    dataset = dataset.with_options(_sharding())
     if weight_fillers:
         if with_metadata or not pad_final_batch or num_examples is None:
             raise ValueError("weight_fillers needs pad_final_batch and num_examples, "
@@ -121,6 +122,19 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
     if not with_metadata:
         dataset = dataset.map(lambda inputs, labels, meta: (inputs, labels))
     return dataset.prefetch(AUTOTUNE)
+
+
+def _sharding():
+    """Several workers split every dataset by element (DATA), never by file: a split can
+    have fewer shards than there are workers (FILE then fails, and AUTO is FILE), each
+    global batch holds the utterances a single worker would have had, and each
+    training utterance is seen once per epoch across the workers. Each worker reads the
+    whole pipeline and keeps its share, which the deterministic, seeded order allows."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
 
 
 def _as_filler(inputs, labels, meta):

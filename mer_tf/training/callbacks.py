@@ -21,15 +21,18 @@ class BestCheckpoint(keras.callbacks.Callback):
     checkpoint nor restarts its patience.
     """
 
-    def __init__(self, directory: str, monitor: str = "val_loss", patience: int = 10):
+    def __init__(self, directory: str, monitor: str = "val_loss", patience: int = 10,
+                 writer: bool = True):
         super().__init__()
         self.directory = directory
+        self.writer = writer  # several workers: all decide alike, the chief alone writes
         self.monitor = monitor
         self.mode = "min" if monitor.endswith("loss") else "max"
         self.patience = int(patience)
         self.weights_path = storage.join(directory, "best.weights.h5")
         self.state_path = storage.join(directory, "best.json")
-        storage.makedirs(directory)
+        if writer:
+            storage.makedirs(directory)
         self.state = storage.read_json(self.state_path) if storage.exists(self.state_path) else None
 
     def _improved(self, value: float) -> bool:
@@ -43,15 +46,43 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not np.isfinite(value):
             return
         if self._improved(float(value)):
-            save_weights(self.model, self.weights_path)
             self.state = {"epoch": int(epoch), "value": float(value), "monitor": self.monitor}
-            storage.write_json_atomic(self.state_path, self.state)
+            if self.writer:
+                save_weights(self.model, self.weights_path)
+                storage.write_json_atomic(self.state_path, self.state)
         elif epoch - self.state["epoch"] >= self.patience:
             self.model.stop_training = True
 
     @property
     def best_epoch(self) -> int | None:
         return None if self.state is None else self.state["epoch"]
+
+
+class SharedBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore for several workers: every worker restores from the one
+    backup folder (the weights are the same on all of them), the chief alone writes and
+    removes it. (Keras' own lets every worker write the same files, which fails.)"""
+
+    def __init__(self, backup_dir: str, writer: bool = True, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.writer = writer
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        epoch = getattr(self.model, "_initial_epoch", 0) or 0
+        if epoch:
+            import sys
+
+            print(f"resumed from the backup: {epoch} epoch(s) done, continuing with epoch "
+                  f"{epoch + 1}", file=sys.stderr)
+
+    def _save_model(self):
+        if self.writer:
+            super()._save_model()
+
+    def on_train_end(self, logs=None):
+        if self.writer:
+            super().on_train_end(logs)
 
 
 class EpochHistory(keras.callbacks.Callback):

@@ -45,9 +45,9 @@ def make_strategy(name: str = "auto", tpu: str = ""):
             return tf.distribute.MirroredStrategy([d.name for d in cpus])
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        if not os.environ.get("TF_CONFIG"):
-            log.warning("--strategy multiworker without TF_CONFIG: running as a single worker")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        from mer_tf.training.workers import multi_worker_strategy
+
+        return multi_worker_strategy()
     if name == "tpu":
         address = tpu_address(tpu)
         if address is None:

@@ -112,3 +112,4 @@ class FoldResult:
     seconds: float
     describe: str
     failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
+    weights_sha256: str = ""  # the evaluated weights (the same on every worker)

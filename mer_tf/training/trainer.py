@@ -57,10 +57,15 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
     import keras
 
     from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.training import workers
     from mer_tf.training.distribute import make_strategy, precision_policy
     from mer_tf.training.splits import make_folds
 
-    _open_run_dir(config, overwrite)
+    if workers.is_chief():  # several workers: the others never write the run folder
+        _open_run_dir(config, overwrite)
+    # Every worker of a multi-worker run registers here, so what follows sees the folder
+    # as the chief left it.
+    strategy = make_strategy(config.train.strategy, config.train.tpu)
     finished = storage.join(config.run_dir, "metrics.json")
     if storage.exists(finished):
         summary = storage.read_json(finished)
@@ -69,20 +74,28 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
         if progress:
             print(summary_table(summary), file=sys.stderr)
         return summary
+    if config.train.cache_features and workers.task()[1] > 1:
+        raise ValueError("--cache-features with several workers is not supported yet: build "
+                         "the cache in one process first (the same flags without --strategy)")
     corpus = PreparedCorpus.open(config.data.data_dir)
     if corpus.classes != tuple(config.model.class_names):
         raise ValueError(f"the data's classes {list(corpus.classes)} differ from the model's "
                          f"{list(config.model.class_names)}")
-    strategy = make_strategy(config.train.strategy, config.train.tpu)
+    own = workers.own_folder(config.run_dir)  # where this worker writes
+    mine = config if own == config.run_dir else dataclasses.replace(config, run_dir=own)
+    if mine is not config:
+        mine.save()
     keras.mixed_precision.set_global_policy(precision_policy(config.train.mixed_precision,
                                                              strategy))
     try:
         folds = make_folds(config.data, corpus)
         results = []
         for fold in folds:
-            directory = (config.run_dir if config.data.protocol == "session5"
-                         else storage.join(config.run_dir, fold.name))
-            done = storage.join(directory, "fold_metrics.json")
+            def folder(root):
+                return root if config.data.protocol == "session5" else storage.join(root,
+                                                                                    fold.name)
+
+            done = storage.join(folder(config.run_dir), "fold_metrics.json")
             if storage.exists(done):  # finished by an earlier, interrupted run of this folder
                 results.append(FoldResult(**storage.read_json(done)))
                 print(f"\n== {config.experiment}: {fold.name} finished already",
@@ -90,27 +103,37 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
                 continue
             if progress:
                 print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
-            results.append(train_fold(config, fold, directory, corpus, strategy, progress))
+            results.append(train_fold(mine, fold, folder(own), corpus, strategy, progress,
+                                      shared_directory=folder(config.run_dir)))
+        summary = summarise(config, results)
+        storage.write_json_atomic(storage.join(own, "metrics.json"), summary)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    summary = summarise(config, results)
-    storage.write_json_atomic(storage.join(config.run_dir, "metrics.json"), summary)
+        workers.remove_own_folder(own, config.run_dir)
     if progress:
         print(summary_table(summary), file=sys.stderr)
     return summary
 
 
 def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
-               progress: bool = True) -> FoldResult:
-    """Builds, fits, evaluates and exports one fold; leaves its artefacts in `directory`."""
+               progress: bool = True, shared_directory: str | None = None) -> FoldResult:
+    """Builds, fits, evaluates and exports one fold; leaves its artefacts in `directory`.
+
+    With several workers, `directory` is this worker's own (temporary, except on the
+    chief) and `shared_directory` the run folder's: every worker resumes from its backup
+    and loads its best checkpoint; only the chief writes them, and exports.
+    """
     import keras
 
     from mer_tf.training import callbacks as cb
+    from mer_tf.training import workers
     from mer_tf.training.evaluation import (evaluate, failure_reasons, read_history,
                                             write_fold_artefacts)
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
 
     started = time.perf_counter()
+    shared = shared_directory or directory
+    chief = workers.is_chief()
     keras.utils.set_random_seed(config.train.seed)
     model_config, train_config = config.model, config.train
     built = build_fold(config, fold, corpus, strategy, directory, progress)
@@ -121,11 +144,11 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     storage.makedirs(directory)
     cb.write_hparams(logs_dir, run_hparams(config, fold, built.builder),
                      trial_id=trial_id(config, fold))
-    best = cb.BestCheckpoint(storage.join(directory, "checkpoints"), train_config.monitor,
-                             train_config.patience)
+    best = cb.BestCheckpoint(storage.join(shared, "checkpoints"), train_config.monitor,
+                             train_config.patience, writer=chief)
     callbacks = [
-        keras.callbacks.BackupAndRestore(storage.join(directory, "backup"),
-                                         double_checkpoint=True),
+        cb.SharedBackupAndRestore(storage.join(shared, "backup"), writer=chief,
+                                  double_checkpoint=True),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(logs_dir, write_graph=False, update_freq="epoch"),
         cb.ValidationConfusion(logs_dir, model_config.class_names),
@@ -134,8 +157,13 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     ]
     fit_fold(config, built, data, callbacks, progress)
     history = read_history(storage.join(directory, "history.csv"))
+    workers.barrier(strategy)  # the chief's best checkpoint is written
     if best.best_epoch is not None:
         cb.load_weights(built.model, best.weights_path)
+    digest = workers.weights_sha256(built.model)
+    index, count = workers.task()
+    if count > 1:
+        print(f"worker {index} of {count}: {fold.name} weights sha256 {digest}", file=sys.stderr)
 
     model = built.model
     scoring = dict(readers=built.readers, batch_size=train_config.batch_size,
@@ -147,15 +175,16 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     for reason in failed:
         log.error("%s: this fold learned nothing usable: %s", fold.name, reason)
     write_fold_artefacts(directory, model_config.class_names, test, history)
-    if train_config.export:
+    if train_config.export and chief:
         from mer_tf.training.export import export_run_model
 
         export_run_model(built.builder, config, directory)
     result = FoldResult(
-        fold=fold.name, directory=directory, test=test["metrics"],
+        fold=fold.name, directory=shared, test=test["metrics"],
         validation=validation["metrics"], best_epoch=best.best_epoch,
         epochs_run=len(history.get("loss", [])), train_utterances=data.counts["train"],
-        seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed)
+        seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed,
+        weights_sha256=digest)
     storage.write_json_atomic(storage.join(directory, "fold_metrics.json"),
                               dataclasses.asdict(result))
     return result

@@ -1,0 +1,39 @@
+"""Run an experiment as several workers on this machine (127.0.0.1), each with its own
+TF_CONFIG: the multi-worker path on one machine, and a script to copy for several.
+
+    python -m experiments.local_workers --workers 2 -- \
+        python -m experiments.concat --strategy multiworker --run-dir runs/concat-2w
+
+Ports are chosen free; each worker logs to LOG_DIR/worker{i}.log; when one worker
+fails, all are ended, and with --restarts N started again with the same TF_CONFIG,
+so the run resumes from its last backup. The batch size is global (split across the
+workers' replicas). On several machines, give each the TF_CONFIG this prints.
+"""
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--log-dir", default="runs/local_workers")
+    parser.add_argument("--restarts", type=int, default=0,
+                        help="start every worker again this many times after a failure")
+    parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds")
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="the worker command, after --")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the worker command after --")
+    from mer_tf import launch
+
+    print(f"{args.workers} workers, logs in {args.log_dir}; TF_CONFIG of worker 0 here: "
+          f"{launch.tf_config(['PORT'] * args.workers, 0)}", file=sys.stderr)
+    return launch.run(command, args.workers, args.log_dir, args.timeout, args.restarts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
