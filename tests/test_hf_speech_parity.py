@@ -127,6 +127,26 @@ def test_xla_compiled_gives_the_same(name):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ("wav2vec2_base", "wavlm_base"))
+def test_mixed_bfloat16_runs_and_stays_near_float32(name):
+    """The padding mask and the WavLM bias stay float32 when Keras casts call inputs to
+    bfloat16 (TensorFlow refuses to add the two dtypes; JAX silently promotes)."""
+    import keras
+
+    folder, inputs, _ = _data(name)
+    reference = load_hf_speech_checkpoint(folder)(inputs["waveforms"], inputs["padding_mask"])
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = load_hf_speech_checkpoint(folder)(inputs["waveforms"], inputs["padding_mask"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    for a, b in zip(mixed["hidden_states"], reference["hidden_states"]):
+        assert a.dtype == tf.bfloat16
+        a, b = np.asarray(tf.cast(a, tf.float32)), np.asarray(b)
+        assert np.isfinite(a).all()
+        assert np.abs(a - b).max() < 0.05 * np.abs(b).max()  # bfloat16 keeps ~3 digits
+
+
 def test_saved_model_round_trip_with_dynamic_length(tmp_path):
     folder, inputs, expected = _data("wavlm_base")
     backbone = load_hf_speech_checkpoint(folder)

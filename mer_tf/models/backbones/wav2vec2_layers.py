@@ -188,7 +188,8 @@ class SelfAttention(keras.layers.Layer):
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         q = self._split(self.q_proj(x), b, t) * (self.head_dim ** -0.5)
         k, v = self._split(self.k_proj(x), b, t), self._split(self.v_proj(x), b, t)
-        scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), "float32") + mask_add
+        scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), "float32")
+        scores = scores + ops.cast(mask_add, "float32")  # Keras casts call inputs to bfloat16
         if self.relative:
             if position_bias is None:
                 position_bias = self.compute_bias(t)
