@@ -126,9 +126,11 @@ def demo_model_config(assets: dict, modalities=("speech", "text", "mocap"), **mo
     `model_overrides` nest like the preset (`speech={"head": "flatten"}`)."""
     from mer_tf import presets
 
+    backbones = {"speech": {"handle": assets["speech"]}}
+    if "text" in assets:
+        backbones["text"] = {"preset": assets["text"]}
     return presets.model_config("demo", presets.merge(
-        {"modalities": list(modalities), "speech": {"handle": assets["speech"]},
-         "text": {"preset": assets["text"]}}, model_overrides))
+        {"modalities": list(modalities), **backbones}, model_overrides))
 
 
 def build_training(config, data_dir: str, batch_size: int, cached=(), training: bool = True,

@@ -105,13 +105,14 @@ def _child(variant: str, paths: str, batch: int, samples: int) -> None:
 
 
 def measure(root: str, size: str, seconds: float, batch: int, repeats: int,
-            epoch_utterances: int, memory_variants=VARIANTS) -> dict:
+            epoch_utterances: int, memory_variants=VARIANTS, data_dir: str | None = None,
+            variants=VARIANTS) -> dict:
     import keras
 
     paths = backbones(root, size)
     samples = int(round(seconds * 16000)) if size != "tiny" else 16000  # tiny SavedModel: 1 s
     timers = {}
-    for variant in VARIANTS:
+    for variant in variants:
         forward, step = _timers(_model(variant, paths, samples), batch, samples)
         timers[f"{variant}_forward"], timers[f"{variant}_step"] = forward, step
     timings = common.alternate(timers, repeats)
@@ -131,23 +132,30 @@ def measure(root: str, size: str, seconds: float, batch: int, repeats: int,
         "size": size, "input_seconds": samples / 16000, "batch": batch,
         "seconds_per_batch": median,
         "all_seconds": {k: [round(x, 3) for x in v] for k, v in timings.items()},
-        "keras3_vs_tfhub_forward": round(median["tfhub_forward"] / median["keras3_forward"], 2),
-        "keras3_vs_tfhub_step": round(median["tfhub_step"] / median["keras3_step"], 2),
-        "xla_speedup_forward": round(median["keras3_forward"] / median["keras3_xla_forward"], 2),
-        "xla_speedup_step": round(median["keras3_step"] / median["keras3_xla_step"], 2),
+        "keras3_vs_tfhub_forward": _ratio(median, "tfhub_forward", "keras3_forward"),
+        "keras3_vs_tfhub_step": _ratio(median, "tfhub_step", "keras3_step"),
+        "xla_speedup_forward": _ratio(median, "keras3_forward", "keras3_xla_forward"),
+        "xla_speedup_step": _ratio(median, "keras3_step", "keras3_xla_step"),
         "peak_rss_mib": memory,
-        "epoch": cached_epoch(root, paths["hf"], epoch_utterances, batch),
+        "epoch": cached_epoch(root, paths["hf"], epoch_utterances, batch, data_dir),
     }
 
 
-def cached_epoch(root: str, hf: str, utterances: int, batch: int) -> dict:
+def _ratio(median: dict, slower: str, faster: str):
+    return round(median[slower] / median[faster], 2) if faster in median else None
+
+
+def cached_epoch(root: str, hf: str, utterances: int, batch: int,
+                 data_dir: str | None = None) -> dict:
     """Speech-only training epoch: fine-tuning the Keras 3 wav2vec2 end to end against the
-    same model frozen on cached features (the trainer's own build_fold)."""
+    same model frozen on cached features (the trainer's own build_fold), on a synthetic
+    corpus of `utterances` (or the prepared corpus in `data_dir`)."""
     import shutil
 
     from mer_tf.data.corpus import PreparedCorpus, Split
 
-    assets = common.bench_assets(root, utterances, mean_seconds=3.0)
+    assets = ({"data_dir": data_dir} if data_dir
+              else common.bench_assets(root, utterances, mean_seconds=3.0))
     steps = PreparedCorpus.open(assets["data_dir"]).count(Split((1, 2, 3, 4))) // batch
     shutil.rmtree(os.path.join(assets["data_dir"], "feature_cache"), ignore_errors=True)
     runners, cache_seconds = {}, None

@@ -6,8 +6,8 @@ run_all (subprocesses, results.json, the README table) runs with `prepare`."""
 
 import json
 
-from benchmarks import (features, inference, memory, model_size, pipeline, run_all,
-                        speech_backbones, train_step)
+from benchmarks import (features, inference, keras3_backbone, memory, model_size, pipeline,
+                        run_all, speech_backbones, train_step)
 from benchmarks.report import markdown
 
 
@@ -72,13 +72,26 @@ def test_model_size_counts_and_tower_step_shares(assets):
     assert "training step of each tower alone at test size" in markdown(summary)
 
 
-def test_speech_backbone_benchmark_compares_keras3_and_tf_hub(tmp_path):
+def test_speech_backbone_benchmark_compares_keras3_and_tf_hub(prepared, assets, tmp_path):
+    bench = _assets(prepared, assets, tmp_path)
+    # XLA here: test_keras3_backbone_benchmark_on_this_backend compiles the same model
     result = speech_backbones.measure(str(tmp_path), "tiny", 1.0, batch=1, repeats=1,
-                                      epoch_utterances=20, memory_variants=("keras3",))
-    assert set(result["seconds_per_batch"]) == {f"{v}_{p}" for v in speech_backbones.VARIANTS
+                                      epoch_utterances=20, memory_variants=("keras3",),
+                                      data_dir=bench["data_dir"], variants=("tfhub", "keras3"))
+    assert set(result["seconds_per_batch"]) == {f"{v}_{p}" for v in ("tfhub", "keras3")
                                                 for p in ("forward", "step")}
     assert all(v > 0 for v in result["seconds_per_batch"].values())
-    assert result["keras3_vs_tfhub_step"] > 0 and result["xla_speedup_forward"] > 0
+    assert result["keras3_vs_tfhub_step"] > 0 and result["xla_speedup_forward"] is None
     assert result["peak_rss_mib"]["keras3"] > 0
     epoch = result["epoch"]
     assert epoch["training_utterances"] > 0 and epoch["speedup_cached_vs_end_to_end"] > 0
+
+
+def test_keras3_backbone_benchmark_on_this_backend():
+    import os
+
+    checkpoint = os.path.join(os.path.dirname(__file__), "fixtures", "hf_speech",
+                              "wav2vec2_base")
+    result = keras3_backbone.measure(checkpoint, 0.25, [2], ["float32", "mixed_bfloat16"], 1)
+    assert result["backend"] == "tensorflow" and len(result["runs"]) == 2
+    assert all(r["finite"] and r["step_ms"] > 0 and r["forward_ms"] > 0 for r in result["runs"])
