@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(PY) -m experiments.concat
 
 test: $(STAMP)
-	$(PY) -m pytest -x -q -n 2 --dist loadfile
+	$(PY) -m pytest -x -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --out benchmarks/results.json

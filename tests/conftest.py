@@ -6,6 +6,10 @@ Everything is built offline by the tests themselves (DESIGN.md section 4).
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several pytest workers share the cores: one thread per op in each (and in their
+    # subprocesses) instead of every process claiming all of them.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import pytest  # noqa: E402
 
@@ -13,6 +17,43 @@ from mer_tf.data import prepare as prep  # noqa: E402
 from mer_tf.testing.synthetic import SyntheticConfig, generate  # noqa: E402
 
 SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_seconds=1.0)
+
+
+# Scheduling on pytest-xdist workers (`make test`: -n 2 --dist loadfile
+# --no-loadscope-reorder). Each file runs on one worker, so its module fixtures are built
+# once; files that share an expensive session fixture run on the same worker, so it is
+# built once, not on both; the longest groups start first (longest-processing-time-first
+# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-02: trained_run ~400,
+# benchmarks ~280, multiworker ~300, accelerators ~160, notebook ~80-120, the rest less.
+# (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
+SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run"}
+LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_accelerators",
+                 "test_notebook", "test_models")
+
+
+def _group(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return SHARED_GROUPS.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return _group(nodeid)
+
+    return SharedFixtureScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = _group(item.nodeid)
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: files keep their order within and after the ranked ones
 
 
 @pytest.fixture(scope="session")
