@@ -39,7 +39,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mer_tf.models.backbones.wav2vec2_layers import (_NEG, EncoderLayer, FeatureEncoder,
+from mer_tf.models.backbones.wav2vec2_layers import (EncoderLayer, FeatureEncoder,
                                                      PositionalConvEmbedding,
                                                      feat_extract_output_lengths,
                                                      zero_mean_unit_var_norm)
@@ -106,10 +106,9 @@ class Wav2Vec2FamilyBackbone(keras.Model):
         x = x + self.pos_conv(x)
         if not self.hf_config["do_stable_layer_norm"]:
             x = self.encoder_norm(x)
-        mask_add = ops.where(frame_mask, 0.0, _NEG)[:, None, None, :]  # [B, 1, 1, T] float32
         hidden, position_bias = [x], None
         for layer in self.encoder_layers:
-            x, position_bias = layer(x, mask_add, position_bias)
+            x, position_bias = layer(x, frame_mask, position_bias)
             hidden.append(x)
         if self.hf_config["do_stable_layer_norm"]:
             hidden[-1] = self.encoder_norm(x)

@@ -184,12 +184,15 @@ class SelfAttention(keras.layers.Layer):
                                                                                           self.max_distance))
         return ops.transpose(ops.take(self.rel_attn_embed, bucket, axis=0), (2, 0, 1))
 
-    def call(self, x, mask_add, position_bias=None):
+    def call(self, x, frame_mask, position_bias=None):
+        """`frame_mask` [B, T] bool: the additive mask is made here, in float32, because
+        Keras casts a layer's float call inputs to its compute dtype (bfloat16 under mixed
+        precision), and a boolean passes through unchanged."""
         b, t = ops.shape(x)[0], ops.shape(x)[1]
         q = self._split(self.q_proj(x), b, t) * (self.head_dim ** -0.5)
         k, v = self._split(self.k_proj(x), b, t), self._split(self.v_proj(x), b, t)
         scores = ops.cast(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))), "float32")
-        scores = scores + ops.cast(mask_add, "float32")  # Keras casts call inputs to bfloat16
+        scores = scores + ops.where(frame_mask, 0.0, _NEG)[:, None, None, :]
         if self.relative:
             if position_bias is None:
                 position_bias = self.compute_bias(t)
@@ -228,11 +231,11 @@ class EncoderLayer(keras.layers.Layer):
     def _ffn(self, x):
         return self.output_dense(self.act(self.intermediate_dense(x)))
 
-    def call(self, x, mask_add, position_bias=None):
+    def call(self, x, frame_mask, position_bias=None):
         if self.stable:
-            a, position_bias = self.attention(self.layer_norm(x), mask_add, position_bias)
+            a, position_bias = self.attention(self.layer_norm(x), frame_mask, position_bias)
             x = x + a
             return x + self._ffn(self.final_layer_norm(x)), position_bias
-        a, position_bias = self.attention(x, mask_add, position_bias)
+        a, position_bias = self.attention(x, frame_mask, position_bias)
         x = self.layer_norm(x + a)
         return self.final_layer_norm(x + self._ffn(x)), position_bias
