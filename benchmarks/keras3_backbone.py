@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 
@@ -103,13 +102,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--work-dir", default=None)
     args = parser.parse_args(argv)
-    from mer_tf.testing.speech_presets import WAV2VEC2_BASE, save_hf_speech_checkpoint
+    from benchmarks.speech_backbones import hf_checkpoint
 
     work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_keras3_backbone_")
-    checkpoint = os.path.join(work, "wav2vec2-base-hf")
-    if not os.path.exists(os.path.join(checkpoint, "model.safetensors")):
-        save_hf_speech_checkpoint(checkpoint, WAV2VEC2_BASE)
-    result = measure(checkpoint, args.seconds, [int(b) for b in args.batches.split(",")],
+    result = measure(hf_checkpoint(work, "base"), args.seconds, [int(b) for b in args.batches.split(",")],
                      args.precisions.split(","), args.steps)
     print(json.dumps(result, indent=2))
     return result

@@ -26,28 +26,36 @@ from benchmarks import common
 VARIANTS = ("tfhub", "keras3", "keras3_xla")
 
 
+def hf_checkpoint(root: str, size: str) -> str:
+    """A Hugging Face wav2vec2 checkpoint of base (or tiny) shape under `root`, built once
+    (no TensorFlow needed: the Keras 3 benchmark uses it under JAX too)."""
+    from mer_tf.testing.speech_presets import WAV2VEC2_BASE, save_hf_speech_checkpoint
+
+    config = WAV2VEC2_BASE if size != "tiny" else {
+        **WAV2VEC2_BASE, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "intermediate_size": 64, "conv_dim": [32] * 7, "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 4}
+    hf = os.path.join(root, f"wav2vec2-{size}-hf")
+    if not os.path.exists(os.path.join(hf, "model.safetensors")):
+        save_hf_speech_checkpoint(hf, config)
+    return hf
+
+
 def backbones(root: str, size: str) -> dict:
     """{"tfhub": SavedModel, "hf": HF checkpoint} of wav2vec2-base (or tiny) shape."""
     import dataclasses
 
     from mer_tf.testing.backbones import build_atomically, paper_size_backbones
-    from mer_tf.testing.speech_presets import WAV2VEC2_BASE, save_hf_speech_checkpoint
     from mer_tf.testing.wav2vec2_savedmodel import TINY, save_wav2vec2
 
-    hf = os.path.join(root, f"wav2vec2-{size}-hf")
     if size == "tiny":
         tfhub = os.path.join(root, "wav2vec2-tiny-1s")
         if not os.path.exists(os.path.join(tfhub, "saved_model.pb")):
             build_atomically(tfhub, lambda path: save_wav2vec2(
                 path, dataclasses.replace(TINY, input_length=16000)))
-        config = {**WAV2VEC2_BASE, "hidden_size": 32, "num_hidden_layers": 2,
-                  "num_attention_heads": 2, "intermediate_size": 64, "conv_dim": [32] * 7,
-                  "num_conv_pos_embeddings": 16, "num_conv_pos_embedding_groups": 4}
     else:
-        tfhub, config = paper_size_backbones(root)["speech"], WAV2VEC2_BASE
-    if not os.path.exists(os.path.join(hf, "model.safetensors")):
-        save_hf_speech_checkpoint(hf, config)
-    return {"tfhub": tfhub, "hf": hf}
+        tfhub = paper_size_backbones(root)["speech"]
+    return {"tfhub": tfhub, "hf": hf_checkpoint(root, size)}
 
 
 def _model(variant: str, paths: dict, samples: int):
