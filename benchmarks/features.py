@@ -19,6 +19,7 @@ import time
 import keras
 
 from benchmarks import common
+from mer_tf.training.fold import compile_model
 
 
 def measure(assets, repeats: int, loso_epochs: int, batch_size: int = 16,
@@ -40,7 +41,7 @@ def measure(assets, repeats: int, loso_epochs: int, batch_size: int = 16,
             config, assets["data_dir"], batch_size, cached=frozen if freeze else ())
         if freeze:
             cache_seconds = time.perf_counter() - start
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        compile_model(model, keras.optimizers.Adam(1e-3))
         dataset = dataset.repeat()
         common.time_fit(model, dataset, 2)
         runners[name] = lambda m=model, d=dataset: common.time_fit(m, d, steps)

@@ -48,6 +48,7 @@ def measure(checkpoint: str, seconds: float, batches, precisions, steps: int) ->
     import numpy as np
 
     from mer_tf.models.backbones.hf_checkpoint import load_hf_speech_checkpoint
+    from mer_tf.training.fold import compile_model
 
     samples = int(seconds * 16000)
     rows = []
@@ -59,8 +60,7 @@ def measure(checkpoint: str, seconds: float, batches, precisions, steps: int) ->
         pooled = keras.layers.GlobalAveragePooling1D()(states[-1])
         outputs = keras.layers.Dense(4, activation="softmax", dtype="float32")(pooled)
         model = keras.Model(waveform, outputs)
-        model.compile(optimizer=keras.optimizers.Adam(1e-5),
-                      loss="sparse_categorical_crossentropy", jit_compile=True)
+        compile_model(model, keras.optimizers.Adam(1e-5), jit_compile=True)
         for batch in batches:
             rng = np.random.default_rng(0)
             x = rng.normal(0, 0.1, (batch, samples)).astype("float32")

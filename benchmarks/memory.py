@@ -27,6 +27,8 @@ def _child(data_dir: str, speech: str, text: str, sessions: str, modalities: str
     import keras
     import keras_hub
 
+    from mer_tf.training.fold import compile_model
+
     # Paper-size text and mocap inputs (128 tokens where the preset allows it).
     limit = keras_hub.models.BertBackbone.from_preset(text).max_sequence_length
     config = common.demo_model_config({"speech": speech, "text": text}, modalities.split("+"),
@@ -34,7 +36,7 @@ def _child(data_dir: str, speech: str, text: str, sessions: str, modalities: str
                                       mocap={"max_frames": 256})
     _, model, dataset = common.build_training(config, data_dir, 8,
                                               sessions=tuple(int(s) for s in sessions))
-    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy")
+    compile_model(model, keras.optimizers.Adam(1e-5))
     baseline = common.peak_rss_mib()
     start = time.perf_counter()
     model.fit(dataset, epochs=1, verbose=0)

@@ -65,6 +65,7 @@ def step_seconds(assets: dict, frames: int, text_length: int, batch: int = 5,
 
     from mer_tf.data.corpus import IEMOCAP_FACTS
     from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.training.fold import compile_model
 
     steps = {}
     for name in ("speech", "text", "mocap"):
@@ -72,8 +73,7 @@ def step_seconds(assets: dict, frames: int, text_length: int, batch: int = 5,
                                           text={"sequence_length": text_length},
                                           mocap={"max_frames": frames})
         model = ModelBuilder(config, IEMOCAP_FACTS).model()
-        model.compile(optimizer=keras.optimizers.Adam(1e-5),
-                      loss="sparse_categorical_crossentropy")
+        compile_model(model, keras.optimizers.Adam(1e-5))
         inputs, labels = _random_batch(model, batch), np.zeros((batch,), "int32")
         model.train_on_batch(inputs, labels)  # builds the optimizer and traces the step
 

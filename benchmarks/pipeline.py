@@ -16,6 +16,7 @@ import time
 import keras
 
 from benchmarks import common
+from mer_tf.training.fold import compile_model
 
 SUBSETS = ["+".join(s) for r in (1, 2, 3)
            for s in itertools.combinations(("speech", "text", "mocap"), r)]
@@ -36,7 +37,7 @@ def measure(assets, batches: int, repeats: int, batch_size: int = 16, subsets=SU
         config = common.demo_model_config(assets, subset.split("+"))
         _, model, dataset = common.build_training(config, assets["data_dir"], batch_size)
         dataset = dataset.repeat()
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        compile_model(model, keras.optimizers.Adam(1e-3))
         common.time_fit(model, dataset, 2)
         rates = common.alternate({
             "pipeline": lambda d=dataset: pipeline_rate(d, batches, batch_size),

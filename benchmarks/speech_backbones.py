@@ -65,6 +65,7 @@ def _model(variant: str, paths: dict, samples: int):
     from mer_tf.models.layers import FrameMask, MaskedMeanPooling
     from mer_tf.models.speech_backbones import HFSpeechEncoder
     from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+    from mer_tf.training.fold import compile_model
 
     waveform = keras.Input((samples,), name="waveform")
     length = keras.Input((), dtype="int32", name="waveform_length")
@@ -77,8 +78,7 @@ def _model(variant: str, paths: dict, samples: int):
         frames = states[:, -1]
     outputs = keras.layers.Dense(4, activation="softmax")(MaskedMeanPooling()(frames, mask))
     model = keras.Model({"waveform": waveform, "waveform_length": length}, outputs)
-    model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="sparse_categorical_crossentropy",
-                  jit_compile=variant == "keras3_xla")
+    compile_model(model, keras.optimizers.Adam(1e-5), jit_compile=variant == "keras3_xla")
     return model
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 
 from benchmarks import common
+from mer_tf.training.fold import compile_model
 
 
 def measure(assets, data_dir, steps: int, repeats: int, size: str,
@@ -33,8 +34,7 @@ def measure(assets, data_dir, steps: int, repeats: int, size: str,
             overrides["mocap"] = {"max_frames": 256}
         config = common.demo_model_config(assets, modalities, **overrides)
         _, model, dataset = common.build_training(config, data_dir, v["batch"])
-        model.compile(optimizer=keras.optimizers.Adam(1e-5),
-                      loss="sparse_categorical_crossentropy", jit_compile=v["jit"])
+        compile_model(model, keras.optimizers.Adam(1e-5), jit_compile=v["jit"])
         dataset = dataset.repeat()
         common.time_fit(model, dataset, 2)  # trace, compile, warm up
         runners[name] = (lambda m=model, d=dataset, b=v["batch"]:

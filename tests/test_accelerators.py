@@ -12,6 +12,7 @@ import tensorflow as tf
 from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, TextConfig
 from mer_tf.data.corpus import PreparedCorpus, Split
 from mer_tf.models.fusion import ModelBuilder
+from mer_tf.training.fold import compile_model
 from tests.conftest import run_args, train
 
 # Each tower alone and all three: the pairs add no code path (the same fusion layers).
@@ -46,8 +47,7 @@ def test_static_shapes_mixed_precision_and_xla_for_every_subset(prepared, assets
         assert model.output.dtype == "float32"  # outputs and loss stay float32
         compute = {layer.compute_dtype for layer in model.layers if layer.name.endswith("_dense")}
         assert compute == {"bfloat16"}
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss="sparse_categorical_crossentropy", jit_compile=True)
+        compile_model(model, keras.optimizers.Adam(1e-3), jit_compile=True)
         before = [w.numpy().copy() for w in model.trainable_weights]
         history = model.fit(dataset.repeat(), steps_per_epoch=1, epochs=1, verbose=0)
         assert np.isfinite(history.history["loss"][0])

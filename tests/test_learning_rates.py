@@ -13,6 +13,7 @@ from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.bert import load_text_preprocessor
 from mer_tf.training.config import TrainConfig
+from mer_tf.training.fold import compile_model
 from mer_tf.training.optimizers import make_optimizer
 
 
@@ -28,8 +29,7 @@ def test_backbone_variables_move_by_the_backbone_rate(assets, optimizer):
     train = TrainConfig(optimizer=optimizer, learning_rate=1e-2, backbone_learning_rate=4e-4)
     backbone = builder.backbone_variables()
     assert backbone and len(backbone) == len(builder.towers["text"].backbone.trainable_weights)
-    model.compile(make_optimizer(train, backbone, warmup_steps=4),
-                  "sparse_categorical_crossentropy")
+    compile_model(model, make_optimizer(train, backbone, warmup_steps=4))
     tokens = load_text_preprocessor(assets["text"], 16)(
         tf.constant(["so great i love it", "i hate this", "okay fine", "i miss you"]))
     inputs = {k: v.numpy() for k, v in tokens.items()}

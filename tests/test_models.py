@@ -15,6 +15,7 @@ from mer_tf.models.layers import AttentionPooling, MaskedMeanPooling
 from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
 from mer_tf.models.bert import load_bert_backbone, load_text_preprocessor
 from mer_tf.models.layers import frames_for_samples
+from mer_tf.training.fold import compile_model
 from tests.helpers import write_hf_bert_checkpoint
 
 FRAMES, FEATURES, SEQ = 12, 9, 16
@@ -107,9 +108,8 @@ def test_towers_ignore_padded_steps(assets):
 def test_one_step_changes_the_savedmodel_weights_only_when_trainable(assets, optimizer, freeze):
     builder = _builder(assets, ("speech",), freeze=freeze)
     model = builder.model()
-    model.compile(optimizer=keras.optimizers.get({"class_name": optimizer,
-                                                  "config": {"learning_rate": 1e-2}}),
-                  loss="sparse_categorical_crossentropy")
+    compile_model(model, keras.optimizers.get({"class_name": optimizer,
+                                               "config": {"learning_rate": 1e-2}}))
     hub_variables = builder.towers["speech"].encoder._hub.trainable_variables
     before = [v.numpy().copy() for v in hub_variables]
     head_before = model.get_layer("speech_dense").kernel.numpy().copy()
@@ -146,7 +146,7 @@ SUBSETS = [s for r in (1, 2, 3) for s in itertools.combinations(MODALITIES, r)]
 @pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
 def test_every_subset_trains_and_round_trips_through_keras_files(assets, modalities, tmp_path):
     model = _builder(assets, modalities).model()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    compile_model(model, keras.optimizers.Adam(1e-3))
     batch = _batch(assets)
     inputs = {name: batch[name] for name in model.input}
     labels = np.array([0, 1, 2, 3])

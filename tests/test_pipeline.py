@@ -152,6 +152,7 @@ def test_fillers_weigh_nothing_in_validation_loss_and_metrics(prepared):
 
     from mer_tf.config import MocapConfig, ModelConfig
     from mer_tf.models.fusion import ModelBuilder
+    from mer_tf.training.fold import compile_model
     from mer_tf.training.metrics import UnweightedAccuracy
 
     corpus = PreparedCorpus(*prepared)
@@ -162,8 +163,9 @@ def test_fillers_weigh_nothing_in_validation_loss_and_metrics(prepared):
     config = ModelConfig(modalities=("mocap",), mocap=MocapConfig(max_frames=24, width=16,
                                                                   heads=2, intermediate=32))
     model = ModelBuilder(config, corpus.facts).model()
-    model.compile(loss="sparse_categorical_crossentropy",  # as the trainer compiles
-                  weighted_metrics=["accuracy", UnweightedAccuracy(4)])
+    compile_model(model, "adam",  # as the trainer compiles
+                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                                    UnweightedAccuracy(4)])
     plain = corpus.dataset(Split((5,)), [_mocap()], batch, training=False)
     padded = corpus.dataset(Split((5,)), [_mocap()], batch, training=False,
                             pad_final_batch=True, weight_fillers=True, num_examples=count)

@@ -16,6 +16,7 @@ from mer_tf.config import ModelConfig, SpeechConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.speech_backbones import speech_backbone_kind
+from mer_tf.training.fold import compile_model
 from tests.conftest import run_args, train
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "hf_speech")
@@ -56,7 +57,7 @@ def test_one_step_moves_what_it_should(kind, freeze, whisper):
     tower = builder.towers["speech"]
     assert tower.num_states == 3 and tower.cacheable is freeze
     model = builder.model()
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    compile_model(model, keras.optimizers.Adam(1e-2))
     rng = np.random.default_rng(0)
     batch = {"waveform": rng.normal(0, 0.1, (4, 8000)).astype("float32"),
              "waveform_length": np.array([8000, 6000, 3000, 1000], "int32")}

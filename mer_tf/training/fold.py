@@ -76,6 +76,19 @@ def steps_per_epoch(config, train_count: int) -> int:
     return config.train.steps_per_epoch or -(-train_count // config.train.batch_size)
 
 
+def compile_model(model, optimizer, weighted_metrics=(), jit_compile=False):
+    """Compile for sparse labels with every variable made now, in the current strategy's
+    scope. Keras 3 would make the optimizer's slots (and metrics named by a string, hence
+    metric objects here) inside the first trace of the train step, and tf.function then
+    traces the step a second time: on the test-size model that was a third of a run."""
+    import keras
+
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                  weighted_metrics=list(weighted_metrics) or None, jit_compile=jit_compile)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
 def build_fold(config, fold, corpus, strategy, directory: str | None = None,
                progress: bool = True) -> BuiltFold:
     """The fold's compiled model in `strategy`'s scope, and its feature cache, if any."""
@@ -98,12 +111,11 @@ def build_fold(config, fold, corpus, strategy, directory: str | None = None,
         model = builder.model(cached=cached)
         optimizer = make_optimizer(train, builder.backbone_variables(),
                                    warmup_steps=round(train.backbone_warmup_epochs * steps))
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.SparseCategoricalCrossentropy(),
+        compile_model(model, optimizer, jit_compile=train.jit_compile,
                       # weighted: validation fillers weigh 0 (training data has no weights)
-                      weighted_metrics=["accuracy",
-                                        UnweightedAccuracy(config.model.num_classes)],
-                      jit_compile=train.jit_compile)
+                      weighted_metrics=[
+                          keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                          UnweightedAccuracy(config.model.num_classes)])
     feature_cache = None
     if cached:
         feature_cache = FeatureCache(corpus, builder, cached)
