@@ -5,6 +5,7 @@ worker got at each step (worker 0 also writes the single-process epoch, for refe
 import json
 import os
 import sys
+import time
 
 
 def main(data_dir, speech, text, out):
@@ -33,7 +34,13 @@ def main(data_dir, speech, text, out):
         single = [u.decode() for _, _, meta in dataset() for u in meta["utterance_id"].numpy()]
         with open(os.path.join(out, "expected.json"), "w") as f:
             json.dump({"steps": count // batch, "ids": single}, f)
+    # The barrier waits for the slowest worker: the chief arrives two seconds late.
+    if index == 0:
+        time.sleep(2)
+    started = time.monotonic()
     workers.barrier(strategy)
+    with open(os.path.join(out, f"barrier{index}.json"), "w") as f:
+        json.dump({"waited": time.monotonic() - started}, f)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Two workers on 127.0.0.1, each its own process with its own TF_CONFIG: identical
 weights, each training utterance once per epoch across the workers, the chief alone
-writing the run folder, metrics equal to a single-worker evaluation of the same weights;
-and LOSO folds one after another on both, with a worker killed mid-fold, after which
-starting the workers again skips the finished fold and resumes from the last backup."""
+writing the run folder, metrics equal to a single-worker evaluation of the same weights,
+a barrier that waits for the slowest worker; and LOSO folds one after another on both,
+with a worker killed mid-fold, after which starting the workers again skips the finished
+fold and resumes from the last backup, in step."""
 
 import glob
 import json
@@ -60,7 +61,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(prepared, assets, t
         assert single[key] == pytest.approx(written[key], abs=1e-9)
 
 
-def test_each_training_utterance_once_per_epoch_across_workers(prepared, assets, tmp_path):
+def test_each_training_utterance_once_per_epoch_across_workers_and_the_barrier_waits(
+        prepared, assets, tmp_path):
     logs = str(tmp_path / "logs")
     command = [sys.executable, "-m", "tests.multiworker_batches", prepared[0], assets["speech"],
                assets["text"], str(tmp_path)]
@@ -72,6 +74,7 @@ def test_each_training_utterance_once_per_epoch_across_workers(prepared, assets,
         assert not set(step0) & set(step1)  # no utterance twice in a global step
     everything = [u for worker in seen for step in worker["steps"] for u in step]
     assert sorted(everything) == sorted(expected["ids"])  # each once per epoch
+    assert json.load(open(tmp_path / "barrier1.json"))["waited"] > 1.5  # for the late chief
 
 
 def test_loso_folds_on_both_workers_and_a_killed_worker_resumes(prepared, assets, tmp_path):
@@ -99,12 +102,16 @@ def test_loso_folds_on_both_workers_and_a_killed_worker_resumes(prepared, assets
         assert set(codes) <= {0, FAILED_EXIT_CODE}, _log(logs, 0)[-3000:]
     finally:
         launch.stop(processes)
-    for index in (0, 1):
-        restarted = _log(logs, index).split("--- attempt 1")[1]
-        assert "fold4 finished already" in restarted and "resumed from the backup" in restarted
+    restarted = [_log(logs, index).split("--- attempt 1")[1] for index in (0, 1)]
+    for log in restarted:
+        assert "fold4 finished already" in log and "resumed from the backup" in log
+    # in step after the restart: both workers end with the best checkpoint's weights
+    digests = [re.findall(r"fold5 weights sha256 (\w+)", log) for log in restarted]
+    assert len(digests[0]) == 1 and digests[0] == digests[1]
     assert os.stat(run_dir / "fold4" / "fold_metrics.json").st_mtime_ns == finished
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == ["0", "1"]  # each epoch once, none lost
     summary = json.load(open(run_dir / "metrics.json"))
     assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
+    assert summary["folds"][1]["weights_sha256"] == digests[0][0]
     assert not (run_dir / "fold5" / "backup").exists()
