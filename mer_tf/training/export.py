@@ -86,7 +86,8 @@ def export_run_model(builder, config, directory: str) -> str:
 def export_saved_model(builder, model, info: dict, path: str) -> str:
     """Writes `model` with raw-input serving endpoints to `path` (temporary name, then rename).
 
-    Each tower says what its serving inputs are and how they become the model's inputs.
+    Each tower says what its serving inputs are and how they become the model's inputs,
+    and which encoded inputs (WAV bytes) it decodes into them.
     A model trained with modality dropout also gets `serve_partial`: the raw inputs plus
     `modality_present` [B, M] int32 (1: present, 0: missing, in `modalities` order),
     served by the same layers (and weights) with a modality gate.
@@ -111,42 +112,51 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
                 "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
                 "label_names": names}
 
-    def endpoint_inputs(encoded: str | None = None):
-        """(serving specs in call order, tensors -> model inputs); `encoded` names the tower
-        whose encoded-file inputs replace its raw ones."""
-        specs, parts = [], []
-        for name, tower in towers.items():
-            mine = tower.encoded_serving_specs() if name == encoded else tower.serving_specs()
-            convert = tower.encoded_serving_inputs if name == encoded else tower.serving_inputs
-            parts.append((list(mine), convert))
-            specs.extend(mine.values())
+    raw_specs = {name: tower.serving_specs() for name, tower in towers.items()}
 
-        def to_model_inputs(tensors):
-            inputs, i = {}, 0
-            for keys, convert in parts:
-                inputs.update(convert(dict(zip(keys, tensors[i:i + len(keys)]))))
-                i += len(keys)
-            return inputs
+    def by_tower(tensors, specs_of) -> dict:
+        """An endpoint's flat tensors -> {tower: {input name: tensor}}."""
+        out, i = {}, 0
+        for name, specs in specs_of.items():
+            out[name] = dict(zip(specs, tensors[i:i + len(specs)]))
+            i += len(specs)
+        return out
 
-        return specs, to_model_inputs
+    def flat(specs_of) -> list:
+        return [spec for specs in specs_of.values() for spec in specs.values()]
 
-    specs, to_inputs = endpoint_inputs()
-    archive.add_endpoint("serve", lambda *t: classify(to_inputs(t)), input_signature=specs)
+    def model_inputs(raw: dict) -> dict:
+        return {k: v for name, tower in towers.items()
+                for k, v in tower.serving_inputs(raw[name]).items()}
+
+    serve = archive.add_endpoint(
+        "serve", lambda *t: classify(model_inputs(by_tower(t, raw_specs))),
+        input_signature=flat(raw_specs))
     if partial_model is not None:
         def serve_partial(*tensors):
-            inputs = {**to_inputs(tensors[:-1]), "modality_present": tensors[-1]}
+            inputs = {**model_inputs(by_tower(tensors[:-1], raw_specs)),
+                      "modality_present": tensors[-1]}
             return classify(inputs, network=partial_model)
 
         archive.add_endpoint("serve_partial", serve_partial, input_signature=[
-            *specs, tf.TensorSpec([None, len(towers)], tf.int32, name="modality_present")])
-    def serve_with(convert):
-        return lambda *tensors: classify(convert(tensors))
+            *flat(raw_specs), tf.TensorSpec([None, len(towers)], tf.int32,
+                                            name="modality_present")])
+
+    def serve_encoded(name: str, specs_of: dict):
+        """Decodes `name`'s encoded inputs and calls `serve`: one trace of the model, which
+        both endpoints share (a SavedModel export traces each endpoint twice)."""
+        def endpoint(*tensors):
+            raw = by_tower(tensors, specs_of)
+            raw[name] = towers[name].decode_serving_inputs(raw[name])
+            return serve(*[raw[n][k] for n, specs in raw_specs.items() for k in specs])
+        return endpoint
 
     for name, tower in towers.items():
-        if tower.encoded_serving_specs():  # serve_wav: the speech tower's WAV bytes
-            encoded_specs, encoded_inputs = endpoint_inputs(encoded=name)
-            archive.add_endpoint(f"serve_{next(iter(tower.encoded_serving_specs()))}",
-                                 serve_with(encoded_inputs), input_signature=encoded_specs)
+        encoded = tower.encoded_serving_specs()
+        if encoded:  # serve_wav: the speech tower's WAV bytes
+            specs_of = {**raw_specs, name: encoded}
+            archive.add_endpoint(f"serve_{next(iter(encoded))}", serve_encoded(name, specs_of),
+                                 input_signature=flat(specs_of))
         for endpoint, (function, signature) in tower.endpoints().items():
             archive.add_endpoint(endpoint, function, input_signature=signature)
     constants = {k: tf.constant(info[k]) for k in METADATA_KEYS}

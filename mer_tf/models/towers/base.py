@@ -107,7 +107,8 @@ class Tower:
         """Serving inputs as encoded files (speech: WAV bytes), when the tower offers them."""
         return {}
 
-    def encoded_serving_inputs(self, tensors: dict) -> dict:
+    def decode_serving_inputs(self, tensors: dict) -> dict:
+        """In the graph: encoded serving tensors -> the raw ones (`serving_specs` names)."""
         raise NotImplementedError
 
     def endpoints(self) -> dict:

@@ -154,8 +154,8 @@ class SpeechTower(Tower):
 
         return {"wav": tf.TensorSpec([None], tf.string, name="wav")}
 
-    def encoded_serving_inputs(self, tensors: dict) -> dict:
-        """Encoded 16-bit WAVs (mono or stereo, downmixed) -> the model's inputs."""
+    def decode_serving_inputs(self, tensors: dict) -> dict:
+        """Encoded 16-bit WAVs (mono or stereo, downmixed) -> waveforms and their lengths."""
         import tensorflow as tf
 
         def decode(data):
@@ -167,8 +167,8 @@ class SpeechTower(Tower):
 
         decoded = tf.map_fn(decode, tensors["wav"],
                             fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
-        return self.serving_inputs({"waveform": decoded.to_tensor(),
-                                    "waveform_length": tf.cast(decoded.row_lengths(), tf.int32)})
+        return {"waveform": decoded.to_tensor(),
+                "waveform_length": tf.cast(decoded.row_lengths(), tf.int32)}
 
     # -- inference -------------------------------------------------------------------------
     @classmethod
