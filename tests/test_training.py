@@ -100,7 +100,7 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
     run_dir = tmp_path / "mocap"
     command = [sys.executable, "-m", "experiments.mocap",
                *run_args(prepared, assets, run_dir, "--no-export")]
-    command[command.index("--epochs") + 1] = "20"
+    command[command.index("--epochs") + 1] = "10"
     command += ["--patience", "100"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     history = run_dir / "history.csv"
@@ -112,13 +112,13 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert 3 <= len(done) < 20, "the run should have been killed part-way"
+    assert 3 <= len(done) < 10, "the run should have been killed part-way"
     assert (run_dir / "backup").exists()
 
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode in (0, FAILED_EXIT_CODE), result.stderr[-3000:]  # 3: learned nothing
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert epochs == list(range(20))
+    assert epochs == list(range(10))
     # The second process's TensorBoard file starts where the first one stopped.
     files = sorted(glob.glob(str(run_dir / "logs" / "train" / "events.out.tfevents.*")),
                    key=os.path.getmtime)
@@ -127,9 +127,9 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path):
              for value in event.summary.value if value.tag == "epoch_loss"]
     assert min(steps) >= len(done) - 1 and min(steps) > 0
     log = json.load(open(run_dir / "checkpoints" / "best.json"))
-    assert 0 <= log["epoch"] < 20
+    assert 0 <= log["epoch"] < 10
     assert "resuming the run" in result.stderr
-    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 20
+    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 10
 
 
 MIRRORED = textwrap.dedent("""
