@@ -23,12 +23,13 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # --no-loadscope-reorder). Each file runs on one worker, so its module fixtures are built
 # once; files that share an expensive session fixture run on the same worker, so it is
 # built once, not on both; the longest groups start first (longest-processing-time-first
-# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-02: trained_run ~400,
-# benchmarks ~280, multiworker ~300, accelerators ~160, notebook ~80-120, the rest less.
+# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~365,
+# multiworker ~260, benchmarks ~210, accelerators ~120, models ~90, notebook ~75, the rest
+# less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
 SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run"}
 LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_accelerators",
-                 "test_notebook", "test_models")
+                 "test_models", "test_notebook")
 
 
 def _group(nodeid: str) -> str:
