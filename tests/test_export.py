@@ -113,15 +113,17 @@ def _release_items(release, trained_run, count=5):
     return items, predicted
 
 
-def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, release, tmp_path):
+def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, release, tmp_path,
+                                                            capsys):
+    """In this process: the command's code (`predict.main`); its exit status as a command
+    is checked in test_jsonl_errors_name_the_line_and_leave_no_partial_output."""
+    from experiments import predict
+
     items, predicted = _release_items(release, trained_run)
     jsonl = tmp_path / "items.jsonl"
     jsonl.write_text("\n".join(json.dumps(i) for i in items) + "\n")
     out = tmp_path / "predictions.jsonl"
-    result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run", trained_run,
-                             "--jsonl", str(jsonl), "--out", str(out)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert predict.main(["--run", trained_run, "--jsonl", str(jsonl), "--out", str(out)]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["id"] for line in lines] == [i["id"] for i in items]
     for line in lines:
@@ -129,13 +131,11 @@ def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, releas
         assert line["probabilities"][line["label"]] == pytest.approx(
             float(predicted[line["id"]][f"p_{line['label']}"]), abs=1e-5)
     one = items[0]
-    single = subprocess.run(
-        [sys.executable, "-m", "experiments.predict", "--run", trained_run, "--wav", one["wav"],
-         "--transcript", one["transcript"], "--start", str(one["start"]), "--end",
-         str(one["end"]), *[f"--mocap-{s}={one['mocap'][s]}" for s in STREAMS]],
-        capture_output=True, text=True)
-    assert single.returncode == 0, single.stderr[-3000:]
-    assert f"predicted emotion: {predicted[one['id']]['predicted']}" in single.stdout
+    capsys.readouterr()
+    assert predict.main(["--run", trained_run, "--wav", one["wav"], "--transcript",
+                         one["transcript"], "--start", str(one["start"]), "--end",
+                         str(one["end"]), *[f"--mocap-{s}={one['mocap'][s]}" for s in STREAMS]]) == 0
+    assert f"predicted emotion: {predicted[one['id']]['predicted']}" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_bad_waveforms(recognizer, release, trained_run, tmp_path):
 
 
 def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, trained_run,
-                                                         tmp_path):
+                                                         tmp_path, capsys):
     item = _item(release, trained_run)
     long_text = " ".join(["wonderful"] * 40)
     prediction = recognizer.predict_files(item["wav"], long_text, item["mocap"], item["start"],
@@ -188,10 +188,12 @@ def test_long_transcript_missing_modality_and_bad_mocap(recognizer, release, tra
                                  item["end"])
     with pytest.raises(ValueError, match=r"mocap must be \[frames, 189\]"):
         recognizer.predict(waveform=np.ones(100), transcript="hi", mocap=np.zeros((5, 10)))
-    result = subprocess.run([sys.executable, "-m", "experiments.predict", "--run", trained_run,
-                             "--wav", item["wav"]], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "no text or mocap: predicted from speech" in result.stdout + result.stderr
+    from experiments import predict
+
+    capsys.readouterr()
+    assert predict.main(["--run", trained_run, "--wav", item["wav"]]) == 0
+    printed = capsys.readouterr()
+    assert "no text or mocap: predicted from speech" in printed.out + printed.err
 
 
 def test_a_model_trained_with_modality_dropout_predicts_without_mocap(recognizer, release,
