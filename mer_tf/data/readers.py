@@ -58,7 +58,8 @@ class WaveformReader(Reader):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TextReader(Reader):
-    """The transcript, tokenized per batch by the tower's keras-hub preprocessor."""
+    """The transcript, tokenized per batch by the tower's keras-hub preprocessor (or a
+    tf.function of it)."""
 
     preprocessor: object
     modality: str = "text"
