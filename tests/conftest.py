@@ -99,7 +99,7 @@ def run_args(prepared, assets, run_dir, *extra):
     """Flags for a fast experiment run on the test corpus with the test backbones."""
     return ["--data-dir", prepared[0], "--speech-model", assets["speech"],
             "--text-preset", assets["text"], "--text-length", "16", "--mocap-frames", "24",
-            "--mocap-width", "16", "--mocap-heads", "2", "--batch-size", "8",
+            "--mocap-width", "16", "--mocap-heads", "2", "--mocap-layers", "1", "--batch-size", "8",
             "--learning-rate", "1e-3", "--backbone-learning-rate", "1e-3", "--epochs", "2", "--run-dir", str(run_dir), "--quiet",
             *extra]
 

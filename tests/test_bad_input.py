@@ -3,8 +3,6 @@ decides between stopping and skipping; nothing half-written stays behind."""
 
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -201,14 +199,14 @@ def test_empty_session_folder(session1, tmp_path):
     assert list(manifest["sessions"]) == ["1"] and manifest["utterances"] > 0
 
 
-def test_a_path_that_is_not_a_release(tmp_path):
+def test_a_path_that_is_not_a_release(tmp_path, capsys):
+    from experiments import prepare
+
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
-    result = subprocess.run([sys.executable, "-m", "experiments.prepare", "--iemocap",
-                             str(tmp_path / "photos"), "--out", str(tmp_path / "out"), "--quiet"],
-                            capture_output=True, text=True)
-    assert result.returncode == 2
-    assert f"{tmp_path / 'photos'}: not an IEMOCAP release" in result.stderr
+    assert prepare.main(["--iemocap", str(tmp_path / "photos"), "--out",
+                         str(tmp_path / "out"), "--quiet"]) == 2  # the command's exit status
+    assert f"{tmp_path / 'photos'}: not an IEMOCAP release" in capsys.readouterr().err
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
