@@ -23,8 +23,8 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # --no-loadscope-reorder). Each file runs on one worker, so its module fixtures are built
 # once; files that share an expensive session fixture run on the same worker, so it is
 # built once, not on both; the longest groups start first (longest-processing-time-first
-# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~365,
-# multiworker ~260, benchmarks ~210, accelerators ~120, models ~90, notebook ~75, the rest
+# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~260,
+# multiworker ~210, benchmarks ~195, accelerators ~115, models ~90, notebook ~60, the rest
 # less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
 SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run"}
