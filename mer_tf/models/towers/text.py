@@ -102,7 +102,7 @@ class TextTower(Tower):
     def serving_inputs(self, tensors: dict) -> dict:
         import tensorflow as tf
 
-        tokens = self.preprocessor(tensors["transcript"])
+        tokens = self.tokenize(tensors["transcript"])  # one trace for serve and serve_partial
         return {k: tf.cast(tokens[k], tf.int32) for k in TOKEN_KEYS}
 
     def trackables(self) -> list:
