@@ -26,6 +26,7 @@ def main(argv=None):
     parser.add_argument("--runs-root", default="runs")
     args = parser.parse_args(argv)
     from mer_tf.cli import FAILED_EXIT_CODE, run_single
+    from mer_tf.layout import RunLayout
     from mer_tf.config import MODALITIES
     from mer_tf.training.summary import format_table
 
@@ -45,7 +46,7 @@ def main(argv=None):
             except SystemExit as exit_:
                 if exit_.code != FAILED_EXIT_CODE:
                     raise
-            with open(os.path.join(run_dir, "metrics.json")) as f:
+            with open(RunLayout(run_dir).summary) as f:
                 fold = json.load(f)["folds"][0]
             scores.append(fold["validation"]["ua"])  # validation only: test is not read
         results.append({"modality_dropout": modality_dropout, "text_dropout": text_dropout,

@@ -39,8 +39,9 @@ def build_parser():
 
 
 def _read_text(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read().strip()
+    from mer_tf.inference import read_transcript_file
+
+    return read_transcript_file(path)
 
 
 def _item(entry):

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "and list them in the manifest (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
                         help="delete earlier shards in DATA_DIR first")
+    parser.add_argument("--into-existing", action="store_true",
+                        help="write into a non-empty DATA_DIR that holds no earlier preparation "
+                             "(its other files are never touched)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     synth = parser.add_argument_group("synthetic corpus (with --synthetic)")
     synth.add_argument("--utterances", type=int, default=320,
@@ -78,12 +81,24 @@ def main(argv=None) -> int:
     config = prep.PrepareConfig(
         source=source, out_dir=args.out, label_set=args.label_set, mocap_rate=args.mocap_rate,
         mocap_chunks=args.mocap_chunks, shard_size=args.shard_size, on_error=args.on_error,
-        sessions=sessions, overwrite=args.overwrite)
+        sessions=sessions, overwrite=args.overwrite, into_existing=args.into_existing)
     try:
         prep.prepare(config, progress=not args.quiet)
-    except (DataError, ValueError) as error:
-        hint = " (or --on-error skip to skip what it concerns)" if isinstance(error, DataError) else ""
+    except (DataError, ValueError, storage.Locked) as error:
+        # --on-error skip helps with a bad file of the release, not with a wrong path
+        concerns_utterances = isinstance(error, DataError) and error.utterance_ids
+        hint = " (or --on-error skip to skip what it concerns)" if concerns_utterances else ""
         print(f"error: {error}{hint}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a read-only or full --out, say
+        print(f"error: {error.filename or args.out}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001  tf.io.gfile's errors for the same
+        import tensorflow as tf
+
+        if not isinstance(error, tf.errors.OpError):
+            raise
+        print(f"error: {args.out}: {error.message}", file=sys.stderr)
         return 2
     return 0
 

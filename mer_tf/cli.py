@@ -6,6 +6,8 @@ modalities and call `run_single` or `run_group` from here.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 import time
@@ -16,6 +18,32 @@ from mer_tf.presets import PRETRAINED_BACKBONE_LEARNING_RATE
 from mer_tf.training.config import RunConfig
 
 FAILED_EXIT_CODE = 3  # a run finished, but a fold learned nothing usable
+USAGE_EXIT_CODE = 2  # bad input, a folder in use or holding another run: one line, no traceback
+
+
+@contextlib.contextmanager
+def reported_as_one_line():
+    """Errors a user can act on (bad data, a locked or conflicting run folder, a folder
+    that cannot be written) end the command with one line and exit status 2."""
+    import tensorflow as tf
+
+    from mer_tf.data.errors import DataError
+    from mer_tf.storage import Locked
+    from mer_tf.training.trainer import RunFolderConflict
+
+    try:
+        yield
+    except (DataError, Locked, RunFolderConflict) as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(USAGE_EXIT_CODE) from None
+    except (PermissionError, tf.errors.PermissionDeniedError) as error:
+        print(f"error: cannot write there: {getattr(error, 'message', error)}", file=sys.stderr)
+        raise SystemExit(USAGE_EXIT_CODE) from None
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        print(f"error: the disk is full: {error}", file=sys.stderr)
+        raise SystemExit(USAGE_EXIT_CODE) from None
 
 
 def make_run_config(args, experiment: str, overrides: dict | None = None,
@@ -79,8 +107,9 @@ def run_single(experiment: str, modalities, description: str, argv=None) -> dict
     args = parse(experiment, description, argv)
     from mer_tf.training.trainer import run_experiment
 
-    config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)}})
-    summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
+    with reported_as_one_line():
+        config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)}})
+        summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
     _exit_if_failed({experiment: summary})
     return summary
@@ -114,11 +143,12 @@ def run_group(experiment: str, variants, description: str, argv=None,
                                              time.strftime("%Y%m%d-%H%M%S"))
     rows, summaries = [], {}
     for name, overrides in variants(args).items():
-        config = make_run_config(args, experiment, overrides,
-                                 run_dir=storage.join(group_dir, name))
-        if not summaries:
-            write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
-        summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
+        with reported_as_one_line():
+            config = make_run_config(args, experiment, overrides,
+                                     run_dir=storage.join(group_dir, name))
+            if not summaries:
+                write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
+            summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
         summaries[name] = summary
         rows.append([name, "+".join(summary["modalities"]), config.train.optimizer,
                      _cell(summary, "wa"), _cell(summary, "ua"), _cell(summary, "macro_f1")])

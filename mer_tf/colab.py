@@ -75,7 +75,10 @@ def new_run_dir(runs_dir: str, experiment: str) -> str:
 
 def show_results(run_dir: str) -> dict:
     """Prints the test metrics and shows the confusion matrix and curves."""
-    metrics = storage.read_json(storage.join(run_dir, "metrics.json"))
+    from mer_tf.layout import RunLayout
+
+    run = RunLayout(run_dir)
+    metrics = storage.read_json(run.summary)
     for fold in metrics["folds"]:
         test = fold["test"]
         print(f"{fold['fold']}: WA {test['wa']:.3f}  UA {test['ua']:.3f}  "
@@ -83,10 +86,9 @@ def show_results(run_dir: str) -> dict:
     try:
         from IPython.display import Image, display
 
-        folder = storage.join(run_dir, metrics["folds"][0]["fold"]) if metrics["protocol"] == "loso" \
-            else run_dir
-        for name in ("confusion_matrix.png", "curves.png"):
-            display(Image(data=storage.read_bytes(storage.join(folder, name))))
+        fold = run.fold(metrics["folds"][0]["fold"])
+        for path in (fold.confusion_png, fold.curves_png):
+            display(Image(data=storage.read_bytes(path)))
     except ImportError:
         pass
     return metrics

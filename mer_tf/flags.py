@@ -12,12 +12,13 @@ import argparse
 from mer_tf.config import DEFAULT_SPEECH_HANDLE, DEFAULT_TEXT_PRESET
 from mer_tf.presets import PRESETS
 from mer_tf.training.config import (OPTIMIZERS, PRECISIONS, PROTOCOLS, STRATEGIES,
-                                    VALIDATION_SPLITS)
+                                    VALIDATION_SPLITS, VERIFY_LEVELS)
 
 # flag -> (config section, field path): what a flag given on the command line overrides.
 # Flags not given leave the preset's value (or the dataclass default) alone.
 FLAG_FIELDS = {
     "protocol": ("data", "protocol"), "validation": ("data", "validation"),
+    "verify_data": ("data", "verify"),
     "speech_model": ("model", "speech.handle"), "speech_head": ("model", "speech.head"),
     "speech_layers": ("model", "speech.layers"),
     "speech_seconds": ("model", "speech.input_seconds"),
@@ -53,6 +54,10 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                       help="held-out validation for early stopping and model choice, never the "
                            "test set: one speaker of the training sessions, or a stratified "
                            "slice (default: %(default)s)")
+    data.add_argument("--verify-data", choices=VERIFY_LEVELS, default="checksum",
+                      help="before the first epoch, check the shards against the manifest: "
+                           "checksum (sha256, record counts, each record's session), size "
+                           "(sizes only: for huge gs:// corpora), or off (default: %(default)s)")
     runs = parser.add_argument_group("run")
     runs.add_argument("--run-dir", help="where the run goes (default: runs/EXPERIMENT/TIMESTAMP); "
                                         "an existing run with the same settings resumes")

@@ -22,7 +22,7 @@ import numpy as np
 from mer_tf import storage
 from mer_tf.data.iemocap import MOCAP_STREAMS
 from mer_tf.registry import tower_class
-from mer_tf.training.export import INFO_FILE, SAVED_MODEL_DIR
+from mer_tf.training.export import INFO_FILE
 
 
 @dataclasses.dataclass
@@ -35,16 +35,40 @@ class Prediction:
         return dataclasses.asdict(self)
 
 
+def read_transcript_file(path: str) -> str:
+    """A transcript from a text file: UTF-8 (a byte-order mark is stripped) or UTF-16 with
+    its byte-order mark; anything else is a DataError naming the file."""
+    from mer_tf.data.audio import check_is_file
+    from mer_tf.data.errors import DataError
+
+    check_is_file(path, "text file")
+    data = storage.read_bytes(path)
+    for mark, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
+                           (b"\xfe\xff", "utf-16")):
+        if data.startswith(mark):
+            break
+    else:
+        encoding = "utf-8"
+    try:
+        return data.decode(encoding).strip()
+    except UnicodeDecodeError as error:
+        raise DataError(path, f"not {encoding.upper().replace('-SIG', '')} text (byte "
+                              f"{data[error.start:error.start + 1]!r} at offset {error.start}); "
+                              "save it as UTF-8") from None
+
+
 def find_saved_model(run_dir: str, fold: str | None = None) -> str:
     """The SavedModel of a run folder (session5), or of one of its LOSO folds."""
-    candidates = [storage.join(run_dir, fold, SAVED_MODEL_DIR)] if fold else [
-        storage.join(run_dir, SAVED_MODEL_DIR)] + [storage.join(run_dir, f"fold{i}", SAVED_MODEL_DIR)
-                                              for i in range(1, 6)]
-    for path in candidates:
-        if storage.exists(storage.join(path, "saved_model.pb")):
-            return path
-    raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for "
-                            f"{', '.join(candidates)}); was the run made with --no-export?")
+    from mer_tf.layout import RunLayout
+
+    run = RunLayout(run_dir)
+    folds = [run.fold(fold)] if fold else run.folds()
+    for layout in folds:
+        if layout.has_saved_model():
+            return layout.saved_model
+    looked = ", ".join(f.saved_model for f in folds) or f"{run_dir} holds no fold"
+    raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for {looked}); "
+                            "was the run made with --no-export, or is it unfinished?")
 
 
 class EmotionRecognizer:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from mer_tf import storage
+from mer_tf.layout import FoldLayout, RunLayout
 
 
 @dataclasses.dataclass
@@ -42,20 +43,18 @@ class LoadedRun:
 
 def fold_directory(run_dir: str, fold: str | None = None) -> str:
     """The folder holding a fold's checkpoints: the run folder (session5) or one of its
-    fold folders (LOSO; the first there when `fold` is not named)."""
+    fold folders (LOSO; the first with a best checkpoint when `fold` is not named)."""
+    run = RunLayout(run_dir)
     if fold:
-        path = storage.join(run_dir, fold)
-        if not storage.isdir(path):
-            raise FileNotFoundError(f"{run_dir} has no fold {fold!r}")
-        return path
-    if storage.exists(storage.join(run_dir, "checkpoints", "best.weights.h5")):
-        return run_dir
-    for i in range(1, 6):
-        path = storage.join(run_dir, f"fold{i}")
-        if storage.exists(storage.join(path, "checkpoints", "best.weights.h5")):
-            return path
-    raise FileNotFoundError(f"no best checkpoint under {run_dir} (looked for "
-                            "checkpoints/best.weights.h5 in it and in fold1..fold5)")
+        if fold not in run.fold_names():
+            raise FileNotFoundError(f"{run_dir} has no fold {fold!r} (it has "
+                                    f"{', '.join(run.fold_names()) or 'none'})")
+        return run.fold(fold).root
+    for layout in run.folds():
+        if layout.has_best_weights():
+            return layout.root
+    raise FileNotFoundError(f"no best checkpoint under {run_dir} (looked in "
+                            f"{', '.join(run.fold_names()) or 'no fold'})")
 
 
 def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
@@ -64,17 +63,18 @@ def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.callbacks import load_weights
     from mer_tf.training.config import RunConfig
-    from mer_tf.training.export import INFO_FILE, SAVED_MODEL_DIR
+    from mer_tf.training.export import INFO_FILE
     from mer_tf.training.fold import read_statistics
 
     config = RunConfig.load(run_dir)
     directory = fold_directory(run_dir, fold)
+    layout = FoldLayout(directory)
     corpus = None
     if storage.exists(storage.join(config.data.data_dir, "manifest.json")):
         corpus = PreparedCorpus.open(config.data.data_dir)
         facts = corpus.facts
     else:  # the corpus is elsewhere: the exported model recorded what the towers need
-        info_path = storage.join(directory, SAVED_MODEL_DIR, INFO_FILE)
+        info_path = storage.join(layout.saved_model, INFO_FILE)
         if not storage.exists(info_path):
             raise FileNotFoundError(f"neither the run's data ({config.data.data_dir}) nor its "
                                     f"export ({info_path}) is there to shape the inputs")
@@ -84,6 +84,5 @@ def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
     # The checkpoint holds the weights of the model that trained: on cached features, when
     # the run cached them. Both models share their layers, so loading one fills the other.
     cached = builder.cacheable() if config.train.cache_features else ()
-    load_weights(builder.model(cached=cached), storage.join(directory, "checkpoints",
-                                                            "best.weights.h5"))
+    load_weights(builder.model(cached=cached), layout.best_weights)
     return LoadedRun(config, directory, builder, builder.model(), statistics, corpus)

@@ -8,11 +8,20 @@ final name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
+import re
+import socket
+import sys
+import time
 import uuid
 from typing import Any, Iterable
+
+# The suffix of a file being written: only names with it are ever removed as leftovers,
+# so a user's `results.tmp-final.csv` beside ours is never touched.
+_TEMPORARY = re.compile(r"\.tmp-mer_tf-[0-9a-f]{8}$")
 
 
 def _gfile():
@@ -113,8 +122,33 @@ def move_tree(src: str, dst: str, last: str | None = None) -> None:
 
 
 def temp_name(path: str) -> str:
-    """A sibling name for a file being written; `.tmp-` marks it as unfinished."""
-    return f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    """A sibling name for a file being written, which only this package makes."""
+    return f"{path}.tmp-mer_tf-{uuid.uuid4().hex[:8]}"
+
+
+def is_temporary(name: str) -> bool:
+    """True for a name `temp_name` made (a leftover of a killed write)."""
+    return bool(_TEMPORARY.search(name))
+
+
+def copy(src: str, dst: str) -> None:
+    """Copies a file atomically (a temporary name beside `dst`, then a rename)."""
+    tmp = temp_name(dst)
+    try:
+        _gfile().copy(str(src), tmp, overwrite=True)
+        rename(tmp, dst)
+    finally:
+        remove(tmp)
+
+
+def sha256_of(path: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open_file(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def open_file(path: str, mode: str = "r"):
@@ -158,12 +192,117 @@ def read_json(path: str) -> Any:
 
 
 def remove_temporaries(directory: str, names: Iterable[str] | None = None) -> int:
-    """Deletes `*.tmp-*` leftovers of a killed run; returns how many."""
+    """Deletes the leftovers of killed writes (names `temp_name` made, nothing else);
+    returns how many."""
     if not exists(directory):
         return 0
     removed = 0
     for name in names if names is not None else listdir(directory):
-        if ".tmp-" in name:
+        if is_temporary(name):
             remove(join(directory, name))
             removed += 1
     return removed
+
+
+# -- locks --------------------------------------------------------------------------------
+
+class Locked(RuntimeError):
+    """Another live process holds the folder's lock."""
+
+
+def _owner() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": " ".join([os.path.basename(sys.executable), *sys.argv])[:300]}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _create_exclusive(path: str, text: str) -> bool:
+    """Writes `path` whole only if it does not exist; True when it was created. Local:
+    a hard link of a complete temporary file (atomic, never a half-written lock);
+    elsewhere a rename that refuses to overwrite (gs:// does it as copy and delete)."""
+    import tensorflow as tf
+
+    tmp = temp_name(path)
+    with open_file(tmp, "w") as f:
+        f.write(text)
+    try:
+        if is_remote(path):
+            try:
+                _gfile().rename(tmp, path, overwrite=False)
+                return True
+            except tf.errors.AlreadyExistsError:
+                return False
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+    finally:
+        remove(tmp)
+
+
+def _describe(owner: dict) -> str:
+    return (f"process {owner.get('pid')} on {owner.get('host')} since {owner.get('since')} "
+            f"({owner.get('command', '?')})")
+
+
+@contextlib.contextmanager
+def locked(directory: str, what: str):
+    """Holds `directory/.lock` while the block runs, so two processes never write one
+    folder at once. The lock names its owner (pid, host, start, command); a lock whose
+    owner is a dead process on this host is stale and taken over; any other raises
+    `Locked`, naming who holds it."""
+    makedirs(directory)
+    path = join(directory, ".lock")
+    mine = _owner()
+    for _ in range(20):
+        if _create_exclusive(path, to_json(mine)):
+            break
+        try:
+            owner = read_json(path)
+        except (ValueError, OSError):
+            owner = {}
+        except Exception:  # noqa: BLE001  vanished between the two calls: try again
+            continue
+        stale = (owner.get("host") == mine["host"] and isinstance(owner.get("pid"), int)
+                 and not _alive(owner["pid"]))
+        if not stale:
+            raise Locked(f"{directory} is in use: {what} by {_describe(owner)} holds "
+                         f"{path}; wait for it to finish, or remove that file if the "
+                         "process is gone")
+        print(f"{path}: taking over the lock of {_describe(owner)}, which is no longer "
+              "running", file=sys.stderr)
+        aside = temp_name(path)
+        try:  # one taker wins: the stale lock is moved aside, then created anew
+            rename_exclusive(path, aside)
+            remove(aside)
+        except Exception:  # noqa: BLE001  another process took it over first
+            pass
+    else:
+        raise Locked(f"{directory}: could not take {path}")
+    try:
+        yield
+    finally:
+        try:
+            if read_json(path) == mine:
+                remove(path)
+        except Exception:  # noqa: BLE001  gone already, or not ours any more
+            pass
+
+
+def rename_exclusive(src: str, dst: str) -> None:
+    """Renames `src` to a name that must not exist (raises if `src` is gone)."""
+    if is_remote(src):
+        _gfile().rename(str(src), str(dst), overwrite=False)
+    else:
+        os.rename(src, dst)

@@ -84,10 +84,10 @@ def test_data_and_runs_on_a_non_local_filesystem(release, assets, tmp_path, monk
     args = run_args(("ram://mer_tf_test/data", None), assets, run, "--protocol", "loso",
                     "--folds", "5")
     train(text.main, args)  # ten training utterances may teach nothing: marked, exit 3
-    with tf.io.gfile.GFile(f"{run}/metrics.json") as f:
+    with tf.io.gfile.GFile(f"{run}/summary.json") as f:
         summary = json.load(f)
     assert summary["folds"][0]["fold"] == "fold5"
-    for name in ("config.json", "metrics.json", "fold5/history.csv", "fold5/predictions.csv",
+    for name in ("config.json", "summary.json", "fold5/metrics.json", "fold5/history.csv", "fold5/predictions.csv",
                  "fold5/confusion_matrix.png", "fold5/checkpoints/best.weights.h5",
                  "fold5/saved_model/saved_model.pb", "fold5/saved_model/mer_tf.json"):
         assert tf.io.gfile.exists(f"{run}/{name}"), name

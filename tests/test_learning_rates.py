@@ -107,7 +107,7 @@ def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, asset
     with pytest.raises(SystemExit) as exit_:
         mocap.main(argv)
     assert exit_.value.code == cli.FAILED_EXIT_CODE
-    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    metrics = json.load(open(tmp_path / "run" / "summary.json"))
     reasons = metrics["failed_folds"]["session5"]
     assert "the model's outputs are not finite (NaN or inf)" in reasons
     assert metrics["folds"][0]["failed"] == reasons

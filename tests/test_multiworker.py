@@ -48,7 +48,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(prepared, assets, t
     writers = {os.path.basename(e).split(".")[-3] for e in events}  # ….<host>.<pid>.<n>.v2
     assert events and len(writers) == 1  # TensorBoard files of one process: the chief's
     assert (run_dir / "saved_model" / "saved_model.pb").exists() and not (run_dir / "backup").exists()
-    summary = json.load(open(run_dir / "metrics.json"))
+    summary = json.load(open(run_dir / "summary.json"))
     assert summary["folds"][0]["weights_sha256"] == digests[0][0]
     run = load_run(str(run_dir))  # the same weights, in one process
     from mer_tf.training.splits import make_folds
@@ -94,8 +94,8 @@ def test_loso_folds_on_both_workers_and_a_killed_worker_resumes(prepared, assets
         assert codes[0] != 0 and codes[1] != 0  # the chief stops: it cannot go on alone
     finally:
         launch.stop(processes)
-    assert (run_dir / "fold5" / "backup").exists() and not (run_dir / "metrics.json").exists()
-    finished = os.stat(run_dir / "fold4" / "fold_metrics.json").st_mtime_ns
+    assert (run_dir / "fold5" / "backup").exists() and not (run_dir / "summary.json").exists()
+    finished = os.stat(run_dir / "fold4" / "metrics.json").st_mtime_ns
     processes = launch.start(command, ports, logs, FAST, attempt=1)  # the same TF_CONFIG
     try:
         codes = launch.wait(processes, timeout=300)
@@ -108,10 +108,10 @@ def test_loso_folds_on_both_workers_and_a_killed_worker_resumes(prepared, assets
     # in step after the restart: both workers end with the best checkpoint's weights
     digests = [re.findall(r"fold5 weights sha256 (\w+)", log) for log in restarted]
     assert len(digests[0]) == 1 and digests[0] == digests[1]
-    assert os.stat(run_dir / "fold4" / "fold_metrics.json").st_mtime_ns == finished
+    assert os.stat(run_dir / "fold4" / "metrics.json").st_mtime_ns == finished
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
     assert epochs == ["0", "1"]  # each epoch once, none lost
-    summary = json.load(open(run_dir / "metrics.json"))
+    summary = json.load(open(run_dir / "summary.json"))
     assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
     assert summary["folds"][1]["weights_sha256"] == digests[0][0]
     assert not (run_dir / "fold5" / "backup").exists()

@@ -41,4 +41,4 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     runs = list((tmp_path / "runs" / "concat").iterdir())
     assert len(runs) == 1
     assert (runs[0] / "saved_model" / "saved_model.pb").exists()
-    assert (runs[0] / "metrics.json").exists()
+    assert (runs[0] / "summary.json").exists()

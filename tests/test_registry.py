@@ -32,7 +32,7 @@ def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
     run_dir = tmp_path / "run"
     summary = train(lambda argv: run_single("duration", ("text", "duration"), "", argv),
                     run_args(prepared, assets, run_dir, "--freeze", "text", "--cache-features"))
-    metrics = json.load(open(run_dir / "metrics.json"))
+    metrics = json.load(open(run_dir / "summary.json"))
     assert metrics["modalities"] == ["text", "duration"]
     assert summary is None or summary["modalities"] == ["text", "duration"]
     caches = os.listdir(os.path.join(prepared[0], "feature_cache"))

@@ -36,7 +36,7 @@ def _events(directory):
 
 def test_a_run_leaves_every_artefact(trained_run, prepared):
     run = trained_run
-    for name in ("config.json", "metrics.json", "fold_metrics.json", "history.csv",
+    for name in ("config.json", "summary.json", "metrics.json", "history.csv",
                  "predictions.csv", "confusion_matrix.png", "curves.png",
                  "mocap_statistics.json", "checkpoints/best.weights.h5", "checkpoints/best.json",
                  "saved_model/saved_model.pb"):
@@ -48,8 +48,9 @@ def test_a_run_leaves_every_artefact(trained_run, prepared):
     # the test backbone is in the published TF-Hub form: no `training` on its __call__
     assert config["backbones"]["speech"]["takes_training_argument"] is False
     assert config["backbones"]["speech"]["dropout_when_fine_tuning"] is False
-    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    metrics = json.load(open(os.path.join(run, "summary.json")))
     fold = metrics["folds"][0]
+    assert json.load(open(os.path.join(run, "metrics.json"))) == fold  # the fold's own file
     test = fold["test"]
     manifest = prepared[1]
     assert test["utterances"] == manifest["sessions"]["5"]["utterances"]
@@ -64,7 +65,7 @@ def test_a_run_leaves_every_artefact(trained_run, prepared):
     history = list(csv.DictReader(open(os.path.join(run, "history.csv"))))
     assert [int(r["epoch"]) for r in history] == [0, 1]
     assert {"loss", "accuracy", "ua", "val_loss", "val_accuracy", "val_ua"} <= set(history[0])
-    assert not os.path.exists(os.path.join(run, "backup", "latest.weights.h5"))
+    assert not os.path.exists(os.path.join(run, "backup"))  # removed once the fold finished
 
 
 def test_tensorboard_has_scalars_image_and_hparams(trained_run):
@@ -132,7 +133,7 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, caps
     log = json.load(open(run_dir / "checkpoints" / "best.json"))
     assert 0 <= log["epoch"] < 10
     assert "resuming the run" in stderr
-    assert json.load(open(run_dir / "metrics.json"))["folds"][0]["epochs_run"] == 10
+    assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 10
 
 
 MIRRORED = textwrap.dedent("""
@@ -156,7 +157,7 @@ def test_training_under_mirrored_strategy_on_two_logical_cpus(prepared, assets, 
                             text=True)
     assert result.returncode in (0, FAILED_EXIT_CODE), result.stderr[-3000:]  # 3: learned nothing
     assert "replicas 2" in result.stdout
-    metrics = json.load(open(run_dir / "metrics.json"))
+    metrics = json.load(open(run_dir / "summary.json"))
     assert metrics["folds"][0]["test"]["utterances"] == prepared[1]["sessions"]["5"]["utterances"]
     assert (run_dir / "saved_model" / "saved_model.pb").exists()
     served = tf.saved_model.load(str(run_dir / "saved_model"))
@@ -175,7 +176,7 @@ def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path)
     frozen = ("--freeze", "speech,text", "--cache-features", "--no-export")
     train(concat.main, run_args(prepared, assets, tmp_path / "cached", *frozen,
                                 "--protocol", "loso", "--folds", "4,5"))
-    summary = json.load(open(tmp_path / "cached" / "metrics.json"))
+    summary = json.load(open(tmp_path / "cached" / "summary.json"))
     caches = glob.glob(os.path.join(prepared[0], "feature_cache", "*", "*.tfrecord"))
     assert len(caches) == len(prepared[1]["shards"])  # one per shard, covering every session
     assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
@@ -291,13 +292,13 @@ def test_a_finished_run_is_reported_not_retrained_unless_overwritten(prepared, a
 
     argv = run_args(prepared, assets, tmp_path / "run", "--no-export")
     train(mocap.main, argv)
-    first = json.load(open(tmp_path / "run" / "metrics.json"))
+    first = json.load(open(tmp_path / "run" / "summary.json"))
     weights = tmp_path / "run" / "checkpoints" / "best.weights.h5"
     history = tmp_path / "run" / "history.csv"
     stamps = {p: os.stat(p).st_mtime_ns for p in (weights, history)}
     again = train(mocap.main, argv)  # the stored summary (None where it exits 3 again)
     assert again in (None, first)
-    assert json.load(open(tmp_path / "run" / "metrics.json")) == first
+    assert json.load(open(tmp_path / "run" / "summary.json")) == first
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps  # nothing retrained
     assert "holds a finished run: reported, not trained again" in capsys.readouterr().err
     train(mocap.main, [*argv, "--overwrite"])

@@ -46,17 +46,34 @@ def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarr
     A caller compares the source rate with `target_rate` to say that it resampled;
     `target_rate=None` keeps the file's rate.
     """
-    if not storage.exists(path):
-        raise DataError(path, "missing WAV file")
+    check_is_file(path, "WAV file")
     try:
         with storage.open_file(path, "rb") as handle:
             samples, rate = soundfile.read(handle, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
         raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
+    nan = np.isnan(samples)
+    if nan.any():  # only float WAVs can hold them; never turned into silence
+        raise DataError(path, f"{int(nan.any(axis=1).sum())} of {len(samples)} samples are NaN "
+                              "(not a number): the file is damaged or was written wrongly")
     mono = downmix(samples)
     if target_rate is not None and rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality="HQ")
     return to_int16(mono), rate
+
+
+def check_is_file(path: str, what: str) -> None:
+    """A clear DataError for a path that is no readable file: missing, a folder, or a
+    symbolic link that leads nowhere (a dangling target or a loop)."""
+    import os
+
+    if not storage.is_remote(path) and os.path.islink(path) and not os.path.exists(path):
+        raise DataError(path, f"a symbolic link that leads to no file (its target is missing, "
+                              f"or the links form a loop); expected a {what}")
+    if not storage.exists(path):
+        raise DataError(path, f"missing {what}")
+    if storage.isdir(path):
+        raise DataError(path, f"a folder, not a {what}")
 
 
 def write_wav(path: str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:

@@ -140,10 +140,28 @@ def split_utterance_id(utterance_id: str, path: str, line: int | None = None):
     return dialog, match["gender"]
 
 
-def read_evaluation(path: str, dialog_id: str, policy: ErrorPolicy) -> list[EvaluationRecord]:
+def read_release_text(path: str, notes: dict) -> str:
+    """A text file of the release as UTF-8, saying what it had to mend in `notes`: a
+    UTF-8 byte-order mark is stripped (`utf8_bom`), and bytes that are not UTF-8 become
+    U+FFFD (`lines_with_undecodable_bytes`, per line)."""
+    data = storage.read_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        notes["utf8_bom"] = notes.get("utf8_bom", 0) + 1
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        bad = sum("\ufffd" in line for line in text.splitlines())
+        notes["lines_with_undecodable_bytes"] = notes.get("lines_with_undecodable_bytes", 0) + bad
+        return text
+
+
+def read_evaluation(path: str, dialog_id: str, policy: ErrorPolicy,
+                    notes: dict | None = None) -> list[EvaluationRecord]:
     """Parses an EmoEvaluation file: one head line per utterance block."""
     records = []
-    text = storage.read_text(path, errors="replace")
+    text = read_release_text(path, {} if notes is None else notes)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r\n")
         stripped = line.strip()
@@ -188,7 +206,7 @@ def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
     """
     texts = {}
     notes = {} if notes is None else notes
-    content = storage.read_text(path, errors="replace")
+    content = read_release_text(path, notes)
     for number, raw in enumerate(content.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -214,6 +232,8 @@ def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
             policy.report(DataError(path, f"utterance {match['id']} does not belong to dialog "
                                           f"{dialog_id}", number))
             continue
+        if match["id"] in texts:  # the later line wins, as before; said in the manifest
+            notes["transcribed_twice"] = notes.get("transcribed_twice", 0) + 1
         texts[match["id"]] = (match["text"].strip(), number)
     return texts
 
@@ -254,11 +274,11 @@ def index_session(session: int, session_dir: str, policy: ErrorPolicy) -> list[D
 
 
 def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) -> Dialog:
-    records = read_evaluation(eval_path, dialog_id, policy)
+    notes = {}
+    records = read_evaluation(eval_path, dialog_id, policy, notes)
     transcript_path = Dialog(dialog_id, session, session_dir, []).transcription_path
     labelled = {r.utterance_id for r in records}
     texts = {}
-    notes = {}
     if storage.exists(transcript_path):
         texts = read_transcriptions(transcript_path, dialog_id, policy, notes)
         for uid, (_, number) in sorted(texts.items(), key=lambda kv: kv[1][1]):

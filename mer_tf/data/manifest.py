@@ -13,6 +13,9 @@ from mer_tf.data.schema import SCHEMA_VERSION
 NOTE_DESCRIPTIONS = {
     "transcript_lines_without_id": "transcription lines without an utterance id, skipped",
     "unlabelled_transcript_ids": "transcribed ids without a label (overlaps), skipped",
+    "transcribed_twice": "utterances transcribed twice (the later line kept)",
+    "utf8_bom": "text files starting with a UTF-8 byte-order mark (stripped)",
+    "lines_with_undecodable_bytes": "text lines with bytes that are not UTF-8 (read as U+FFFD)",
     **{key: f"utterances kept with {what}" for key, what in DEGRADED.items()},
 }
 
@@ -120,6 +123,10 @@ def summary_table(manifest: dict) -> str:
         if total:
             dialogs = sum(1 for n in manifest["dialog_notes"].values() if n.get(key))
             extra.append(f"{what}: {total} in {dialogs} dialogs")
+    if manifest.get("sessions_missing"):
+        extra.append(f"WARNING: no folder for session(s) "
+                     f"{', '.join(map(str, manifest['sessions_missing']))} in the release: "
+                     f"prepared sessions {', '.join(manifest['sessions'])} only")
     for name, reason in manifest.get("rebuilt", {}).items():
         extra.append(f"rebuilt {name}: {reason}")
     if manifest["skipped_count"]:

@@ -16,13 +16,13 @@ uninterrupted one, and a folder prepared from another release (or another
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import logging
 import sys
 from collections import Counter
 
-from mer_tf import storage
+from mer_tf import faults, storage
 from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
-from mer_tf.data.errors import ErrorPolicy
+from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog, index_release
 from mer_tf.data.labels import get_label_set
 from mer_tf.data.corpus import MANIFEST
@@ -30,6 +30,7 @@ from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION, encode_example
 
 STATE_DIR = ".state"
+log = logging.getLogger("mer_tf.data")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,7 @@ class PrepareConfig:
     on_error: str = "stop"
     sessions: tuple = (1, 2, 3, 4, 5)
     overwrite: bool = False
+    into_existing: bool = False  # write into a non-empty folder that is not ours
 
     def settings(self) -> dict:
         """What decides the bytes of the shards; a resumed run must match it."""
@@ -88,32 +90,71 @@ def plan_shards(index: dict[int, list[Dialog]], label_set, shard_size: int) -> l
     return plans
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with storage.open_file(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
+# What preparation (and training beside it) writes in a data folder besides its shards.
+OWN_NAMES = (MANIFEST, STATE_DIR, "feature_cache", "synthetic_release", ".lock")
 
 
 def prepare(config: PrepareConfig, progress: bool = True) -> dict:
-    """Runs preparation; returns the manifest (also written to out_dir/manifest.json)."""
+    """Runs preparation; returns the manifest (also written to out_dir/manifest.json).
+
+    Holds the folder's lock throughout; a run refused before it wrote a shard leaves
+    nothing behind (no folder, no `.state/`) that it did not find there."""
+    out_existed = storage.exists(config.out_dir)
+    state_dir = storage.join(config.out_dir, STATE_DIR)
+    state_existed = storage.exists(state_dir)
+    if out_existed and not storage.isdir(config.out_dir):
+        raise DataError(config.out_dir, "is a file; --out takes a folder")
+    try:
+        with storage.locked(config.out_dir, "preparing data"):
+            return _prepare(config, progress)
+    except BaseException:
+        _remove_if_untouched(config.out_dir, state_dir, out_existed, state_existed)
+        raise
+
+
+def _remove_if_untouched(out_dir: str, state_dir: str, out_existed: bool,
+                         state_existed: bool) -> None:
+    """After a failure: the folders this run created, if it wrote no shard into them."""
+    try:
+        if storage.isdir(state_dir) and not state_existed and \
+                set(storage.listdir(state_dir)) <= {"settings.json"}:
+            storage.rmtree(state_dir)
+        if not out_existed and storage.isdir(out_dir) and not storage.listdir(out_dir):
+            storage.rmtree(out_dir)
+    except Exception:  # noqa: BLE001  a read-only or vanished folder: nothing to tidy
+        pass
+
+
+def _prepare(config: PrepareConfig, progress: bool) -> dict:
     import tensorflow as tf
     from tqdm.auto import tqdm
 
     label_set = get_label_set(config.label_set)
     options = SignalOptions(config.mocap_rate, config.mocap_chunks)
     state_dir = storage.join(config.out_dir, STATE_DIR)
-    _open_out_dir(config, state_dir)
 
     index_policy = ErrorPolicy(config.on_error)
     index = index_release(config.source, index_policy, config.sessions)
+    _open_out_dir(config, state_dir)
     plans = plan_shards(index, label_set, config.shard_size)
     excluded = excluded_counts(index, label_set)
+    missing = sorted(set(config.sessions) - set(index))
+    if missing:
+        log.warning("%s: no Session%s folder: preparing sessions %s only, so leave-one-"
+                    "session-out will have %d folds", config.source,
+                    ", Session".join(str(s) for s in missing),
+                    ", ".join(str(s) for s in sorted(index)), len(index))
 
     shard_states = []
     rebuilt = {}  # shard -> why its earlier state could not be kept
-    _remove_orphans(config.out_dir, state_dir, plans)
+    manifest_path = storage.join(config.out_dir, MANIFEST)
+
+    def before_a_change():
+        # The old manifest no longer describes the folder once a shard changes: without
+        # it, training refuses the folder until preparation finishes.
+        storage.remove(manifest_path)
+
+    _remove_orphans(config.out_dir, state_dir, plans, before_a_change)
     streams = {}  # stream -> {"width", "columns"}, from the first dialog read
     for session in sorted(index):
         session_plans = [p for p in plans if p.session == session]
@@ -127,8 +168,10 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
                 if reason:
                     rebuilt[plan.name] = reason
                     tqdm.write(f"rebuilding {plan.name}: {reason}", file=sys.stderr)
+                before_a_change()
                 state = _write_shard(config, state_dir, plan, label_set, options, streams,
                                      tf, bar, inputs)
+                faults.point("prepare:shard-written")
             else:
                 bar.update(plan.utterances)
                 for stream, layout in state["streams"].items():
@@ -137,22 +180,61 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
         bar.close()
 
     manifest = build_manifest(config, label_set, index, shard_states, excluded,
-                         index_policy.records, streams)
+                              index_policy.records, streams)
     manifest["rebuilt"] = rebuilt
-    storage.write_json_atomic(storage.join(config.out_dir, MANIFEST), manifest)
+    manifest["sessions_missing"] = missing
+    storage.write_json_atomic(manifest_path, manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
     return manifest
 
 
+def _holds_our_preparation(out_dir: str, state_dir: str) -> bool:
+    """A manifest.json or .state/settings.json that experiments.prepare wrote."""
+    for path in (storage.join(out_dir, MANIFEST), storage.join(state_dir, "settings.json")):
+        if storage.exists(path):
+            try:
+                if "schema_version" in storage.read_json(path):
+                    return True
+            except (ValueError, OSError):
+                continue
+    return False
+
+
+def _written_here(out_dir: str, state_dir: str) -> set:
+    """Shard files an earlier preparation of this folder wrote: named by its state files
+    and its manifest. Nothing else in the folder is ever removed."""
+    names = set()
+    if storage.isdir(state_dir):
+        names |= {n[: -len(".json")] for n in storage.listdir(state_dir)
+                  if n.endswith(".tfrecord.json")}
+    manifest = storage.join(out_dir, MANIFEST)
+    if storage.exists(manifest):
+        try:
+            names |= {s["file"] for s in storage.read_json(manifest).get("shards", [])
+                      if isinstance(s.get("file"), str) and "/" not in s["file"]}
+        except (ValueError, OSError, AttributeError):
+            pass
+    return {n for n in names if n.endswith(".tfrecord") and "/" not in n and "\\" not in n}
+
+
 def _open_out_dir(config: PrepareConfig, state_dir: str) -> None:
-    if config.overwrite and storage.exists(config.out_dir):
-        for name in storage.listdir(config.out_dir):
-            if name.endswith(".tfrecord") or name in (MANIFEST, STATE_DIR) or ".tmp-" in name:
-                path = storage.join(config.out_dir, name)
-                storage.rmtree(path) if storage.isdir(path) else storage.remove(path)
+    out = config.out_dir
+    entries = [n for n in storage.listdir(out) if n not in OWN_NAMES] if storage.isdir(out) else []
+    ours = _holds_our_preparation(out, state_dir)
+    if entries and not ours and not config.into_existing:
+        shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
+        raise DataError(out, f"is not empty ({shown}) and holds no preparation of ours (no "
+                             "manifest.json or .state/ written by experiments.prepare): pass a "
+                             "new or empty folder, or --into-existing to write beside those "
+                             "files (none of them is touched)")
+    if config.overwrite and ours:
+        for name in sorted(_written_here(out, state_dir)):
+            storage.remove(storage.join(out, name))
+        for name in (MANIFEST, STATE_DIR):
+            storage.rmtree(storage.join(out, name))
     storage.makedirs(state_dir)
-    storage.remove_temporaries(config.out_dir)
+    storage.remove_temporaries(out)
     storage.remove_temporaries(state_dir)
     settings_path = storage.join(state_dir, "settings.json")
     if storage.exists(settings_path):
@@ -203,18 +285,19 @@ def _finished_state(config: PrepareConfig, state_dir: str, plan: ShardPlan,
             p for p in set(state["inputs"]) & set(inputs) if state["inputs"][p] != inputs[p])
         return None, (f"{len(changed)} source file(s) changed, added or removed since it was "
                       f"written, e.g. {changed[0]}")
-    if state.get("sha256") != sha256_of(shard_path):
+    if state.get("sha256") != storage.sha256_of(shard_path):
         return None, "its file no longer matches its checksum"
     return state, None
 
 
-def _remove_orphans(out_dir: str, state_dir: str, plans: list) -> None:
-    """Shards of an earlier plan that this one no longer has (another release, say)."""
+def _remove_orphans(out_dir: str, state_dir: str, plans: list, before_a_change) -> None:
+    """Shards an earlier preparation here wrote that this plan no longer has (another
+    release, say): only those its state files or manifest name, never another file."""
     planned = {p.name for p in plans}
-    for name in storage.listdir(out_dir):
-        if name.endswith(".tfrecord") and name not in planned:
-            storage.remove(storage.join(out_dir, name))
-            storage.remove(storage.join(state_dir, name + ".json"))
+    for name in sorted(_written_here(out_dir, state_dir) - planned):
+        before_a_change()
+        storage.remove(storage.join(out_dir, name))
+        storage.remove(storage.join(state_dir, name + ".json"))
 
 
 def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
@@ -242,7 +325,7 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
                 for path, rate in notes.resampled[seen:]:
                     tqdm.write(f"resampled {path} from {rate} Hz to 16000 Hz with soxr",
                                file=sys.stderr)
-        checksum = sha256_of(tmp)
+        checksum = storage.sha256_of(tmp)
         storage.rename(tmp, shard_path)
     finally:
         storage.remove(tmp)

@@ -9,6 +9,7 @@ from mer_tf.config import ModelConfig, from_dict, to_dict
 
 PROTOCOLS = ("session5", "loso")
 VALIDATION_SPLITS = ("speaker", "stratified")
+VERIFY_LEVELS = ("checksum", "size", "off")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("off", "auto", "float16", "bfloat16")
@@ -22,8 +23,13 @@ class DataConfig:
     validation: str = "speaker"  # speaker: one held-out training speaker; stratified: a slice
     validation_fraction: float = 0.1  # stratified only
     shuffle_buffer: int = 512
+    # what training checks of the shards against the manifest before the first epoch:
+    # checksum (sha256, record counts, each record's session), size, or off
+    verify: str = "checksum"
 
     def __post_init__(self):
+        if self.verify not in VERIFY_LEVELS:
+            raise ValueError(f"verify must be one of {VERIFY_LEVELS}, got {self.verify!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.validation not in VALIDATION_SPLITS:

@@ -73,31 +73,14 @@ def failure_reasons(test: dict, history: dict, class_names) -> list[str]:
     return reasons
 
 
-def read_history(path: str) -> dict:
-    """history.csv (appended across resumes) -> {metric: [per epoch]}, last write wins."""
-    if not storage.exists(path):
-        return {}
-    rows = {}
-    for row in csv.DictReader(io.StringIO(storage.read_text(path))):
-        rows[int(row["epoch"])] = row
-    history = {}
-    for epoch in sorted(rows):
-        for key, value in rows[epoch].items():
-            if key != "epoch" and value not in ("", None):
-                history.setdefault(key, []).append(float(value))
-    history["epoch"] = sorted(rows)
-    return history
-
-
-def write_fold_artefacts(directory, class_names, test, history) -> None:
+def write_fold_artefacts(fold, class_names, test, history) -> None:
+    """The fold's plots (its metrics.json is written by the trainer, last)."""
     from mer_tf.training.plots import confusion_figure, curves_figure, figure_png
 
-    storage.write_json_atomic(storage.join(directory, "metrics.json"), test["metrics"])
     png = figure_png(confusion_figure(test["metrics"]["confusion_matrix"], class_names,
                                       "test"))
-    storage.write_bytes_atomic(storage.join(directory, "confusion_matrix.png"), png)
-    storage.write_bytes_atomic(storage.join(directory, "curves.png"),
-                               figure_png(curves_figure(history)))
+    storage.write_bytes_atomic(fold.confusion_png, png)
+    storage.write_bytes_atomic(fold.curves_png, figure_png(curves_figure(history)))
 
 
 @dataclasses.dataclass
@@ -113,3 +96,8 @@ class FoldResult:
     describe: str
     failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
     weights_sha256: str = ""  # the evaluated weights (the same on every worker)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FoldResult":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -26,6 +26,7 @@ import contextlib
 import sys
 
 from mer_tf import storage
+from mer_tf.layout import FoldLayout
 
 SAVED_MODEL_DIR = "saved_model"
 INFO_FILE = "mer_tf.json"
@@ -78,7 +79,7 @@ def export_run_model(builder, config, directory: str) -> str:
         export_builder = ModelBuilder(config.model, builder.facts, builder.statistics)
         model = export_builder.model()
         model.set_weights(weights)
-        path = storage.join(directory, SAVED_MODEL_DIR)
+        path = FoldLayout(directory).saved_model
         export_saved_model(export_builder, model, export_info(config.model, export_builder, config.experiment), path)
     return path
 

@@ -13,9 +13,7 @@ import dataclasses
 import warnings
 
 from mer_tf import storage
-
-STATISTICS_FILE = "{modality}_statistics.json"  # per tower that needs any (mocap)
-
+from mer_tf.layout import FoldLayout
 
 @dataclasses.dataclass
 class BuiltFold:
@@ -55,7 +53,7 @@ def fold_statistics(config, fold, corpus, directory: str | None = None) -> dict:
             if directory is not None:
                 storage.makedirs(directory)
                 storage.write_json_atomic(
-                    storage.join(directory, STATISTICS_FILE.format(modality=name)),
+                    FoldLayout(directory).statistics(name),
                     {**value, "train_sessions": list(fold.train_sessions)})
     return statistics
 
@@ -64,7 +62,7 @@ def read_statistics(directory: str, modalities) -> dict:
     """The statistics `fold_statistics` wrote for a fold."""
     out = {}
     for name in modalities:
-        path = storage.join(directory, STATISTICS_FILE.format(modality=name))
+        path = FoldLayout(directory).statistics(name)
         if storage.exists(path):
             value = storage.read_json(path)
             value.pop("train_sessions", None)

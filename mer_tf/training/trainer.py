@@ -1,13 +1,14 @@
 """The one training function every experiment goes through.
 
 `run_experiment(config)` trains and evaluates every fold of the configured
-protocol and leaves, in the run directory: config.json; per fold TensorBoard
-logs (loss, accuracy, UA per epoch, learning rate, the validation confusion
-matrix image, the hparams entry), `backup/` for BackupAndRestore (a killed run
-resumes from its last epoch), `checkpoints/best.weights.h5` chosen on
-validation, `history.csv`, `predictions.csv`, `metrics.json`,
-`confusion_matrix.png`, `curves.png` and the exported SavedModel; and at the
-top a metrics.json with every fold and, for LOSO, mean and standard deviation.
+protocol and leaves, in the run directory (names in `mer_tf.layout`): config.json;
+per fold TensorBoard logs (loss, accuracy, UA per epoch, learning rate, the
+validation confusion matrix image, the hparams entry), `backup/` while the fold is
+unfinished (a killed run resumes from its last committed epoch),
+`checkpoints/best.weights.h5` chosen on validation, `history.csv`,
+`predictions.csv`, `confusion_matrix.png`, `curves.png`, the exported SavedModel
+and, last, the fold's `metrics.json`; and, last of the run, `summary.json` with
+every fold and, for LOSO, mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -18,57 +19,139 @@ import logging
 import sys
 import time
 
-from mer_tf import storage
+from mer_tf import faults, storage
+from mer_tf.layout import FoldLayout, RunLayout
 from mer_tf.training.config import RunConfig
 from mer_tf.training.evaluation import FoldResult
 from mer_tf.training.summary import run_hparams, summarise, summary_table, trial_id
 
 log = logging.getLogger("mer_tf.training")
 BACKBONES_KEY = "backbones"  # config.json: what the loaded backbones turned out to be
+CORPUS_KEY = "corpus"  # config.json: a digest of the prepared shards the run read
+# Settings that do not change what a run computes: a run folder moved elsewhere (or its
+# data folder, with the same shards) is the same run.
+LOCATION_FIELDS = (("run_dir",), ("data", "data_dir"), ("data", "verify"))
 
 
-def _open_run_dir(config: RunConfig, overwrite: bool = False) -> None:
-    path = storage.join(config.run_dir, "config.json")
-    if overwrite and storage.exists(path):
+class RunFolderConflict(ValueError):
+    """The run folder holds another run."""
+
+
+def _comparable(settings: dict) -> dict:
+    settings = json.loads(storage.to_json(settings))  # tuples are lists in JSON
+    for path in LOCATION_FIELDS:
+        target = settings
+        for key in path[:-1]:
+            target = target.get(key, {})
+        target.pop(path[-1], None)
+    return settings
+
+
+def _open_run_dir(config: RunConfig, corpus, overwrite: bool = False) -> None:
+    """Writes config.json for a new run; checks an existing run folder is this run."""
+    run = RunLayout(config.run_dir)
+    if overwrite and storage.exists(run.config):
         print(f"--overwrite: removing the run in {config.run_dir}", file=sys.stderr)
-        storage.rmtree(config.run_dir)
-    if storage.exists(path):
-        previous = storage.read_json(path)
-        previous.pop(BACKBONES_KEY, None)  # facts of the loaded backbones, not settings
-        # Read back through the dataclasses: settings added since that run was written
-        # take their defaults, so an older run folder still resumes.
-        previous = json.loads(storage.to_json(RunConfig.from_dict(previous).to_dict()))
-        if previous != json.loads(storage.to_json(config.to_dict())):  # tuples are lists in JSON
-            raise ValueError(f"{config.run_dir} holds a run with another configuration; "
-                             "use a new --run-dir (same settings resume a killed run)")
-        if not storage.exists(storage.join(config.run_dir, "metrics.json")):
-            print(f"resuming the run in {config.run_dir}", file=sys.stderr)
+        for name in storage.listdir(config.run_dir):
+            if name != ".lock":  # held by this process
+                storage.rmtree(storage.join(config.run_dir, name))
+    digest = corpus.digest()
+    if not storage.exists(run.config):
+        config.save()
+        _add_to_config(config.run_dir, {CORPUS_KEY: digest})
         return
-    config.save()
+    stored = storage.read_json(run.config)
+    facts = {key: stored.pop(key, None) for key in (BACKBONES_KEY, CORPUS_KEY)}
+    # Read back through the dataclasses: settings added since that run was written take
+    # their defaults, so an older run folder still resumes.
+    previous = RunConfig.from_dict(stored)
+    if _comparable(previous.to_dict()) != _comparable(config.to_dict()):
+        mine, theirs = _comparable(config.to_dict()), _comparable(previous.to_dict())
+        changed = sorted(_differences(theirs, mine))
+        raise RunFolderConflict(
+            f"{config.run_dir} holds a run with another configuration ({', '.join(changed[:6])}"
+            f"{', …' if len(changed) > 6 else ''}); use a new --run-dir (the same settings "
+            "resume a killed run), or --overwrite to train afresh")
+    moved = [what for what, old, new in (("run folder", previous.run_dir, config.run_dir),
+                                         ("data folder", previous.data.data_dir,
+                                          config.data.data_dir)) if old != new]
+    if "data folder" in moved and facts[CORPUS_KEY] not in (None, digest):
+        raise RunFolderConflict(
+            f"{config.run_dir} was trained on {previous.data.data_dir}, whose shards differ "
+            f"from those in {config.data.data_dir}; use a new --run-dir")
+    if moved:
+        print(f"{config.run_dir}: the {' and the '.join(moved)} moved since the run began "
+              f"({previous.run_dir}, {previous.data.data_dir}); continuing here",
+              file=sys.stderr)
+        config.save()
+        _add_to_config(config.run_dir, {k: v for k, v in facts.items() if v is not None})
+    if not run.is_finished():
+        print(f"resuming the run in {config.run_dir}", file=sys.stderr)
+
+
+def _differences(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _differences(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [] if a == b else [f"{prefix.rstrip('.')} {a!r} -> {b!r}"]
+
+
+def _add_to_config(run_dir: str, facts: dict) -> None:
+    path = RunLayout(run_dir).config
+    storage.write_json_atomic(path, {**storage.read_json(path), **facts})
+
+
+def finished_summary(run_dir: str) -> dict | None:
+    """The summary of a finished run, or None (also reads the older layout, whose run
+    summary was a metrics.json with a "folds" list)."""
+    run = RunLayout(run_dir)
+    if storage.exists(run.summary):
+        return storage.read_json(run.summary)
+    legacy = storage.join(run_dir, "metrics.json")
+    if storage.exists(legacy):
+        summary = storage.read_json(legacy)
+        if isinstance(summary.get("folds"), list) and all(
+                run.fold(f["fold"]).is_finished() for f in summary["folds"]):
+            return summary
+    return None
 
 
 def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
-    """Trains and evaluates every fold; returns (and writes) the run's metrics.
+    """Trains and evaluates every fold; returns (and writes) the run's summary.
 
-    A run folder is never trained twice: a finished run (its metrics.json written) is
-    reported and left alone, an unfinished one resumes (finished folds are kept, the
-    fold in progress continues from its last backup), and `overwrite` starts afresh.
+    A run folder is never trained twice: a finished run (its summary.json written, last
+    of all) is reported and left alone; an unfinished one completes what is missing:
+    finished folds are kept, a fold whose training finished is evaluated and exported
+    from its best checkpoint, the fold in progress resumes from its last commit; and
+    `overwrite` starts afresh. The chief holds the folder's lock throughout.
     """
+    from mer_tf.training import workers
+
+    if not workers.is_chief():  # several workers: the others never write the run folder
+        return _run(config, progress, overwrite)
+    with storage.locked(config.run_dir, f"training {config.experiment}"):
+        return _run(config, progress, overwrite)
+
+
+def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
     import keras
 
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training import workers
     from mer_tf.training.distribute import make_strategy, precision_policy
-    from mer_tf.training.splits import make_folds
+    from mer_tf.training.splits import SESSIONS, make_folds
 
-    if workers.is_chief():  # several workers: the others never write the run folder
-        _open_run_dir(config, overwrite)
+    corpus = PreparedCorpus.open(config.data.data_dir)
+    if workers.is_chief():
+        _open_run_dir(config, corpus, overwrite)
     # Every worker of a multi-worker run registers here, so what follows sees the folder
     # as the chief left it.
     strategy = make_strategy(config.train.strategy, config.train.tpu)
-    finished = storage.join(config.run_dir, "metrics.json")
-    if storage.exists(finished):
-        summary = storage.read_json(finished)
+    run = RunLayout(config.run_dir)
+    summary = finished_summary(config.run_dir)
+    if summary is not None:
         print(f"{config.run_dir} holds a finished run: reported, not trained again "
               "(--overwrite trains it afresh)", file=sys.stderr)
         if progress:
@@ -77,10 +160,18 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
     if config.train.cache_features and workers.task()[1] > 1:
         raise ValueError("--cache-features with several workers is not supported yet: build "
                          "the cache in one process first (the same flags without --strategy)")
-    corpus = PreparedCorpus.open(config.data.data_dir)
     if corpus.classes != tuple(config.model.class_names):
         raise ValueError(f"the data's classes {list(corpus.classes)} differ from the model's "
                          f"{list(config.model.class_names)}")
+    folds = make_folds(config.data, corpus)
+    absent = sorted(set(SESSIONS) - set(corpus.sessions))
+    if absent:
+        print(f"note: {config.data.data_dir} holds no session {', '.join(map(str, absent))} "
+              f"(see its manifest): {config.data.protocol} runs {len(folds)} fold(s) on "
+              f"sessions {', '.join(map(str, corpus.sessions))}", file=sys.stderr)
+    corpus.verify(config.data.verify, sessions={s for f in folds for s in
+                                                (*f.train_sessions, *f.test_sessions)},
+                  progress=progress)
     own = workers.own_folder(config.run_dir)  # where this worker writes
     mine = config if own == config.run_dir else dataclasses.replace(config, run_dir=own)
     if mine is not config:
@@ -88,25 +179,25 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
     keras.mixed_precision.set_global_policy(precision_policy(config.train.mixed_precision,
                                                              strategy))
     try:
-        folds = make_folds(config.data, corpus)
         results = []
         for fold in folds:
-            def folder(root):
-                return root if config.data.protocol == "session5" else storage.join(root,
-                                                                                    fold.name)
-
-            done = storage.join(folder(config.run_dir), "fold_metrics.json")
-            if storage.exists(done):  # finished by an earlier, interrupted run of this folder
-                results.append(FoldResult(**storage.read_json(done)))
+            shared = run.fold(fold.name)
+            if shared.is_finished():  # finished by an earlier, interrupted run of this folder
+                path = shared.metrics if storage.exists(shared.metrics) else shared.legacy_metrics
+                results.append(FoldResult.from_dict(storage.read_json(path)))
+                storage.rmtree(shared.backup)  # a kill may have come before its removal
                 print(f"\n== {config.experiment}: {fold.name} finished already",
                       file=sys.stderr)
                 continue
             if progress:
                 print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
-            results.append(train_fold(mine, fold, folder(own), corpus, strategy, progress,
-                                      shared_directory=folder(config.run_dir)))
+            results.append(train_fold(mine, fold, RunLayout(own).fold(fold.name).root, corpus,
+                                      strategy, progress, shared_directory=shared.root))
+        faults.point("run:folds-done")
         summary = summarise(config, results)
-        storage.write_json_atomic(storage.join(own, "metrics.json"), summary)
+        summary["sessions_missing"] = absent
+        if workers.is_chief():
+            storage.write_json_atomic(run.summary, summary)
     finally:
         keras.mixed_precision.set_global_policy("float32")
         workers.remove_own_folder(own, config.run_dir)
@@ -119,6 +210,9 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
                progress: bool = True, shared_directory: str | None = None) -> FoldResult:
     """Builds, fits, evaluates and exports one fold; leaves its artefacts in `directory`.
 
+    Training is skipped when the fold's last commit says it finished (a kill came during
+    evaluation or export): the best checkpoint is evaluated and exported as it would have
+    been. The backup is removed only once the fold's metrics.json, written last, is there.
     With several workers, `directory` is this worker's own (temporary, except on the
     chief) and `shared_directory` the run folder's: every worker resumes from its backup
     and loads its best checkpoint; only the chief writes them, and exports.
@@ -127,12 +221,11 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
 
     from mer_tf.training import callbacks as cb
     from mer_tf.training import workers
-    from mer_tf.training.evaluation import (evaluate, failure_reasons, read_history,
-                                            write_fold_artefacts)
+    from mer_tf.training.evaluation import evaluate, failure_reasons, write_fold_artefacts
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
 
     started = time.perf_counter()
-    shared = shared_directory or directory
+    own, shared = FoldLayout(directory), FoldLayout(shared_directory or directory)
     chief = workers.is_chief()
     keras.utils.set_random_seed(config.train.seed)
     model_config, train_config = config.model, config.train
@@ -140,26 +233,31 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     _record_backbones(config, built.builder)
     data = fold_datasets(config, fold, corpus, built, strategy)
 
-    logs_dir = storage.join(directory, "logs")
     storage.makedirs(directory)
-    cb.write_hparams(logs_dir, run_hparams(config, fold, built.builder),
-                     trial_id=trial_id(config, fold))
-    best = cb.BestCheckpoint(storage.join(shared, "checkpoints"), train_config.monitor,
-                             train_config.patience, writer=chief)
-    callbacks = [
-        cb.SharedBackupAndRestore(storage.join(shared, "backup"), writer=chief,
-                                  double_checkpoint=True),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(logs_dir, write_graph=False, update_freq="epoch"),
-        cb.ValidationConfusion(logs_dir, model_config.class_names),
-        cb.EpochHistory(storage.join(directory, "history.csv")),
-        best,
-    ]
-    fit_fold(config, built, data, callbacks, progress)
-    history = read_history(storage.join(directory, "history.csv"))
+    tracker = cb.FoldProgress(shared, train_config.monitor, train_config.patience,
+                              writer=chief)
+    commit = cb.latest_commit(shared)[0]
+    if commit is not None and (commit["stopped"] or commit["epochs_done"] >= train_config.epochs):
+        tracker.restore()  # training finished before the kill: evaluate and export it
+        print(f"{fold.name}: training finished in an earlier run ({commit['epochs_done']} "
+              "epochs); evaluating its best checkpoint", file=sys.stderr)
+        if tracker.best_epoch is None:
+            cb.load_weights(built.model, storage.join(shared.backup, commit["weights"]))
+    else:
+        cb.write_hparams(own.logs, run_hparams(config, fold, built.builder),
+                         trial_id=trial_id(config, fold))
+        callbacks = [
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.TensorBoard(own.logs, write_graph=False, update_freq="epoch"),
+            cb.ValidationConfusion(own.logs, model_config.class_names),
+            tracker,  # last: its commit follows every other epoch-end write
+        ]
+        fit_fold(config, built, data, callbacks, progress)
+    faults.point("fold:trained")
+    history = history_columns(tracker.state["history"])
     workers.barrier(strategy)  # the chief's best checkpoint is written
-    if best.best_epoch is not None:
-        cb.load_weights(built.model, best.weights_path)
+    if tracker.best_epoch is not None:
+        cb.load_weights(built.model, shared.best_weights)
     digest = workers.weights_sha256(built.model)
     index, count = workers.task()
     if count > 1:
@@ -170,24 +268,38 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
                    class_names=model_config.class_names, feature_cache=built.feature_cache)
     validation = evaluate(model, corpus, fold.validation_split(), **scoring)
     test = evaluate(model, corpus, fold.test_split(), **scoring,
-                    predictions_path=storage.join(directory, "predictions.csv"))
+                    predictions_path=own.predictions)
     failed = failure_reasons(test, history, model_config.class_names)
     for reason in failed:
         log.error("%s: this fold learned nothing usable: %s", fold.name, reason)
-    write_fold_artefacts(directory, model_config.class_names, test, history)
+    write_fold_artefacts(own, model_config.class_names, test, history)
+    faults.point("fold:evaluated")
     if train_config.export and chief:
         from mer_tf.training.export import export_run_model
 
         export_run_model(built.builder, config, directory)
+        faults.point("fold:exported")
     result = FoldResult(
-        fold=fold.name, directory=shared, test=test["metrics"],
-        validation=validation["metrics"], best_epoch=best.best_epoch,
+        fold=fold.name, directory=shared.root, test=test["metrics"],
+        validation=validation["metrics"], best_epoch=tracker.best_epoch,
         epochs_run=len(history.get("loss", [])), train_utterances=data.counts["train"],
         seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed,
         weights_sha256=digest)
-    storage.write_json_atomic(storage.join(directory, "fold_metrics.json"),
-                              dataclasses.asdict(result))
+    storage.write_json_atomic(own.metrics, dataclasses.asdict(result))  # the fold is finished
+    if chief:
+        storage.rmtree(shared.backup)
     return result
+
+
+def history_columns(rows: list[dict]) -> dict:
+    """Committed history rows -> {metric: [per epoch]} (and "epoch")."""
+    history = {}
+    for row in rows:
+        for key, value in row.items():
+            if key != "epoch":
+                history.setdefault(key, []).append(float(value))
+    history["epoch"] = [int(r["epoch"]) for r in rows]
+    return history
 
 
 def _record_backbones(config: RunConfig, builder) -> None:
@@ -195,5 +307,4 @@ def _record_backbones(config: RunConfig, builder) -> None:
     SavedModel can switch its dropout on), which no flag says."""
     facts = builder.describe_backbones()
     if facts:
-        path = storage.join(config.run_dir, "config.json")
-        storage.write_json_atomic(path, {**storage.read_json(path), BACKBONES_KEY: facts})
+        _add_to_config(config.run_dir, {BACKBONES_KEY: facts})

@@ -1,0 +1,132 @@
+"""Where everything of a run lives: one home for the names of a run folder and its folds.
+
+    run = RunLayout("runs/concat/20261203-120000")
+    run.config, run.summary                  # config.json, summary.json (written last)
+    fold = run.fold("session5")              # session5: the run folder itself; LOSO: fold3/
+    fold.metrics, fold.best_weights, fold.saved_model, fold.backup …
+    run.folds()                              # the fold layouts that exist, in fold order
+
+A fold's `metrics.json` is written last of the fold (after its export) and a run's
+`summary.json` last of the run, so each says "finished" and nothing else does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from mer_tf import storage
+
+SESSION5 = "session5"
+LOSO_FOLD = re.compile(r"^fold\d+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldLayout:
+    """The files of one fold (under session5, in the run folder itself)."""
+
+    root: str
+
+    def _path(self, *parts: str) -> str:
+        return storage.join(self.root, *parts)
+
+    @property
+    def metrics(self) -> str:  # the fold's results; written last: the fold is finished
+        return self._path("metrics.json")
+
+    @property
+    def legacy_metrics(self) -> str:  # the finished marker of runs made before 2026-12-03
+        return self._path("fold_metrics.json")
+
+    @property
+    def history(self) -> str:
+        return self._path("history.csv")
+
+    @property
+    def predictions(self) -> str:
+        return self._path("predictions.csv")
+
+    @property
+    def confusion_png(self) -> str:
+        return self._path("confusion_matrix.png")
+
+    @property
+    def curves_png(self) -> str:
+        return self._path("curves.png")
+
+    @property
+    def logs(self) -> str:
+        return self._path("logs")
+
+    @property
+    def backup(self) -> str:  # resume points, kept until the fold is finished
+        return self._path("backup")
+
+    @property
+    def checkpoints(self) -> str:
+        return self._path("checkpoints")
+
+    @property
+    def best_weights(self) -> str:
+        return self._path("checkpoints", "best.weights.h5")
+
+    @property
+    def best_state(self) -> str:
+        return self._path("checkpoints", "best.json")
+
+    @property
+    def saved_model(self) -> str:
+        return self._path("saved_model")
+
+    def statistics(self, modality: str) -> str:  # a tower's training-split statistics
+        return self._path(f"{modality}_statistics.json")
+
+    def is_finished(self) -> bool:
+        return storage.exists(self.metrics) or storage.exists(self.legacy_metrics)
+
+    def has_best_weights(self) -> bool:
+        return storage.exists(self.best_weights)
+
+    def has_saved_model(self) -> bool:
+        return storage.exists(storage.join(self.saved_model, "saved_model.pb"))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLayout:
+    """The files of a run folder, and its folds."""
+
+    root: str
+
+    @property
+    def config(self) -> str:
+        return storage.join(self.root, "config.json")
+
+    @property
+    def summary(self) -> str:  # the run's figures over its folds; written last
+        return storage.join(self.root, "summary.json")
+
+    @property
+    def lock(self) -> str:
+        return storage.join(self.root, ".lock")
+
+    def fold(self, name: str) -> FoldLayout:
+        return FoldLayout(self.root if name == SESSION5 else storage.join(self.root, name))
+
+    def fold_names(self) -> list[str]:
+        """The folds this run folder holds, in order: `session5` (the folder itself) or
+        LOSO's `foldN` folders as they are on disk, so a run of any folds is found."""
+        if storage.exists(self.config):
+            protocol = storage.read_json(self.config).get("data", {}).get("protocol")
+            if protocol == SESSION5:
+                return [SESSION5]
+        if not storage.isdir(self.root):
+            return []
+        loso = [n for n in storage.listdir(self.root) if LOSO_FOLD.match(n)
+                and storage.isdir(storage.join(self.root, n))]
+        return sorted(loso, key=lambda n: int(n[4:]))
+
+    def folds(self) -> list[FoldLayout]:
+        return [self.fold(name) for name in self.fold_names()]
+
+    def is_finished(self) -> bool:
+        return storage.exists(self.summary)
