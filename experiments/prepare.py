@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    from mer_tf import storage
+    from mer_tf import locking, storage
     from mer_tf.data import prepare as prep
     from mer_tf.testing.synthetic import SyntheticConfig, ensure_release
 
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         sessions=sessions, overwrite=args.overwrite, into_existing=args.into_existing)
     try:
         prep.prepare(config, progress=not args.quiet)
-    except (DataError, ValueError, storage.Locked) as error:
+    except (DataError, ValueError, locking.Locked) as error:
         # --on-error skip helps with a bad file of the release, not with a wrong path
         concerns_utterances = isinstance(error, DataError) and error.utterance_ids
         hint = " (or --on-error skip to skip what it concerns)" if concerns_utterances else ""

@@ -28,8 +28,8 @@ def reported_as_one_line():
     import tensorflow as tf
 
     from mer_tf.data.errors import DataError
-    from mer_tf.storage import Locked
-    from mer_tf.training.trainer import RunFolderConflict
+    from mer_tf.locking import Locked
+    from mer_tf.training.run_folder import RunFolderConflict
 
     try:
         yield

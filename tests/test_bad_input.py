@@ -279,3 +279,47 @@ def test_a_manifest_naming_files_outside_the_data_folder_is_refused(prepared, tm
         json.dump(manifest, f)
     with pytest.raises(DataError, match="is not a file name inside the data folder"):
         read_manifest(str(tmp_path / "data"))
+
+
+def test_text_files_mended_are_said_per_dialog(session1, tmp_path):
+    """A UTF-8 byte-order mark is stripped (it was refused), a byte that is not UTF-8 and
+    an utterance transcribed twice are kept but counted in the manifest, never silent."""
+    folder = session1 / "Session1" / "dialog"
+    evaluation = folder / "EmoEvaluation" / f"{IDS_OF_DIALOG}.txt"
+    evaluation.write_bytes(b"\xef\xbb\xbf" + evaluation.read_bytes())
+    path = folder / "transcriptions" / f"{IDS_OF_DIALOG}.txt"
+    lines = path.read_bytes().splitlines()
+    uid = _first_in_set_id(session1).encode()
+    first = next(i for i, line in enumerate(lines) if line.startswith(uid + b" "))
+    lines[first] = lines[first] + b" caf\xe9"
+    lines.append(lines[first].split(b":")[0] + b": Said again.")
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    manifest = _prepare(session1, tmp_path / "out")
+    assert manifest["skipped_count"] == 0
+    notes = manifest["dialog_notes"][IDS_OF_DIALOG]
+    assert notes["utf8_bom"] == 1 and notes["lines_with_undecodable_bytes"] == 1
+    assert notes["transcribed_twice"] == 1
+    text = next(r["text"] for r in records(str(tmp_path / "out"), manifest)
+                if r["utterance_id"] == uid.decode())
+    assert text == "Said again."
+
+
+def test_a_missing_session_folder_is_said_and_recorded(session1, tmp_path, caplog):
+    manifest = _prepare(session1, tmp_path / "out", sessions=(1, 2, 3, 4, 5))
+    assert list(manifest["sessions"]) == ["1"] and manifest["sessions_missing"] == [2, 3, 4, 5]
+    assert "no Session2, Session3, Session4, Session5 folder" in caplog.text
+    from mer_tf.data.manifest import summary_table
+
+    assert "WARNING: no folder for session(s) 2, 3, 4, 5" in summary_table(manifest)
+
+
+def test_nan_samples_in_a_float_wav_are_refused(session1, tmp_path):
+    uid = _first_in_set_id(session1)
+    wav = session1 / "Session1" / "sentences" / "wav" / IDS_OF_DIALOG / f"{uid}.wav"
+    samples, rate = soundfile.read(wav, dtype="float32")
+    samples[:] = np.nan  # all of them: once called "silent"
+    soundfile.write(wav, samples, rate, subtype="FLOAT")
+    with pytest.raises(DataError, match=f"{len(samples)} of {len(samples)} samples are NaN") \
+            as error:
+        _prepare(session1, tmp_path / "stop")
+    assert error.value.path == str(wav)

@@ -281,3 +281,43 @@ def test_jsonl_errors_name_the_line_and_leave_no_partial_output(trained_run, rel
     assert predict.main(["--run", trained_run, "--jsonl", str(tmp_path / "ok.jsonl"),
                          "--out", str(out)]) == 0
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["u"]
+
+
+def test_paths_that_are_no_file_and_odd_encodings_get_one_line(trained_run, release, tmp_path,
+                                                               capsys):
+    """A folder as --wav, --transcript-file or in a JSONL line, a symlink loop, NaN samples
+    and a transcript in another encoding: each an exit 2 naming the file (and line)."""
+    from experiments import predict
+
+    item = _item(release, trained_run)
+    base = ["--run", trained_run, "--mocap-head", item["mocap"]["head"], "--mocap-hand",
+            item["mocap"]["hand"], "--mocap-rotated", item["mocap"]["rotated"],
+            "--start", str(item["start"]), "--end", str(item["end"])]
+    loop = tmp_path / "loop.wav"
+    os.symlink(loop, loop)
+    nan = tmp_path / "nan.wav"
+    samples = np.full(8000, 0.1, np.float32)
+    samples[100] = np.nan
+    soundfile.write(nan, samples, 16000, subtype="FLOAT")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\xe9".encode("latin-1"))
+    cases = [
+        (["--wav", str(tmp_path), "--transcript", "hi"], f"{tmp_path}: a folder, not a WAV file"),
+        (["--wav", str(loop), "--transcript", "hi"], f"{loop}: a symbolic link that leads to no"),
+        (["--wav", str(nan), "--transcript", "hi"], f"{nan}: 1 of 8000 samples are NaN"),
+        (["--wav", item["wav"], "--transcript-file", str(tmp_path)],
+         f"{tmp_path}: a folder, not a text file"),
+        (["--wav", item["wav"], "--transcript-file", str(latin1)],
+         f"{latin1}: not UTF-8 text (byte b'\\xe9' at offset 3)"),
+    ]
+    for argv, message in cases:
+        assert predict.main([*base, *argv]) == 2
+        assert f"error: {message}" in capsys.readouterr().err
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_text(item["transcript"], encoding="utf-16")
+    assert predict.main([*base, "--wav", item["wav"], "--transcript-file", str(utf16)]) == 0
+    lines = tmp_path / "dir.jsonl"
+    lines.write_text(json.dumps({"id": "a", "wav": item["wav"], "transcript": "x"}) + "\n"
+                     + json.dumps({"id": "b", "wav": str(tmp_path), "transcript": "x"}) + "\n")
+    assert predict.main(["--run", trained_run, "--jsonl", str(lines)]) == 2
+    assert f"{lines}:2: {tmp_path}: a folder, not a WAV file" in capsys.readouterr().err

@@ -7,7 +7,8 @@ import pytest
 
 from mer_tf.data import mocap_files
 from mer_tf.data.errors import DataError, ErrorPolicy
-from mer_tf.data.iemocap import index_release, split_utterance_id
+from mer_tf.data.iemocap import index_release
+from mer_tf.data.iemocap_files import split_utterance_id
 from mer_tf.data.labels import get_label_set
 from mer_tf.testing.synthetic import dialog_ids
 

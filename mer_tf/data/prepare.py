@@ -20,16 +20,17 @@ import logging
 import sys
 from collections import Counter
 
-from mer_tf import faults, storage
+from mer_tf import faults, locking, storage
 from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog, index_release
 from mer_tf.data.labels import get_label_set
 from mer_tf.data.corpus import MANIFEST
+from mer_tf.data import out_folder
 from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION, encode_example
 
-STATE_DIR = ".state"
+STATE_DIR = out_folder.STATE_DIR
 log = logging.getLogger("mer_tf.data")
 
 
@@ -90,10 +91,6 @@ def plan_shards(index: dict[int, list[Dialog]], label_set, shard_size: int) -> l
     return plans
 
 
-# What preparation (and training beside it) writes in a data folder besides its shards.
-OWN_NAMES = (MANIFEST, STATE_DIR, "feature_cache", "synthetic_release", ".lock")
-
-
 def prepare(config: PrepareConfig, progress: bool = True) -> dict:
     """Runs preparation; returns the manifest (also written to out_dir/manifest.json).
 
@@ -105,24 +102,11 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
     if out_existed and not storage.isdir(config.out_dir):
         raise DataError(config.out_dir, "is a file; --out takes a folder")
     try:
-        with storage.locked(config.out_dir, "preparing data"):
+        with locking.locked(config.out_dir, "preparing data"):
             return _prepare(config, progress)
     except BaseException:
-        _remove_if_untouched(config.out_dir, state_dir, out_existed, state_existed)
+        out_folder.remove_if_untouched(config.out_dir, state_dir, out_existed, state_existed)
         raise
-
-
-def _remove_if_untouched(out_dir: str, state_dir: str, out_existed: bool,
-                         state_existed: bool) -> None:
-    """After a failure: the folders this run created, if it wrote no shard into them."""
-    try:
-        if storage.isdir(state_dir) and not state_existed and \
-                set(storage.listdir(state_dir)) <= {"settings.json"}:
-            storage.rmtree(state_dir)
-        if not out_existed and storage.isdir(out_dir) and not storage.listdir(out_dir):
-            storage.rmtree(out_dir)
-    except Exception:  # noqa: BLE001  a read-only or vanished folder: nothing to tidy
-        pass
 
 
 def _prepare(config: PrepareConfig, progress: bool) -> dict:
@@ -135,7 +119,7 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
 
     index_policy = ErrorPolicy(config.on_error)
     index = index_release(config.source, index_policy, config.sessions)
-    _open_out_dir(config, state_dir)
+    out_folder.open_out_dir(config, state_dir)
     plans = plan_shards(index, label_set, config.shard_size)
     excluded = excluded_counts(index, label_set)
     missing = sorted(set(config.sessions) - set(index))
@@ -154,7 +138,7 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
         # it, training refuses the folder until preparation finishes.
         storage.remove(manifest_path)
 
-    _remove_orphans(config.out_dir, state_dir, plans, before_a_change)
+    out_folder.remove_orphans(config.out_dir, state_dir, plans, before_a_change)
     streams = {}  # stream -> {"width", "columns"}, from the first dialog read
     for session in sorted(index):
         session_plans = [p for p in plans if p.session == session]
@@ -187,65 +171,6 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     if progress:
         print(summary_table(manifest), file=sys.stderr)
     return manifest
-
-
-def _holds_our_preparation(out_dir: str, state_dir: str) -> bool:
-    """A manifest.json or .state/settings.json that experiments.prepare wrote."""
-    for path in (storage.join(out_dir, MANIFEST), storage.join(state_dir, "settings.json")):
-        if storage.exists(path):
-            try:
-                if "schema_version" in storage.read_json(path):
-                    return True
-            except (ValueError, OSError):
-                continue
-    return False
-
-
-def _written_here(out_dir: str, state_dir: str) -> set:
-    """Shard files an earlier preparation of this folder wrote: named by its state files
-    and its manifest. Nothing else in the folder is ever removed."""
-    names = set()
-    if storage.isdir(state_dir):
-        names |= {n[: -len(".json")] for n in storage.listdir(state_dir)
-                  if n.endswith(".tfrecord.json")}
-    manifest = storage.join(out_dir, MANIFEST)
-    if storage.exists(manifest):
-        try:
-            names |= {s["file"] for s in storage.read_json(manifest).get("shards", [])
-                      if isinstance(s.get("file"), str) and "/" not in s["file"]}
-        except (ValueError, OSError, AttributeError):
-            pass
-    return {n for n in names if n.endswith(".tfrecord") and "/" not in n and "\\" not in n}
-
-
-def _open_out_dir(config: PrepareConfig, state_dir: str) -> None:
-    out = config.out_dir
-    entries = [n for n in storage.listdir(out) if n not in OWN_NAMES] if storage.isdir(out) else []
-    ours = _holds_our_preparation(out, state_dir)
-    if entries and not ours and not config.into_existing:
-        shown = ", ".join(entries[:4]) + (", …" if len(entries) > 4 else "")
-        raise DataError(out, f"is not empty ({shown}) and holds no preparation of ours (no "
-                             "manifest.json or .state/ written by experiments.prepare): pass a "
-                             "new or empty folder, or --into-existing to write beside those "
-                             "files (none of them is touched)")
-    if config.overwrite and ours:
-        for name in sorted(_written_here(out, state_dir)):
-            storage.remove(storage.join(out, name))
-        for name in (MANIFEST, STATE_DIR):
-            storage.rmtree(storage.join(out, name))
-    storage.makedirs(state_dir)
-    storage.remove_temporaries(out)
-    storage.remove_temporaries(state_dir)
-    settings_path = storage.join(state_dir, "settings.json")
-    if storage.exists(settings_path):
-        previous = storage.read_json(settings_path)
-        if previous != config.settings():
-            changed = sorted(k for k in config.settings() if previous.get(k) != config.settings()[k])
-            raise ValueError(
-                f"{config.out_dir} holds data prepared with other settings ({', '.join(changed)}); "
-                "use another --out, or --overwrite to rebuild it")
-    else:
-        storage.write_json_atomic(settings_path, config.settings())
 
 
 def shard_recipe(config: PrepareConfig) -> dict:
@@ -288,16 +213,6 @@ def _finished_state(config: PrepareConfig, state_dir: str, plan: ShardPlan,
     if state.get("sha256") != storage.sha256_of(shard_path):
         return None, "its file no longer matches its checksum"
     return state, None
-
-
-def _remove_orphans(out_dir: str, state_dir: str, plans: list, before_a_change) -> None:
-    """Shards an earlier preparation here wrote that this plan no longer has (another
-    release, say): only those its state files or manifest name, never another file."""
-    planned = {p.name for p in plans}
-    for name in sorted(_written_here(out_dir, state_dir) - planned):
-        before_a_change()
-        storage.remove(storage.join(out_dir, name))
-        storage.remove(storage.join(state_dir, name + ".json"))
 
 
 def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,

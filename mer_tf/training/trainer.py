@@ -14,110 +14,19 @@ every fold and, for LOSO, mean and standard deviation.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
 import time
 
-from mer_tf import faults, storage
+from mer_tf import faults, locking, storage
 from mer_tf.layout import FoldLayout, RunLayout
 from mer_tf.training.config import RunConfig
+from mer_tf.training.run_folder import (BACKBONES_KEY, add_to_config, finished_summary,
+                                        open_run_dir)
 from mer_tf.training.evaluation import FoldResult
 from mer_tf.training.summary import run_hparams, summarise, summary_table, trial_id
 
 log = logging.getLogger("mer_tf.training")
-BACKBONES_KEY = "backbones"  # config.json: what the loaded backbones turned out to be
-CORPUS_KEY = "corpus"  # config.json: a digest of the prepared shards the run read
-# Settings that do not change what a run computes: a run folder moved elsewhere (or its
-# data folder, with the same shards) is the same run.
-LOCATION_FIELDS = (("run_dir",), ("data", "data_dir"), ("data", "verify"))
-
-
-class RunFolderConflict(ValueError):
-    """The run folder holds another run."""
-
-
-def _comparable(settings: dict) -> dict:
-    settings = json.loads(storage.to_json(settings))  # tuples are lists in JSON
-    for path in LOCATION_FIELDS:
-        target = settings
-        for key in path[:-1]:
-            target = target.get(key, {})
-        target.pop(path[-1], None)
-    return settings
-
-
-def _open_run_dir(config: RunConfig, corpus, overwrite: bool = False) -> None:
-    """Writes config.json for a new run; checks an existing run folder is this run."""
-    run = RunLayout(config.run_dir)
-    if overwrite and storage.exists(run.config):
-        print(f"--overwrite: removing the run in {config.run_dir}", file=sys.stderr)
-        for name in storage.listdir(config.run_dir):
-            if name != ".lock":  # held by this process
-                storage.rmtree(storage.join(config.run_dir, name))
-    digest = corpus.digest()
-    if not storage.exists(run.config):
-        config.save()
-        _add_to_config(config.run_dir, {CORPUS_KEY: digest})
-        return
-    stored = storage.read_json(run.config)
-    facts = {key: stored.pop(key, None) for key in (BACKBONES_KEY, CORPUS_KEY)}
-    # Read back through the dataclasses: settings added since that run was written take
-    # their defaults, so an older run folder still resumes.
-    previous = RunConfig.from_dict(stored)
-    if _comparable(previous.to_dict()) != _comparable(config.to_dict()):
-        mine, theirs = _comparable(config.to_dict()), _comparable(previous.to_dict())
-        changed = sorted(_differences(theirs, mine))
-        raise RunFolderConflict(
-            f"{config.run_dir} holds a run with another configuration ({', '.join(changed[:6])}"
-            f"{', …' if len(changed) > 6 else ''}); use a new --run-dir (the same settings "
-            "resume a killed run), or --overwrite to train afresh")
-    moved = [what for what, old, new in (("run folder", previous.run_dir, config.run_dir),
-                                         ("data folder", previous.data.data_dir,
-                                          config.data.data_dir)) if old != new]
-    if "data folder" in moved and facts[CORPUS_KEY] not in (None, digest):
-        raise RunFolderConflict(
-            f"{config.run_dir} was trained on {previous.data.data_dir}, whose shards differ "
-            f"from those in {config.data.data_dir}; use a new --run-dir")
-    if moved:
-        print(f"{config.run_dir}: the {' and the '.join(moved)} moved since the run began "
-              f"({previous.run_dir}, {previous.data.data_dir}); continuing here",
-              file=sys.stderr)
-        config.save()
-        _add_to_config(config.run_dir, {k: v for k, v in facts.items() if v is not None})
-    if not run.is_finished():
-        print(f"resuming the run in {config.run_dir}", file=sys.stderr)
-
-
-def _differences(a, b, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(set(a) | set(b)):
-            out += _differences(a.get(key), b.get(key), f"{prefix}{key}.")
-        return out
-    return [] if a == b else [f"{prefix.rstrip('.')} {a!r} -> {b!r}"]
-
-
-def _add_to_config(run_dir: str, facts: dict) -> None:
-    path = RunLayout(run_dir).config
-    storage.write_json_atomic(path, {**storage.read_json(path), **facts})
-
-
-def finished_summary(run_dir: str) -> dict | None:
-    """The summary of a finished run, or None (also reads the older layout, whose run
-    summary was a metrics.json with a "folds" list)."""
-    run = RunLayout(run_dir)
-    if storage.exists(run.summary):
-        return storage.read_json(run.summary)
-    legacy = storage.join(run_dir, "metrics.json")
-    if storage.exists(legacy):
-        summary = storage.read_json(legacy)
-        if isinstance(summary.get("folds"), list) and all(
-                run.fold(f["fold"]).is_finished() for f in summary["folds"]):
-            return summary
-    return None
-
-
 def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
     """Trains and evaluates every fold; returns (and writes) the run's summary.
 
@@ -131,7 +40,7 @@ def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = F
 
     if not workers.is_chief():  # several workers: the others never write the run folder
         return _run(config, progress, overwrite)
-    with storage.locked(config.run_dir, f"training {config.experiment}"):
+    with locking.locked(config.run_dir, f"training {config.experiment}"):
         return _run(config, progress, overwrite)
 
 
@@ -145,7 +54,7 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
 
     corpus = PreparedCorpus.open(config.data.data_dir)
     if workers.is_chief():
-        _open_run_dir(config, corpus, overwrite)
+        open_run_dir(config, corpus, overwrite)
     # Every worker of a multi-worker run registers here, so what follows sees the folder
     # as the chief left it.
     strategy = make_strategy(config.train.strategy, config.train.tpu)
@@ -307,4 +216,4 @@ def _record_backbones(config: RunConfig, builder) -> None:
     SavedModel can switch its dropout on), which no flag says."""
     facts = builder.describe_backbones()
     if facts:
-        _add_to_config(config.run_dir, {BACKBONES_KEY: facts})
+        add_to_config(config.run_dir, {BACKBONES_KEY: facts})

@@ -1,0 +1,81 @@
+"""The leakage audit: what a fold's training and validation splits share with its test
+split (and with each other) beyond the emotion itself.
+
+IEMOCAP's scripted dialogs are the same plays in every session, so under
+leave-one-session-out the test session's scripted lines are in the training sessions
+too, with much the same emotions: a text model can memorise lines. Short generic turns
+("Yeah.", "Okay.") repeat everywhere as well. For each pair of splits the audit counts
+shared speakers, sessions and dialogs, and the utterances of the second split whose
+transcript, normalised (lower case, no punctuation, no bracketed noise tokens such as
+`[LAUGHTER]`, single spaces), also occurs in the first; `scripted_transcripts` counts
+those among scripted dialogs alone. Everything comes from the corpus's utterance index:
+no pass over the audio.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+_SPACES = re.compile(r"\s+")
+PAIRS = (("train", "test"), ("validation", "test"), ("train", "validation"))
+
+
+def normalise_transcript(text: str) -> str:
+    """The form in which two transcripts count as the same line."""
+    text = _BRACKETED.sub(" ", text.lower())
+    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def compare_splits(first: list[dict], second: list[dict]) -> dict:
+    """What `second` (a list of index rows) shares with `first`: counts of shared
+    speakers, sessions and dialogs, and of `second`'s utterances whose transcript occurs
+    in `first` (all of them, and those of scripted dialogs matched among scripted ones)."""
+    texts = {normalise_transcript(r["text"]) for r in first} - {""}
+    scripted = {normalise_transcript(r["text"]) for r in first if r["kind"] == "script"} - {""}
+
+    def shared(key):
+        return len({r[key] for r in first} & {r[key] for r in second})
+
+    return {
+        "speakers": shared("speaker"), "sessions": shared("session"), "dialogs": shared("dialog"),
+        "transcripts": sum(normalise_transcript(r["text"]) in texts for r in second),
+        "scripted_transcripts": sum(r["kind"] == "script"
+                                    and normalise_transcript(r["text"]) in scripted
+                                    for r in second),
+    }
+
+
+def audit_fold(corpus, fold) -> dict:
+    """The audit block of one fold (also stored in its metrics.json as `leakage`)."""
+    rows = {"train": corpus.rows(fold.train_split()),
+            "validation": corpus.rows(fold.validation_split()),
+            "test": corpus.rows(fold.test_split())}
+    block = {"fold": fold.name, "test_utterances": len(rows["test"]),
+             "validation_utterances": len(rows["validation"]),
+             "train_utterances": len(rows["train"])}
+    for a, b in PAIRS:
+        block[f"{a}_{b}"] = compare_splits(rows[a], rows[b])
+    return block
+
+
+def audit(corpus, folds) -> dict:
+    return {"folds": [audit_fold(corpus, fold) for fold in folds]}
+
+
+def audit_table(report: dict) -> str:
+    from mer_tf.training.summary import format_table
+
+    header = ["fold", "pair", "speakers", "sessions", "dialogs", "shared transcripts",
+              "of them scripted"]
+    rows = []
+    for block in report["folds"]:
+        for a, b in PAIRS:
+            counts = block[f"{a}_{b}"]
+            of = block[f"{b}_utterances"]
+            rows.append([block["fold"], f"{a} vs {b}", counts["speakers"], counts["sessions"],
+                         counts["dialogs"], f"{counts['transcripts']} of {of} {b}",
+                         counts["scripted_transcripts"]])
+    return format_table(header, rows)

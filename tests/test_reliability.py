@@ -1,0 +1,308 @@
+"""Nothing lost, nothing silently wrong: kills aimed at every window of a run, the data a
+run reads checked against its manifest, locks, and preparation that only ever removes
+what it wrote."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from mer_tf import faults, locking
+from mer_tf.data import prepare as prep
+from mer_tf.data.errors import DataError
+from tests.conftest import run_args, train
+
+
+def _killed_at(point, main, argv, times=1):
+    """Runs `main(argv)` with a kill armed at `point`; True if it was killed there."""
+    faults.arm(point, times)
+    try:
+        train(main, argv)
+    except faults.Killed:
+        return True
+    finally:
+        faults.disarm()
+    return False
+
+
+def _history(run_dir):
+    return list(csv.DictReader(open(os.path.join(run_dir, "history.csv"))))
+
+
+def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, assets, tmp_path,
+                                                                    capsys):
+    """One run, killed in turn at each point between its writes, finishes with every epoch
+    in its history once, the best checkpoint that history names, and its export, without
+    training any epoch twice after training finished."""
+    from experiments import mocap
+
+    run_dir = tmp_path / "run"
+    argv = run_args(prepared, assets, run_dir, "--monitor", "val_ua", "--patience", "100")
+    argv[argv.index("--epochs") + 1] = "4"
+    assert _killed_at("epoch:backup-written", mocap.main, argv, times=2)  # epoch 2, before commit
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]  # only what was committed
+    assert _killed_at("epoch:committed", mocap.main, argv)  # epoch 2 again: committed, not applied
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]
+    assert _killed_at("epoch:applied", mocap.main, argv)  # the start applied epoch 2, then 3 ran
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1, 2]
+    # Keras wrote its metadata in place: an empty file is what a kill then leaves. Ours is
+    # written atomically, but a damaged newest commit must still only cost one epoch.
+    newest = sorted((run_dir / "backup").glob("commit-*.json"))[-1]
+    newest.write_text("")
+    capsys.readouterr()
+    assert _killed_at("fold:trained", mocap.main, argv)  # after the last epoch, before evaluation
+    err = capsys.readouterr().err
+    assert f"{newest} is damaged" in err and "resumed from the backup: 2 epoch(s) done" in err
+    history = _history(run_dir)
+    assert [int(r["epoch"]) for r in history] == [0, 1, 2, 3]
+    assert (run_dir / "backup").exists()  # kept until the fold is finished
+    events = sorted((run_dir / "logs" / "train").glob("events.out.tfevents.*"))
+    for point in ("fold:evaluated", "fold:exported", "run:folds-done"):
+        assert _killed_at(point, mocap.main, argv)
+        assert "training finished in an earlier run" in capsys.readouterr().err \
+            or point == "run:folds-done"
+        assert _history(run_dir) == history  # no epoch trained again
+    assert not (run_dir / "summary.json").exists() and (run_dir / "metrics.json").exists()
+    train(mocap.main, argv)
+    summary = json.load(open(run_dir / "summary.json"))
+    assert _history(run_dir) == history
+    assert sorted((run_dir / "logs" / "train").glob("events.out.tfevents.*")) == events
+    assert not (run_dir / "backup").exists() and (run_dir / "saved_model" / "saved_model.pb").exists()
+    # The best checkpoint is the best epoch of the history, and holds that epoch's weights.
+    values = [float(r["val_ua"]) for r in history]
+    best = json.load(open(run_dir / "checkpoints" / "best.json"))
+    assert best["epoch"] == values.index(max(values)) == summary["folds"][0]["best_epoch"]
+    from mer_tf.runs import load_run
+    from mer_tf.training.evaluation import evaluate
+    from mer_tf.training.splits import make_folds
+
+    run = load_run(str(run_dir))
+    fold = make_folds(run.config.data, run.corpus)[0]
+    again = evaluate(run.model, run.corpus, fold.validation_split(), run.builder.readers(), 8,
+                     run.label_names)["metrics"]
+    assert again["ua"] == pytest.approx(values[best["epoch"]], abs=1e-6)
+    from mer_tf.inference import EmotionRecognizer
+
+    assert EmotionRecognizer.from_run(str(run_dir)).modalities == ("mocap",)
+
+
+def test_a_real_kill_after_the_backup_resumes_without_losing_the_epoch(prepared, assets,
+                                                                      tmp_path):
+    """SIGKILL (no clean-up at all) right after an epoch's weights are written and before
+    its commit: the next start repeats that epoch and logs it once."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "experiments.mocap",
+               *run_args(prepared, assets, run_dir, "--no-export")]
+    env = {**os.environ, faults.ENVIRONMENT: "epoch:backup-written@2"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == -9, result.stderr[-2000:]
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]
+    lock = json.load(open(run_dir / ".lock"))  # left by the killed process: stale
+    from experiments import mocap
+
+    train(mocap.main, command[3:])
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1]
+    assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 2
+    assert not (run_dir / ".lock").exists() and lock["pid"] != os.getpid()
+
+
+# -- the data a run reads --------------------------------------------------------------
+
+@pytest.fixture
+def copy_of_prepared(prepared, tmp_path):
+    out = tmp_path / "data"
+    shutil.copytree(prepared[0], out, ignore=shutil.ignore_patterns("feature_cache", ".lock"))
+    return out
+
+
+def _verify(data_dir, level="checksum"):
+    from mer_tf.data.corpus import PreparedCorpus
+
+    PreparedCorpus.open(str(data_dir)).verify(level)
+
+
+def test_swapped_shards_are_refused_naming_the_file(copy_of_prepared):
+    one = sorted(copy_of_prepared.glob("session1-*.tfrecord"))[0]
+    five = sorted(copy_of_prepared.glob("session5-*.tfrecord"))[0]
+    swap = copy_of_prepared / "swap"
+    os.rename(one, swap)
+    os.rename(five, one)
+    os.rename(swap, five)
+    with pytest.raises(DataError, match="holds records of session 5, but .* session 1") as error:
+        _verify(copy_of_prepared)
+    assert error.value.path == str(one)
+
+
+def test_a_flipped_bit_a_truncated_shard_and_an_edited_count_are_refused(copy_of_prepared):
+    shard = sorted(copy_of_prepared.glob("session2-*.tfrecord"))[0]
+    data = bytearray(shard.read_bytes())
+    pristine = bytes(data)
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="sha256|not a readable TFRecord") as error:
+        _verify(copy_of_prepared)
+    assert error.value.path == str(shard)
+    _verify(copy_of_prepared, "size")  # sizes alone cannot see a flipped bit
+    shard.write_bytes(pristine[:-100])
+    with pytest.raises(DataError, match="truncated|bytes where") as error:
+        _verify(copy_of_prepared)
+    assert error.value.path == str(shard)
+    with pytest.raises(DataError, match="bytes where"):
+        _verify(copy_of_prepared, "size")
+    shard.write_bytes(pristine)
+    manifest_path = copy_of_prepared / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sessions"]["3"]["utterances"] += 2
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="session 3: its shards hold") as error:
+        _verify(copy_of_prepared, "size")
+    assert error.value.path == str(manifest_path)
+
+
+def test_training_checks_its_shards_before_the_first_epoch(copy_of_prepared, prepared, assets,
+                                                           tmp_path, capsys):
+    from experiments import mocap
+
+    shard = sorted(copy_of_prepared.glob("session1-*.tfrecord"))[0]
+    shard.write_bytes(shard.read_bytes()[:-10])
+    argv = run_args((str(copy_of_prepared), prepared[1]), assets, tmp_path / "run")
+    with pytest.raises(SystemExit) as exit_:
+        mocap.main(argv)
+    assert exit_.value.code == 2
+    assert f"error: {shard}: " in capsys.readouterr().err
+    assert not (tmp_path / "run" / "history.csv").exists()  # refused before any epoch
+
+
+def test_a_preparation_that_fails_after_changing_a_shard_leaves_no_stale_manifest(
+        release, tmp_path):
+    out = tmp_path / "data"
+    prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(out), shard_size=16,
+                                    sessions=(1, 2)), progress=False)
+    # the release changes (a file fixed, say); the rebuild is killed after its first shard
+    first = sorted((tmp_path / "data").glob("session1-*.tfrecord"))[0]
+    faults.arm("prepare:shard-written")
+    config = prep.PrepareConfig(source=release[0], out_dir=str(out), shard_size=16,
+                                sessions=(1, 2), mocap_chunks=100, overwrite=True)
+    with pytest.raises(faults.Killed):
+        prep.prepare(config, progress=False)
+    faults.disarm()
+    assert first.exists() and not (out / "manifest.json").exists()
+    from mer_tf.data.corpus import PreparedCorpus
+
+    with pytest.raises(DataError, match="no manifest"):
+        PreparedCorpus.open(str(out))
+
+
+# -- preparation never removes what it did not write ----------------------------------
+
+def test_preparation_refuses_a_foreign_folder_and_never_removes_other_files(release, tmp_path,
+                                                                           capsys):
+    from experiments import prepare
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "other.tfrecord").write_text("x")
+    (out / "results.tmp-final.csv").write_text("y")
+    argv = ["--iemocap", release[0], "--out", str(out), "--sessions", "1,2", "--quiet",
+            "--shard-size", "16"]
+    assert prepare.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds no preparation of ours" in err and "--into-existing" in err
+    assert "--on-error" not in err  # a wrong folder is no bad file to skip
+    assert sorted(os.listdir(out)) == ["other.tfrecord", "results.tmp-final.csv"]
+    assert prepare.main([*argv, "--into-existing"]) == 0
+    # another plan into the same folder (one session fewer): our orphan shards go, theirs stay
+    assert prepare.main([*argv[:4], "--sessions", "1", "--quiet", "--shard-size", "16",
+                         "--overwrite"]) == 0
+    names = os.listdir(out)
+    assert {"other.tfrecord", "results.tmp-final.csv"} <= set(names)
+    assert not [n for n in names if n.startswith("session2")]
+    assert (out / "other.tfrecord").read_text() == "x"
+
+
+def test_orphans_of_an_earlier_plan_are_ours_alone(release, tmp_path):
+    out = tmp_path / "data"
+    prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(out), shard_size=16,
+                                    sessions=(1, 2)), progress=False)
+    (out / "session2-00009-of-00010.tfrecord").write_text("a user's file with our kind of name")
+    (out / "notes.tmp-draft").write_text("z")
+    prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(out), shard_size=16,
+                                    sessions=(1,), overwrite=True), progress=False)
+    names = set(os.listdir(out))
+    assert {"session2-00009-of-00010.tfrecord", "notes.tmp-draft"} <= names
+    assert not {n for n in names if n.startswith("session2-00000")}
+
+
+# -- locks -------------------------------------------------------------------------------
+
+def _write_lock(folder, pid):
+    import socket
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                              "since": "earlier", "command": "python -m x"}))
+
+
+def test_a_folder_in_use_is_refused_naming_its_owner(release, prepared, assets, tmp_path,
+                                                     capsys):
+    from experiments import mocap, prepare
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _write_lock(tmp_path / "out", sleeper.pid)
+        assert prepare.main(["--iemocap", release[0], "--out", str(tmp_path / "out"),
+                             "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"process {sleeper.pid} on" in err and "is in use" in err
+        assert os.listdir(tmp_path / "out") == [".lock"]  # nothing written, the lock kept
+        _write_lock(tmp_path / "run", sleeper.pid)
+        with pytest.raises(SystemExit) as exit_:
+            mocap.main(run_args(prepared, assets, tmp_path / "run"))
+        assert exit_.value.code == 2 and f"process {sleeper.pid}" in capsys.readouterr().err
+        assert os.listdir(tmp_path / "run") == [".lock"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _write_lock(tmp_path / "folder", dead.pid)
+    with locking.locked(str(tmp_path / "folder"), "a test"):
+        owner = json.load(open(tmp_path / "folder" / ".lock"))
+        assert owner["pid"] == os.getpid()
+        with pytest.raises(locking.Locked, match=f"process {os.getpid()}"):
+            with locking.locked(str(tmp_path / "folder"), "a second holder"):
+                pass
+    assert "no longer running" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "folder") == []  # released, no temporary left
+
+
+# -- a run folder moved ------------------------------------------------------------------
+
+def test_a_moved_run_folder_is_the_same_run(prepared, assets, tmp_path, capsys):
+    from experiments import mocap
+
+    argv = run_args(prepared, assets, tmp_path / "here", "--no-export")
+    faults.arm("fold:trained")
+    with pytest.raises(faults.Killed):
+        train(mocap.main, argv)
+    faults.disarm()
+    shutil.move(tmp_path / "here", tmp_path / "there")
+    capsys.readouterr()
+    moved = run_args(prepared, assets, tmp_path / "there", "--no-export")
+    train(mocap.main, moved)
+    err = capsys.readouterr().err
+    assert "the run folder moved since the run began" in err
+    assert "training finished in an earlier run" in err
+    assert json.load(open(tmp_path / "there" / "config.json"))["run_dir"] == str(
+        tmp_path / "there")
+    with pytest.raises(SystemExit) as exit_:
+        mocap.main([*moved, "--seed", "5"])
+    assert exit_.value.code == 2
+    assert "another configuration (train.seed 0 -> 5)" in capsys.readouterr().err
