@@ -107,12 +107,48 @@ def run_single(experiment: str, modalities, description: str, argv=None) -> dict
     args = parse(experiment, description, argv)
     from mer_tf.training.trainer import run_experiment
 
+    if args.seeds:
+        return run_seeds(args, experiment, modalities)
     with reported_as_one_line():
         config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)}})
         summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
     _exit_if_failed({experiment: summary})
     return summary
+
+
+def run_seeds(args, experiment: str, modalities) -> dict:
+    """`--seeds 0,1,2`: the same run once per seed, in RUN_DIR/seedN, then the spread."""
+    from mer_tf import storage
+    from mer_tf.training.summary import format_table, seeds_summary
+    from mer_tf.training.trainer import run_experiment
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"--seeds takes comma-separated integers, not {args.seeds!r}") from None
+    base = args.run_dir or os.path.join(args.runs_root, experiment, time.strftime("%Y%m%d-%H%M%S"))
+    summaries = {}
+    for seed in seeds:
+        with reported_as_one_line():
+            config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)},
+                                                        "train": {"seed": seed}},
+                                     run_dir=storage.join(base, f"seed{seed}"))
+            summaries[seed] = run_experiment(config, progress=not args.quiet,
+                                             overwrite=args.overwrite)
+    report = seeds_summary(experiment, summaries)
+    storage.write_json_atomic(storage.join(base, "seeds.json"), report)
+    rows = [[f"seed {seed}", *(f"{s[k]:.3f}" for k in ("wa", "ua", "macro_f1"))]
+            for seed, s in summaries.items()]
+    for name, block in (("over seeds", report["over_seeds"]),
+                        ("over seeds x folds", report.get("over_seeds_and_folds"))):
+        if block:
+            rows.append([name, *(f"{block[k]['mean']:.3f} ± {block[k]['sd']:.3f}"
+                                 for k in ("wa", "ua", "macro_f1"))])
+    print(f"\n{experiment}, seeds {', '.join(map(str, seeds))} ({base})\n"
+          + format_table(["", "test WA", "test UA", "test F1"], rows), file=sys.stderr)
+    _exit_if_failed({f"seed{seed}": s for seed, s in summaries.items()})
+    return report
 
 
 def _exit_if_failed(summaries: dict) -> None:
@@ -137,8 +173,11 @@ def run_group(experiment: str, variants, description: str, argv=None,
     from mer_tf.training.callbacks import write_hparams_config
     from mer_tf.training.splits import Fold
     from mer_tf.training.summary import format_table, run_hparams
+    from mer_tf.training.compare import delta_cell
     from mer_tf.training.trainer import run_experiment
 
+    if args.seeds:
+        raise SystemExit(f"--seeds repeats one run; run {experiment} once per --seed instead")
     group_dir = args.run_dir or os.path.join(args.runs_root, experiment,
                                              time.strftime("%Y%m%d-%H%M%S"))
     rows, summaries = [], {}
@@ -150,11 +189,15 @@ def run_group(experiment: str, variants, description: str, argv=None,
                 write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
             summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
         summaries[name] = summary
+        if not rows:
+            first = config.run_dir
         rows.append([name, "+".join(summary["modalities"]), config.train.optimizer,
-                     _cell(summary, "wa"), _cell(summary, "ua"), _cell(summary, "macro_f1")])
+                     _cell(summary, "wa"), _cell(summary, "ua"), _cell(summary, "macro_f1"),
+                     "-" if config.run_dir == first else delta_cell(first, config.run_dir)])
         if config.demo:  # how far each model is from what the demo corpus allows
             rows[-1].append(f"{demo_ceiling(summary['modalities']):.3f}")
-    header = ["run", "modalities", "optimizer", "test WA", "test UA", "test F1"]
+    header = ["run", "modalities", "optimizer", "test WA", "test UA", "test F1",
+              "ΔUA vs the first row [95% CI]"]
     if len(rows[0]) > len(header):
         header.append("best possible UA")
     table = format_table(header, rows)

@@ -33,9 +33,11 @@ def demo_dir() -> str:
     import hashlib
     import json
 
+    from mer_tf.data.schema import SCHEMA_VERSION
     from mer_tf.testing.synthetic_design import GENERATOR_VERSION
 
-    key = json.dumps([GENERATOR_VERSION, dataclasses.asdict(DEMO_CORPUS)], sort_keys=True)
+    key = json.dumps([GENERATOR_VERSION, dataclasses.asdict(DEMO_CORPUS), SCHEMA_VERSION],
+                     sort_keys=True)
     return storage.join(home(), f"demo-{hashlib.sha256(key.encode()).hexdigest()[:8]}")
 
 

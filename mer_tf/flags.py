@@ -11,14 +11,17 @@ import argparse
 
 from mer_tf.config import DEFAULT_SPEECH_HANDLE, DEFAULT_TEXT_PRESET
 from mer_tf.presets import PRESETS
-from mer_tf.training.config import (OPTIMIZERS, PRECISIONS, PROTOCOLS, STRATEGIES,
-                                    VALIDATION_SPLITS, VERIFY_LEVELS)
+from mer_tf.training.config import (CLASS_WEIGHTS, OPTIMIZERS, PRECISIONS, PROTOCOLS,
+                                    STRATEGIES, SUBSETS, TEXT_OVERLAP, VALIDATION_SPLITS,
+                                    VERIFY_LEVELS)
 
 # flag -> (config section, field path): what a flag given on the command line overrides.
 # Flags not given leave the preset's value (or the dataclass default) alone.
 FLAG_FIELDS = {
     "protocol": ("data", "protocol"), "validation": ("data", "validation"),
-    "verify_data": ("data", "verify"),
+    "verify_data": ("data", "verify"), "subset": ("data", "subset"),
+    "text_overlap": ("data", "text_overlap"), "deterministic": ("train", "deterministic"),
+    "class_weight": ("train", "class_weight"),
     "speech_model": ("model", "speech.handle"), "speech_head": ("model", "speech.head"),
     "speech_layers": ("model", "speech.layers"),
     "speech_seconds": ("model", "speech.input_seconds"),
@@ -54,6 +57,14 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                       help="held-out validation for early stopping and model choice, never the "
                            "test set: one speaker of the training sessions, or a stratified "
                            "slice (default: %(default)s)")
+    data.add_argument("--subset", choices=SUBSETS, default="all",
+                      help="the dialogs of every split: all, improvised only (a common IEMOCAP "
+                           "protocol: no scripted lines repeated across sessions) or scripted "
+                           "only (default: %(default)s)")
+    data.add_argument("--text-overlap", choices=TEXT_OVERLAP, default="keep",
+                      help="drop: remove from training and validation every utterance whose "
+                           "transcript (normalised) occurs in the fold's test split, a "
+                           "transcript-disjoint protocol (default: %(default)s)")
     data.add_argument("--verify-data", choices=VERIFY_LEVELS, default="checksum",
                       help="before the first epoch, check the shards against the manifest: "
                            "checksum (sha256, record counts, each record's session), size "
@@ -133,6 +144,15 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     train.add_argument("--cache-features", action="store_true",
                        help="with --freeze: compute frozen towers' outputs once into TFRecords")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seeds", metavar="0,1,2",
+                       help="repeat the run once per seed (RUN_DIR/seedN each) and report mean "
+                            "± sample sd over seeds (LOSO: also over seeds x folds)")
+    train.add_argument("--deterministic", action="store_true",
+                       help="TensorFlow's op determinism and every seed: two runs of one "
+                            "command give the same weights and metrics (slower)")
+    train.add_argument("--class-weight", choices=CLASS_WEIGHTS, default="none",
+                       help="balanced: weigh the loss by the training split's class counts "
+                            "(default: %(default)s)")
 
     hardware = parser.add_argument_group("hardware")
     hardware.add_argument("--strategy", choices=STRATEGIES, default="auto",

@@ -100,7 +100,7 @@ def test_splits_never_mix_sessions_or_validation_and_test(prepared, protocol, va
         assert {s for _, s, _ in valid} <= set(fold.train_sessions)
         assert {s for _, s, _ in test} == set(fold.test_sessions)
         assert valid and not {u for u, _, _ in train} & {u for u, _, _ in valid}
-        all_train = {r["utterance_id"] for r in corpus.metadata(fold.train_sessions)}
+        all_train = {r["utterance_id"] for r in corpus.rows(Split(fold.train_sessions))}
         assert {u for u, _, _ in train} | {u for u, _, _ in valid} == all_train
         if validation == "speaker":
             assert {p for _, _, p in valid} == set(fold.validation_speakers)

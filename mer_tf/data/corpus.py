@@ -9,24 +9,28 @@ passing `(data_dir, manifest)` around.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from mer_tf import storage
 from mer_tf.data.errors import DataError
 from mer_tf.data.iemocap import MOCAP_STREAMS
-from mer_tf.data.schema import METADATA_KEYS, SCHEMA_VERSION, UTTERANCE
+from mer_tf.data.schema import SCHEMA_VERSION
 
 MANIFEST = "manifest.json"
+INDEX = "utterances.json"  # one row per utterance, beside the manifest
 
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Some sessions, minus (or only) some speakers or utterance ids."""
+    """Some sessions, minus (or only) some speakers or utterance ids, of some dialog
+    kinds."""
 
     sessions: tuple
     exclude_speakers: tuple = ()
     only_speakers: tuple = ()
     exclude_ids: tuple = ()
     only_ids: tuple | None = None  # () keeps nothing; None: no id filter
+    kinds: tuple = ()  # dialog kinds kept (impro, script); empty: all
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,33 +96,8 @@ class PreparedCorpus:
                 if chosen is None or s["session"] in chosen]
 
     def count(self, split: Split) -> int:
-        """Utterances in `split`, from the manifest's counts (no pass over the data)."""
-        sessions = self.manifest["sessions"]
-        if split.only_ids is not None:
-            return len(split.only_ids)
-        if split.only_speakers:
-            return sum(sessions[str(s)]["speakers"].get(speaker, 0)
-                       for s in split.sessions for speaker in split.only_speakers)
-        total = sum(sessions[str(s)]["utterances"] for s in split.sessions)
-        total -= sum(sessions[str(s)]["speakers"].get(speaker, 0)
-                     for s in split.sessions for speaker in split.exclude_speakers)
-        return total - len(split.exclude_ids)
-
-    def metadata(self, sessions) -> list[dict]:
-        """Utterance id, session, speaker and label of every example, in file order."""
-        import tensorflow as tf
-
-        spec = UTTERANCE.parse_spec(METADATA_KEYS)
-        dataset = tf.data.TFRecordDataset(self.shard_paths(sessions))
-        dataset = dataset.map(lambda r: tf.io.parse_single_example(r, spec)).batch(1024)
-        rows = []
-        for batch in dataset.as_numpy_iterator():
-            for i in range(len(batch["label"])):
-                rows.append({"utterance_id": batch["utterance_id"][i].decode(),
-                             "session": int(batch["session"][i]),
-                             "speaker": batch["speaker"][i].decode(),
-                             "label": int(batch["label"][i])})
-        return rows
+        """Utterances in `split`, from the index (no pass over the data)."""
+        return len(self.rows(split))
 
     def digest(self) -> str:
         """The identity of the prepared data: a digest of its shards' names and sha256s
@@ -129,106 +108,34 @@ class PreparedCorpus:
         return hashlib.sha256(listing.encode()).hexdigest()[:16]
 
     def verify(self, level: str = "checksum", sessions=None, progress: bool = False) -> None:
-        """Checks the shards of `sessions` against the manifest before anything trains on
-        them; a mismatch is a DataError naming the file.
+        """Checks the shards of `sessions` against the manifest (`mer_tf.data.verify`)."""
+        from mer_tf.data.verify import verify_corpus
 
-        `size`: every shard is there with the manifest's size, and the manifest's counts
-        add up. `checksum` (the default of a run) adds each shard's sha256 and one pass
-        over its records: their number, and each record's session and class, must be
-        what the manifest says. That reads the whole corpus once (seconds for IEMOCAP on
-        a local disk); for a huge corpus on gs://, `--verify-data size` skips the read.
-        """
-        if level == "off":
-            return
-        if level not in ("size", "checksum"):
-            raise ValueError(f"verify level must be checksum, size or off, got {level!r}")
-        path = storage.join(self.data_dir, MANIFEST)
-        self._check_counts(path)
-        chosen = None if sessions is None else {int(s) for s in sessions}
-        shards = [s for s in self.shards if chosen is None or s["session"] in chosen]
-        for shard in shards:
-            file = storage.join(self.data_dir, shard["file"])
-            if not storage.exists(file):
-                raise DataError(file, f"missing: {path} lists it; prepare the data again")
-        if level == "checksum":
-            from collections import Counter
+        verify_corpus(self, level, sessions, progress)
 
-            from tqdm.auto import tqdm
+    @functools.cached_property
+    def index(self) -> list[dict]:
+        """One row per utterance (id, session, speaker, dialog, kind, script, label,
+        text), as preparation wrote it beside the manifest: splits, counts and the leakage
+        audit read it instead of the shards."""
+        path = storage.join(self.data_dir, self.manifest["index"]["file"])
+        if not storage.exists(path):
+            raise DataError(path, "missing: the manifest lists it; prepare the data again")
+        return storage.read_json(path)["utterances"]
 
-            total = sum(s["bytes"] for s in shards)
-            found = {}  # session -> Counter of class names
-            with tqdm(total=total, desc="verifying shards", unit="B", unit_scale=True,
-                      disable=not progress or total < (256 << 20), leave=False) as bar:
-                for shard in shards:
-                    labels = self._check_records(shard, path)
-                    found.setdefault(shard["session"], Counter()).update(
-                        self.classes[i] for i in labels)
-                    bar.update(shard["bytes"])
-            for session, counts in found.items():
-                expected = {c: n for c, n in self.manifest["sessions"][str(session)]["classes"]
-                            .items() if n}
-                if dict(counts) != expected:
-                    raise DataError(path, f"session {session}'s shards hold classes "
-                                          f"{dict(sorted(counts.items()))}, the manifest says "
-                                          f"{expected}: prepare the data again")
-        for shard in shards:
-            file = storage.join(self.data_dir, shard["file"])
-            if storage.size(file) != shard["bytes"]:
-                raise DataError(file, f"{storage.size(file)} bytes where {path} says "
-                                      f"{shard['bytes']}: the file changed or was cut short "
-                                      "since preparation; prepare the data again")
-            if level == "checksum" and storage.sha256_of(file) != shard["sha256"]:
-                raise DataError(file, f"does not match its sha256 in {path}: the file changed "
-                                      "since preparation (damaged, or another preparation's); "
-                                      "prepare the data again")
-
-    def _check_counts(self, path: str) -> None:
-        sessions = self.manifest["sessions"]
-        for session, info in sessions.items():
-            listed = [s for s in self.shards if str(s["session"]) == session]
-            counted = sum(s["utterances"] for s in listed)
-            classes = sum(info["classes"].values())
-            if not counted == info["utterances"] == classes:
-                raise DataError(path, f"session {session}: its shards hold {counted} "
-                                      f"utterances, its count says {info['utterances']} and its "
-                                      f"classes add up to {classes}; the manifest was edited "
-                                      "or is damaged: prepare the data again")
-        total = sum(info["utterances"] for info in sessions.values())
-        if total != self.manifest["utterances"]:
-            raise DataError(path, f"sessions add up to {total} utterances, the manifest says "
-                                  f"{self.manifest['utterances']}: prepare the data again")
-
-    def _check_records(self, shard: dict, path: str):
-        """One pass over a shard's records: their count and sessions; returns labels."""
-        import numpy as np
-        import tensorflow as tf
-
-        file = storage.join(self.data_dir, shard["file"])
-        spec = UTTERANCE.parse_spec({"session": 0, "label": 0})
-        sessions, labels = [], []
-        try:
-            for batch in tf.data.TFRecordDataset(file).map(
-                    lambda r: tf.io.parse_single_example(r, spec)).batch(4096):
-                sessions.append(batch["session"].numpy())
-                labels.append(batch["label"].numpy())
-        except tf.errors.OpError as error:
-            raise DataError(file, "not a readable TFRecord file (truncated or damaged: "
-                                  f"{error.message.splitlines()[0]}); prepare the data "
-                                  "again") from None
-        sessions = np.concatenate(sessions) if sessions else np.zeros(0, int)
-        labels = np.concatenate(labels) if labels else np.zeros(0, int)
-        wrong = sessions != shard["session"]
-        if wrong.any():
-            raise DataError(file, f"holds records of session {int(sessions[wrong][0])}, but "
-                                  f"{path} lists it as a shard of session {shard['session']}: "
-                                  "shards were renamed or swapped; prepare the data again")
-        if len(sessions) != shard["utterances"]:
-            raise DataError(file, f"holds {len(sessions)} records where {path} says "
-                                  f"{shard['utterances']}: prepare the data again")
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
-            raise DataError(file, f"holds a label outside the {len(self.classes)} classes of "
-                                  f"{path}")
-        return labels.tolist()
+    def rows(self, split: Split) -> list[dict]:
+        """The index rows of `split`, in file order."""
+        sessions = set(split.sessions)
+        exclude_speakers, only_speakers = set(split.exclude_speakers), set(split.only_speakers)
+        exclude_ids = set(split.exclude_ids)
+        only_ids = None if split.only_ids is None else set(split.only_ids)
+        kinds = set(split.kinds)
+        return [r for r in self.index
+                if r["session"] in sessions and r["speaker"] not in exclude_speakers
+                and (not only_speakers or r["speaker"] in only_speakers)
+                and r["utterance_id"] not in exclude_ids
+                and (only_ids is None or r["utterance_id"] in only_ids)
+                and (not kinds or r["kind"] in kinds)]
 
     def dataset(self, split: Split, readers, batch_size: int, **options):
         """The tf.data pipeline of `split` (see `mer_tf.data.pipeline.make_dataset`)."""

@@ -20,7 +20,8 @@ import dataclasses
 
 from mer_tf import storage
 from mer_tf.data.errors import DataError, ErrorPolicy
-from mer_tf.data.iemocap_files import parse_dialog_id, read_evaluation, read_transcriptions
+from mer_tf.data.iemocap_files import (dialog_kind, parse_dialog_id, read_evaluation,
+                                       read_transcriptions)
 
 MOCAP_STREAMS = ("head", "hand", "rotated")
 
@@ -48,6 +49,17 @@ class Utterance:
     def speaker(self) -> str:
         """Speaker id, e.g. `Ses01F` (session and gender name one actor)."""
         return f"Ses{self.session:02d}{self.speaker_gender}"
+
+    @property
+    def kind(self) -> str:
+        """`impro` (improvised: the actors' own words) or `script` (one of the plays)."""
+        return dialog_kind(self.dialog)[0]
+
+    @property
+    def script(self) -> str:
+        """The play and part of a scripted dialog (`script01_1`), "" for improvised ones:
+        the same lines in every session."""
+        return dialog_kind(self.dialog)[1]
 
     @property
     def mocap_is_speaker(self) -> bool:

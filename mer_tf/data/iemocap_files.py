@@ -18,6 +18,8 @@ from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.labels import EMOTION_CODES
 
 _DIALOG_RE = re.compile(r"^Ses(?P<session>\d{2})(?P<wearer>[FM])_\w+$")
+# impro01, impro05a; script01_1, script03_2, script01_1b (a retake of script01_1)
+_KIND_RE = re.compile(r"_(?:(?P<impro>impro)\d+[a-z]?|(?P<script>script\d+_\d+)[a-z]?)$")
 _UTTERANCE_SUFFIX_RE = re.compile(r"^(?P<gender>[FM])(?P<index>\d{3})$")
 _NUMBER = r"[-+]?\d+(?:\.\d*)?"
 _EVAL_HEAD_RE = re.compile(
@@ -48,6 +50,15 @@ def parse_dialog_id(dialog_id: str, path: str = "<dialog id>", line: int | None 
     if not match:
         raise DataError(path, f"{dialog_id!r} is not an IEMOCAP dialog id (like Ses01F_impro01)", line)
     return int(match["session"]), match["wearer"]
+
+
+def dialog_kind(dialog_id: str) -> tuple[str, str]:
+    """(`impro` or `script`, the play and part a scripted dialog performs: `script01_1`,
+    the same in every session) of a dialog id; (`other`, "") for an id of neither form."""
+    match = _KIND_RE.search(dialog_id)
+    if not match:
+        return "other", ""
+    return ("impro", "") if match["impro"] else ("script", match["script"])
 
 
 def split_utterance_id(utterance_id: str, path: str, line: int | None = None):

@@ -35,13 +35,19 @@ def build_manifest(config, label_set, index, states, excluded, index_errors, str
         mine = [s for s in states if s["session"] == session]
         classes = Counter()
         speakers = Counter()
+        kinds = {}
         for s in mine:
             classes.update(s["classes"])
             speakers.update(s["speakers"])
+            for kind, counts in s["kinds"].items():
+                kinds.setdefault(kind, Counter()).update(counts)
         sessions[str(session)] = {
             "utterances": sum(s["utterances"] for s in mine),
             "classes": {c: classes.get(c, 0) for c in label_set.classes},
             "speakers": dict(sorted(speakers.items())),
+            # per dialog kind (impro, script) and class: scripted lines repeat across sessions
+            "kinds": {k: {c: kinds[k].get(c, 0) for c in label_set.classes}
+                      for k in sorted(kinds)},
             "mocap_on_listener": sum(s["mocap_on_listener"] for s in mine),
             "excluded": excluded[str(session)],
             "skipped": sum(len(s["skipped"]) for s in mine)

@@ -142,12 +142,16 @@ def _as_filler(inputs, labels, meta):
 
 
 def filter_split(dataset, split):
-    """Keeps the records of `split` (parsed records with speaker and utterance_id)."""
+    """Keeps the records of `split` (parsed records with speaker, utterance_id and
+    dialog_kind). Sets of ids are hash tables: thousands of ids cost one lookup."""
     import tensorflow as tf
 
     def member(values):
-        table = tf.constant(sorted(values), dtype=tf.string)
-        return lambda x: tf.reduce_any(tf.equal(table, x))
+        values = sorted(set(values))
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(values, tf.string),
+                                                tf.ones(len(values), tf.int32)), default_value=0)
+        return lambda x: table.lookup(x) > 0
 
     if split.exclude_speakers:
         is_excluded = member(split.exclude_speakers)
@@ -155,6 +159,9 @@ def filter_split(dataset, split):
     if split.only_speakers:
         is_kept = member(split.only_speakers)
         dataset = dataset.filter(lambda f: is_kept(f["speaker"]))
+    if split.kinds:
+        is_kind = member(split.kinds)
+        dataset = dataset.filter(lambda f: is_kind(f["dialog_kind"]))
     if split.exclude_ids:
         is_excluded_id = member(split.exclude_ids)
         dataset = dataset.filter(lambda f: tf.logical_not(is_excluded_id(f["utterance_id"])))
@@ -174,7 +181,7 @@ def masked_moments(corpus, split, reader, key: str, mask_key: str):
     import numpy as np
     import tensorflow as tf
 
-    spec = UTTERANCE.parse_spec({"speaker": 0, "utterance_id": 0,
+    spec = UTTERANCE.parse_spec({"speaker": 0, "utterance_id": 0, "dialog_kind": 0,
                                  **dict.fromkeys(reader.record_keys())})
     dataset = tf.data.TFRecordDataset(corpus.shard_paths(split.sessions)).map(
         lambda r: tf.io.parse_single_example(r, spec), num_parallel_calls=AUTOTUNE)

@@ -25,7 +25,7 @@ from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog, index_release
 from mer_tf.data.labels import get_label_set
-from mer_tf.data.corpus import MANIFEST
+from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data import out_folder
 from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION, encode_example
@@ -167,6 +167,10 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
                               index_policy.records, streams)
     manifest["rebuilt"] = rebuilt
     manifest["sessions_missing"] = missing
+    index_path = storage.join(config.out_dir, INDEX)
+    storage.write_json_atomic(index_path, {"schema_version": SCHEMA_VERSION, "utterances": [
+        row for state in shard_states for row in state["index"]]})
+    manifest["index"] = {"file": INDEX, "sha256": storage.sha256_of(index_path)}
     storage.write_json_atomic(manifest_path, manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
@@ -199,8 +203,8 @@ def _finished_state(config: PrepareConfig, state_dir: str, plan: ShardPlan,
         return None, None
     state = storage.read_json(state_path)
     recipe = shard_recipe(config)
-    if "inputs" not in state:
-        return None, "written by an older version that kept no fingerprint of its sources"
+    if "inputs" not in state or "index" not in state:
+        return None, "written by an older version (no fingerprint of its sources or no index)"
     if state.get("recipe") != recipe:
         changed = [f"{k} {state.get('recipe', {}).get(k)!r} -> {v!r}"
                    for k, v in recipe.items() if state.get("recipe", {}).get(k) != v]
@@ -225,6 +229,8 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
     tmp = storage.temp_name(shard_path)
     counts = Counter()
     speakers = Counter()
+    kinds = {}  # kind -> Counter of classes
+    index = []  # one row per utterance: what splits and the leakage audit need
     listener = 0
     try:
         with tf.io.TFRecordWriter(tmp) as writer:
@@ -233,8 +239,14 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
                 for example in read_dialog_examples(dialog, label_set, options, policy, notes,
                                                     streams):
                     writer.write(encode_example(example))
+                    u = example.utterance
                     counts[example.label_name] += 1
-                    speakers[example.utterance.speaker] += 1
+                    speakers[u.speaker] += 1
+                    kinds.setdefault(u.kind, Counter())[example.label_name] += 1
+                    index.append({"utterance_id": u.utterance_id, "session": u.session,
+                                  "speaker": u.speaker, "dialog": u.dialog, "kind": u.kind,
+                                  "script": u.script, "label": example.label,
+                                  "text": u.transcript})
                     listener += not example.utterance.mocap_is_speaker
                     bar.update(1)
                 for path, rate in notes.resampled[seen:]:
@@ -252,6 +264,8 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
         "utterances": sum(counts.values()),
         "classes": dict(sorted(counts.items())),
         "speakers": dict(sorted(speakers.items())),
+        "kinds": {k: dict(sorted(c.items())) for k, c in sorted(kinds.items())},
+        "index": index,
         "mocap_on_listener": listener,
         "skipped": policy.records,
         "resampled": notes.resampled,

@@ -1,11 +1,12 @@
 """The `tf.train.Example` schema of prepared utterances (one Example per utterance).
 
-Version 1. Arrays travel as raw little-endian bytes (`tf.io.decode_raw`), which
+Version 2. Arrays travel as raw little-endian bytes (`tf.io.decode_raw`), which
 parses far faster than float lists; shapes travel beside them.
 
 | key | type | meaning |
 | --- | --- | --- |
 | utterance_id, dialog | bytes | `Ses01F_impro01_F000`, `Ses01F_impro01` |
+| dialog_kind, script | bytes | `impro` or `script`; the play and part (`script01_1`, "" if improvised) |
 | session | int64 | 1..5 |
 | speaker | bytes | speaking actor, `Ses01F` (session + gender of the utterance suffix) |
 | speaker_gender, mocap_wearer | bytes | `F`/`M`: who speaks, who wore the markers (dialog id) |
@@ -34,7 +35,7 @@ import numpy as np
 
 from mer_tf.data.iemocap import MOCAP_STREAMS, Utterance
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dialog_kind and script
 KINDS = ("text", "int", "float", "floats", "array")
 
 
@@ -140,9 +141,9 @@ class Schema:
 
 
 def _utterance_fields() -> list[Field]:
-    fields = [Field(k, "text") for k in ("utterance_id", "dialog", "speaker", "speaker_gender",
-                                         "mocap_wearer", "emotion", "label_name", "label_set",
-                                         "text")]
+    fields = [Field(k, "text") for k in ("utterance_id", "dialog", "dialog_kind", "script",
+                                         "speaker", "speaker_gender", "mocap_wearer", "emotion",
+                                         "label_name", "label_set", "text")]
     fields += [Field(k, "int") for k in ("session", "mocap_is_speaker", "label",
                                          "audio/num_samples", "audio/sample_rate",
                                          "mocap/num_frames", "mocap/chunks/count",
@@ -163,7 +164,8 @@ def _utterance_fields() -> list[Field]:
 
 
 UTTERANCE = Schema(_utterance_fields())
-METADATA_KEYS = ("utterance_id", "session", "speaker", "label")  # what every split reads
+# what every split reads (speaker, id and kind filters; labels; evaluation's metadata)
+METADATA_KEYS = ("utterance_id", "session", "speaker", "label", "dialog_kind")
 
 
 @dataclasses.dataclass
@@ -185,7 +187,8 @@ class UtteranceExample:
 def encode_example(example: UtteranceExample) -> bytes:
     u = example.utterance
     values = {
-        "utterance_id": u.utterance_id, "dialog": u.dialog, "session": u.session,
+        "utterance_id": u.utterance_id, "dialog": u.dialog, "dialog_kind": u.kind,
+        "script": u.script, "session": u.session,
         "speaker": u.speaker, "speaker_gender": u.speaker_gender,
         "mocap_wearer": u.mocap_wearer, "mocap_is_speaker": u.mocap_is_speaker,
         "emotion": u.emotion, "label": example.label, "label_name": example.label_name,

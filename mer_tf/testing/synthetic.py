@@ -7,6 +7,11 @@ unlabelled overlap ids, stereo dialog WAVs, 16 kHz mono sentence WAVs, MOCAP
 files with two header lines, NaN gaps and 120 frames/s, five sessions, and the
 `Ses05M_script01_1b` quirk. Deterministic from a seed.
 
+Improvised dialogs (`improNN`) are fresh words each time; scripted ones (`scriptNN_K`)
+perform the same play in every session, as IEMOCAP's do: the same lines, each with its
+own emotion and words (`script_lines`), so a text model that memorises lines is
+rewarded under leave-one-session-out unless the protocol drops the overlap.
+
 Each modality carries the emotion only in part:
 
 - speech through prosody-like cues: pitch, energy and tempo (syllable rate);
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import zlib
 
 import numpy as np
@@ -31,6 +37,7 @@ import numpy as np
 from mer_tf import storage
 from mer_tf.data import audio as audio_io
 from mer_tf.data.iemocap import MOCAP_FILE_QUIRKS, MOCAP_STREAMS
+from mer_tf.data.iemocap_files import dialog_kind
 from mer_tf.data.mocap_files import MOCAP_FPS
 from mer_tf.testing.synthetic_design import (
     CUE_CLASSES, CUE_OF_CODE, CUE_WORDS, EVALUATOR_NAMES, FEMALE_PITCH, FILLER_WORDS,
@@ -82,25 +89,49 @@ def _split_count(total: int, parts: int) -> list[int]:
     return base
 
 
+def script_lines(seed: int, script: str, count: int, config) -> list[tuple]:
+    """The first `count` lines of a play: (speaker gender, emotion code, text cue, text)
+    each, the same in every session that performs it (drawn from the seed and the
+    script's name alone), as IEMOCAP's three plays are: each line has its own emotion,
+    and its words show its emotion's cue, or another's with `cue_confusion`, once for
+    all performances."""
+    rng = np.random.default_rng([seed, zlib.crc32(script.encode()), 11])
+    lines = []
+    for _ in range(count):
+        gender = str(rng.choice(["F", "M"]))
+        code = _draw_code(rng, config)
+        cue = CUE_OF_CODE.get(code)
+        text_cue = draw_cues(cue, gender, gender, config.cue_confusion, rng)[1]
+        lines.append((gender, code, text_cue, _sentence(text_cue, None, rng)))
+    return lines
+
+
 def _write_dialog(session_dir, session, dialog_id, count, config, rng) -> list[SyntheticUtterance]:
     wearer = dialog_id[5]
     counters = {"F": 0, "M": 0}
     utterances = []
     time = float(rng.uniform(0.5, 1.5))
-    for _ in range(count):
-        gender = str(rng.choice(["F", "M"]))
+    kind, script = dialog_kind(dialog_id)
+    lines = script_lines(config.seed, script, count, config) if kind == "script" else None
+    for i in range(count):
+        if lines:  # a performance of the play: its lines, speakers and emotions
+            gender, code, text_cue, text = lines[i]
+        else:  # improvised: the actor's own words
+            gender = str(rng.choice(["F", "M"]))
+            code = _draw_code(rng, config)
         uid = f"{dialog_id}_{gender}{counters[gender]:03d}"
         counters[gender] += 1
         seconds = float(config.mean_seconds * rng.uniform(0.5, 1.5))
         start, end = round(time, 4), round(time + seconds, 4)
-        code = _draw_code(rng, config)
         true_cue = CUE_OF_CODE.get(code)
-        speech_cue, text_cue, mocap_cue = draw_cues(true_cue, gender, wearer,
-                                                     config.cue_confusion, rng)
+        speech_cue, drawn_text_cue, mocap_cue = draw_cues(true_cue, gender, wearer,
+                                                           config.cue_confusion, rng)
+        if not lines:
+            text_cue = drawn_text_cue
+            text = _sentence(text_cue, actor_baseline(config.seed, session, gender), rng)
         utterances.append(SyntheticUtterance(
-            uid, session, dialog_id, code, start, end,
-            _sentence(text_cue, actor_baseline(config.seed, session, gender), rng), gender,
-            wearer, (speech_cue, text_cue, mocap_cue)))
+            uid, session, dialog_id, code, start, end, text, gender, wearer,
+            (speech_cue, text_cue, mocap_cue)))
         time = end + float(rng.uniform(0.2, 0.8))
     duration = time + 0.5
     _write_evaluation(session_dir, dialog_id, utterances, rng)
@@ -111,9 +142,9 @@ def _write_dialog(session_dir, session, dialog_id, count, config, rng) -> list[S
     return utterances
 
 
-def _sentence(cue: str, actor: dict, rng) -> str:
+def _sentence(cue: str, actor: dict | None, rng) -> str:
     words = list(rng.choice(FILLER_WORDS, size=int(rng.integers(4, 10))))
-    if rng.random() < 0.6:  # the actor's favourite word, whatever the emotion
+    if actor and rng.random() < 0.6:  # the actor's favourite word, whatever the emotion
         words.insert(int(rng.integers(0, len(words) + 1)), str(rng.choice(actor["words"])))
     for word in rng.choice(CUE_WORDS[cue], size=int(rng.integers(1, 3)), replace=False):
         words.insert(int(rng.integers(0, len(words) + 1)), str(word))
@@ -236,7 +267,7 @@ def ensure_release(root: str, config: SyntheticConfig) -> str:
     marker = storage.join(root, "SYNTHETIC.json")
     if storage.exists(marker):
         found = storage.read_json(marker)
-        if (found.get("config") == dataclasses.asdict(config)
+        if (found.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
                 and found.get("generator_version") == GENERATOR_VERSION):
             return root
     storage.rmtree(root)

@@ -49,7 +49,7 @@ STREAM_WIDTHS = {"head": 6, "hand": 18, "rotated": 165}  # 189 values, the paper
 STREAM_LINE_2 = {"head": "", "hand": " ".join(["mm"] * 18),
                  "rotated": " ".join(f"{a}{m + 1:02d}" for m in range(55) for a in "XYZ")}
 # Bumped whenever the generator's output changes, so cached demo corpora are rebuilt.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: scripted dialogs perform the same play in every session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +64,9 @@ class SyntheticConfig:
     out_of_set_fraction: float = 0.12  # fru/sur/xxx/oth: outside the 4-class sets
     hap_fraction: float = 0.08  # in merged4 only
     sessions: int = 5
+    # chance of each of ang, exc, neu, sad among in-set codes; empty: equal (a
+    # deliberately unbalanced corpus tests --class-weight)
+    class_mix: tuple = ()
 
     def __post_init__(self):
         if self.utterances < self.sessions * self.dialogs_per_session:
@@ -71,6 +74,9 @@ class SyntheticConfig:
                              f"{self.utterances} < {self.sessions} x {self.dialogs_per_session}")
         if not 0 <= self.cue_confusion < 1:
             raise ValueError(f"cue_confusion must be in [0, 1), got {self.cue_confusion}")
+        if self.class_mix and (len(self.class_mix) != len(CUE_CLASSES)
+                               or abs(sum(self.class_mix) - 1) > 1e-9):
+            raise ValueError(f"class_mix needs {len(CUE_CLASSES)} chances that sum to 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +101,7 @@ def _draw_code(rng, config) -> str:
         return str(rng.choice(OUT_OF_SET_CODES))
     if r < config.out_of_set_fraction + config.hap_fraction:
         return "hap"
-    return str(rng.choice(CUE_CLASSES))
+    return str(rng.choice(CUE_CLASSES, p=list(config.class_mix) or None))
 
 
 def _shown_cue(true_cue: str | None, confusion: float, rng) -> str:

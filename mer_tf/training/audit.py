@@ -61,6 +61,19 @@ def audit_fold(corpus, fold) -> dict:
     return block
 
 
+def leakage_line(fold, block: dict) -> str:
+    """One line for a run's log: what the fold's test split shares with its training."""
+    shared = block["train_test"]
+    text = (f"leakage audit {fold.name}: {shared['transcripts']} of {block['test_utterances']} "
+            f"test utterances share a transcript with training ({shared['scripted_transcripts']} "
+            f"of them scripted lines); shared speakers {shared['speakers']}, sessions "
+            f"{shared['sessions']}, dialogs {shared['dialogs']}")
+    if fold.dropped_ids:
+        text += (f"; --text-overlap drop removed {len(fold.dropped_ids)} training/validation "
+                 "utterances")
+    return text
+
+
 def audit(corpus, folds) -> dict:
     return {"folds": [audit_fold(corpus, fold) for fold in folds]}
 

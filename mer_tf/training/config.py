@@ -10,9 +10,13 @@ from mer_tf.config import ModelConfig, from_dict, to_dict
 PROTOCOLS = ("session5", "loso")
 VALIDATION_SPLITS = ("speaker", "stratified")
 VERIFY_LEVELS = ("checksum", "size", "off")
+SUBSETS = ("all", "improvised", "scripted")
+SUBSET_KINDS = {"all": (), "improvised": ("impro",), "scripted": ("script",)}
+TEXT_OVERLAP = ("keep", "drop")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("off", "auto", "float16", "bfloat16")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +26,10 @@ class DataConfig:
     folds: tuple = ()  # loso: test sessions to run (empty: all five)
     validation: str = "speaker"  # speaker: one held-out training speaker; stratified: a slice
     validation_fraction: float = 0.1  # stratified only
+    subset: str = "all"  # all | improvised | scripted: the dialogs of every split
+    # keep | drop: drop removes from training and validation every utterance whose
+    # normalised transcript occurs in the fold's test split (a transcript-disjoint protocol)
+    text_overlap: str = "keep"
     shuffle_buffer: int = 512
     # what training checks of the shards against the manifest before the first epoch:
     # checksum (sha256, record counts, each record's session), size, or off
@@ -34,6 +42,10 @@ class DataConfig:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.validation not in VALIDATION_SPLITS:
             raise ValueError(f"validation must be one of {VALIDATION_SPLITS}")
+        if self.subset not in SUBSETS:
+            raise ValueError(f"subset must be one of {SUBSETS}, got {self.subset!r}")
+        if self.text_overlap not in TEXT_OVERLAP:
+            raise ValueError(f"text_overlap must be one of {TEXT_OVERLAP}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +66,10 @@ class TrainConfig:
     cache_features: bool = False
     steps_per_epoch: int = 0  # 0: the whole training split each epoch
     export: bool = True
+    # TensorFlow's op determinism on (and every seed set): two runs give the same weights
+    deterministic: bool = False
+    # balanced: the loss weighs each class by n / (classes x its count in the training split)
+    class_weight: str = "none"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -68,6 +84,8 @@ class TrainConfig:
             raise ValueError("learning rates must be positive")
         if self.backbone_warmup_epochs < 0:
             raise ValueError("backbone_warmup_epochs must not be negative")
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be positive")
 

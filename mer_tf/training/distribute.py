@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -88,3 +89,22 @@ def check_batch_size(batch_size: int, strategy) -> None:
     if batch_size % replicas:
         raise ValueError(f"batch size {batch_size} is not divisible by the {replicas} replicas; "
                          f"use a multiple of {replicas}")
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool):
+    """TensorFlow's op determinism for the block (`--deterministic`), restored after, so
+    one run's choice does not outlive it in a process that runs several."""
+    if not enabled:
+        yield
+        return
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not was:
+            tf_config.disable_op_determinism()

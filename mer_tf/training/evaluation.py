@@ -96,6 +96,8 @@ class FoldResult:
     describe: str
     failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
     weights_sha256: str = ""  # the evaluated weights (the same on every worker)
+    leakage: dict = dataclasses.field(default_factory=dict)  # mer_tf.training.audit
+    class_weights: dict = dataclasses.field(default_factory=dict)  # --class-weight balanced
 
     @classmethod
     def from_dict(cls, data: dict) -> "FoldResult":

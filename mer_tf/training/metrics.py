@@ -18,6 +18,8 @@ AVERAGING = {
                 "scores 0)",
     "per_class_recall": "null for a class absent from the labels (listed in absent_classes)",
     "std": "sample standard deviation (ddof=1) over folds or seeds",
+    "ci95": "2.5th and 97.5th percentiles over bootstrap resamples of the utterances "
+            "(resamples and seed in `bootstrap`)",
 }
 
 
@@ -43,7 +45,16 @@ def classification_metrics(labels, predictions, class_names) -> dict:
         "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
         "utterances": int(labels.size),
         "averaging": AVERAGING,
+        **intervals(labels, predictions, len(class_names)),
     }
+
+
+def intervals(labels, predictions, num_classes: int) -> dict:
+    """`ci95` (WA, UA, macro F1) and how it was drawn, for a metrics block."""
+    from mer_tf.training.stats import RESAMPLES, SEED, bootstrap_ci
+
+    return {"ci95": bootstrap_ci(labels, predictions, num_classes),
+            "bootstrap": {"resamples": RESAMPLES, "seed": SEED, "over": "utterances"}}
 
 
 def sample_std(values) -> float:

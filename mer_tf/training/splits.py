@@ -23,34 +23,51 @@ class Fold:
     test_sessions: tuple
     validation_speakers: tuple = ()  # held-out training speakers (speaker validation)
     validation_ids: tuple = ()  # held-out training utterances (stratified validation)
+    kinds: tuple = ()  # dialog kinds of every split (--subset); empty: all
+    dropped_ids: tuple = ()  # --text-overlap drop: out of training and validation
 
     def train_split(self):
         from mer_tf.data.corpus import Split
 
         return Split(self.train_sessions, exclude_speakers=self.validation_speakers,
-                     exclude_ids=self.validation_ids)
+                     exclude_ids=tuple(sorted(set(self.validation_ids) | set(self.dropped_ids))),
+                     kinds=self.kinds)
 
     def validation_split(self):
         from mer_tf.data.corpus import Split
 
         return Split(self.train_sessions, only_speakers=self.validation_speakers,
-                     only_ids=self.validation_ids if self.validation_ids else None)
+                     only_ids=self.validation_ids if self.validation_ids else None,
+                     exclude_ids=self.dropped_ids, kinds=self.kinds)
 
     def test_split(self):
         from mer_tf.data.corpus import Split
 
-        return Split(self.test_sessions)
+        return Split(self.test_sessions, kinds=self.kinds)
 
     def describe(self) -> str:
         held_out = (f"speaker {', '.join(self.validation_speakers)}" if self.validation_speakers
                     else f"{len(self.validation_ids)} stratified utterances")
-        return (f"{self.name}: train sessions {list(self.train_sessions)} minus {held_out} "
+        text = (f"{self.name}: train sessions {list(self.train_sessions)} minus {held_out} "
                 f"(validation), test sessions {list(self.test_sessions)}")
+        if self.kinds:
+            text += f", {'/'.join(self.kinds)} dialogs only"
+        if self.dropped_ids:
+            text += (f"; {len(self.dropped_ids)} training/validation utterances dropped: their "
+                     "transcript occurs in the test split")
+        return text
 
 
 def make_folds(data_config, corpus) -> list[Fold]:
     """The folds of `data_config.protocol` on a `PreparedCorpus`, each with its validation
-    split (stratified validation reads the training sessions' labels)."""
+    split (stratified validation reads the training sessions' labels from the index), its
+    subset of dialogs and, with `text_overlap="drop"`, the utterances that leave training
+    and validation because their transcript occurs in the test split."""
+    from mer_tf.data.corpus import Split
+    from mer_tf.training.audit import normalise_transcript
+    from mer_tf.training.config import SUBSET_KINDS
+
+    kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions
     if data_config.protocol == "session5":
         tests = [(5,)]
@@ -65,14 +82,23 @@ def make_folds(data_config, corpus) -> list[Fold]:
         if not train:
             raise ValueError("no training sessions left")
         name = "session5" if data_config.protocol == "session5" else f"fold{test[0]}"
+        dropped = ()
+        if data_config.text_overlap == "drop":
+            tested = {normalise_transcript(r["text"]) for r in corpus.rows(Split(test, kinds=kinds))}
+            dropped = tuple(sorted(r["utterance_id"] for r in corpus.rows(Split(train, kinds=kinds))
+                                   if normalise_transcript(r["text"]) in tested - {""}))
         if data_config.validation == "speaker":
             speakers = corpus.speakers(max(train))
             # The female speaker if present (a fixed, documented choice), else any.
             speaker = next((s for s in sorted(speakers) if s.endswith("F")), sorted(speakers)[0])
-            folds.append(Fold(name, train, test, validation_speakers=(speaker,)))
+            folds.append(Fold(name, train, test, validation_speakers=(speaker,), kinds=kinds,
+                              dropped_ids=dropped))
         else:
+            rows = [r for r in corpus.rows(Split(train, kinds=kinds))
+                    if r["utterance_id"] not in set(dropped)]
             folds.append(Fold(name, train, test, validation_ids=_stratified_ids(
-                corpus.metadata(train), data_config.validation_fraction, seed=test[0])))
+                rows, data_config.validation_fraction, seed=test[0]), kinds=kinds,
+                dropped_ids=dropped))
     return folds
 
 

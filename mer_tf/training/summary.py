@@ -39,8 +39,31 @@ def run_hparams(config, fold, builder=None) -> dict:
     return hparams
 
 
-def summarise(config, results: list) -> dict:
-    from mer_tf.training.metrics import sample_std
+def pooled_predictions(run, results: list):
+    """(labels, predicted) over every fold's predictions.csv, or None for one fold."""
+    import csv
+    import io
+
+    from mer_tf import storage
+
+    if len(results) < 2:
+        return None
+    labels, predicted = [], []
+    for result in results:
+        path = run.fold(result.fold).predictions
+        if not storage.exists(path):
+            return None
+        for row in csv.DictReader(io.StringIO(storage.read_text(path))):
+            labels.append(row["label"])
+            predicted.append(row["predicted"])
+    return labels, predicted
+
+
+def summarise(config, results: list, pooled=None) -> dict:
+    """The run's summary: every fold, mean ± std over folds, the leakage in brief and,
+    given `pooled` (labels, predicted names over all folds' test utterances), the figures
+    of all test predictions together with their intervals (the figure many papers give)."""
+    from mer_tf.training.metrics import classification_metrics, sample_std
 
     keys = ("wa", "ua", "macro_f1")
     folds = [dataclasses.asdict(r) for r in results]
@@ -49,6 +72,8 @@ def summarise(config, results: list) -> dict:
         "modalities": list(config.model.modalities),
         "protocol": config.data.protocol,
         "validation": config.data.validation,
+        "subset": config.data.subset,
+        "text_overlap": config.data.text_overlap,
         "demo": config.demo,
         "folds": folds,
     }
@@ -57,24 +82,73 @@ def summarise(config, results: list) -> dict:
         values = [r.test[key] for r in results]
         summary[key] = float(np.mean(values))
         summary[f"{key}_std"] = sample_std(values)
+    shared = sum(r.leakage.get("train_test", {}).get("transcripts", 0) for r in results)
+    summary["leakage"] = {
+        "test_utterances": sum(r.test["utterances"] for r in results),
+        "test_utterances_sharing_a_transcript_with_training": shared,
+        "scripted": sum(r.leakage.get("train_test", {}).get("scripted_transcripts", 0)
+                        for r in results)}
+    if pooled is not None:
+        names = list(config.model.class_names)
+        labels, predicted = ([names.index(n) for n in column] for column in pooled)
+        metrics = classification_metrics(labels, predicted, names)
+        summary["pooled"] = {k: metrics[k] for k in ("wa", "ua", "macro_f1", "ci95",
+                                                     "bootstrap", "utterances",
+                                                     "confusion_matrix", "per_class_recall")}
     return summary
 
 
+def _with_ci(block: dict, key: str) -> str:
+    from mer_tf.training.stats import format_interval
+
+    return format_interval(block[key], block.get("ci95", {}).get(key))
+
+
 def summary_table(summary: dict) -> str:
-    header = ["fold", "test WA", "test UA", "test F1", "val UA", "best epoch", "seconds"]
-    rows = [[f["fold"] + (" (FAILED)" if f.get("failed") else ""), f"{f['test']['wa']:.3f}", f"{f['test']['ua']:.3f}",
-             f"{f['test']['macro_f1']:.3f}", f"{f['validation']['ua']:.3f}",
+    header = ["fold", "test WA [95% CI]", "test UA [95% CI]", "test F1 [95% CI]", "val UA",
+              "best epoch", "seconds"]
+    rows = [[f["fold"] + (" (FAILED)" if f.get("failed") else ""), _with_ci(f["test"], "wa"),
+             _with_ci(f["test"], "ua"), _with_ci(f["test"], "macro_f1"),
+             f"{f['validation']['ua']:.3f}",
              "-" if f["best_epoch"] is None else str(f["best_epoch"] + 1), f"{f['seconds']:.0f}"]
             for f in summary["folds"]]
     if len(rows) > 1:
         rows.append(["mean ± std", f"{summary['wa']:.3f} ± {summary['wa_std']:.3f}",
                      f"{summary['ua']:.3f} ± {summary['ua_std']:.3f}",
                      f"{summary['macro_f1']:.3f} ± {summary['macro_f1_std']:.3f}", "", "", ""])
+    if "pooled" in summary:
+        pooled = summary["pooled"]
+        rows.append(["pooled", _with_ci(pooled, "wa"), _with_ci(pooled, "ua"),
+                     _with_ci(pooled, "macro_f1"), "", "", ""])
     text = "\n" + f"{summary['experiment']} ({'+'.join(summary['modalities'])}, " \
         f"{summary['protocol']})\n" + format_table(header, rows)
+    leakage = summary.get("leakage")
+    if leakage:
+        text += (f"\nleakage: {leakage['test_utterances_sharing_a_transcript_with_training']} of "
+                 f"{leakage['test_utterances']} test utterances share a transcript with training "
+                 f"({leakage['scripted']} scripted)")
     for fold, reasons in summary.get("failed_folds", {}).items():
         text += f"\nFAILED {fold}: {'; '.join(reasons)}: not a result"
     return text
+
+
+def seeds_summary(experiment: str, summaries: dict) -> dict:
+    """Per seed the run's figures (fold means); mean ± sample sd over seeds and, with
+    several folds, over every seed x fold."""
+    from mer_tf.training.metrics import sample_std
+
+    keys = ("wa", "ua", "macro_f1")
+    report = {"experiment": experiment, "averaging": "sample standard deviation (ddof=1)",
+              "seeds": {str(seed): {k: s[k] for k in keys} for seed, s in summaries.items()}}
+    report["over_seeds"] = {k: {"mean": float(np.mean([s[k] for s in summaries.values()])),
+                                "sd": sample_std([s[k] for s in summaries.values()])}
+                            for k in keys}
+    folds = [f for s in summaries.values() for f in s["folds"]]
+    if len(folds) > len(summaries):
+        report["over_seeds_and_folds"] = {
+            k: {"mean": float(np.mean([f["test"][k] for f in folds])),
+                "sd": sample_std([f["test"][k] for f in folds]), "n": len(folds)} for k in keys}
+    return report
 
 
 def format_table(header, rows) -> str:

@@ -24,7 +24,9 @@ from mer_tf.training.config import RunConfig
 from mer_tf.training.run_folder import (BACKBONES_KEY, add_to_config, finished_summary,
                                         open_run_dir)
 from mer_tf.training.evaluation import FoldResult
-from mer_tf.training.summary import run_hparams, summarise, summary_table, trial_id
+from mer_tf.training.audit import audit_fold, leakage_line
+from mer_tf.training.summary import (pooled_predictions, run_hparams, summarise, summary_table,
+                                     trial_id)
 
 log = logging.getLogger("mer_tf.training")
 def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
@@ -49,7 +51,7 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
 
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training import workers
-    from mer_tf.training.distribute import make_strategy, precision_policy
+    from mer_tf.training.distribute import make_strategy, op_determinism, precision_policy
     from mer_tf.training.splits import SESSIONS, make_folds
 
     corpus = PreparedCorpus.open(config.data.data_dir)
@@ -87,6 +89,8 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
         mine.save()
     keras.mixed_precision.set_global_policy(precision_policy(config.train.mixed_precision,
                                                              strategy))
+    determinism = op_determinism(config.train.deterministic)
+    determinism.__enter__()
     try:
         results = []
         for fold in folds:
@@ -100,14 +104,16 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
                 continue
             if progress:
                 print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
+                print(leakage_line(fold, audit_fold(corpus, fold)), file=sys.stderr)
             results.append(train_fold(mine, fold, RunLayout(own).fold(fold.name).root, corpus,
                                       strategy, progress, shared_directory=shared.root))
         faults.point("run:folds-done")
-        summary = summarise(config, results)
+        summary = summarise(config, results, pooled_predictions(run, results))
         summary["sessions_missing"] = absent
         if workers.is_chief():
             storage.write_json_atomic(run.summary, summary)
     finally:
+        determinism.__exit__(None, None, None)
         keras.mixed_precision.set_global_policy("float32")
         workers.remove_own_folder(own, config.run_dir)
     if progress:
@@ -141,6 +147,10 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     built = build_fold(config, fold, corpus, strategy, directory, progress)
     _record_backbones(config, built.builder)
     data = fold_datasets(config, fold, corpus, built, strategy)
+    if data.class_weight and progress:
+        print(f"{fold.name}: loss weights per class (--class-weight balanced): " + ", ".join(
+            f"{model_config.class_names[c]} {w:.3f}" for c, w in data.class_weight.items()),
+            file=sys.stderr)
 
     storage.makedirs(directory)
     tracker = cb.FoldProgress(shared, train_config.monitor, train_config.patience,
@@ -188,12 +198,13 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
 
         export_run_model(built.builder, config, directory)
         faults.point("fold:exported")
+    class_weights = {model_config.class_names[c]: w for c, w in (data.class_weight or {}).items()}
     result = FoldResult(
         fold=fold.name, directory=shared.root, test=test["metrics"],
         validation=validation["metrics"], best_epoch=tracker.best_epoch,
         epochs_run=len(history.get("loss", [])), train_utterances=data.counts["train"],
         seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed,
-        weights_sha256=digest)
+        weights_sha256=digest, leakage=audit_fold(corpus, fold), class_weights=class_weights)
     storage.write_json_atomic(own.metrics, dataclasses.asdict(result))  # the fold is finished
     if chief:
         storage.rmtree(shared.backup)

@@ -1,0 +1,69 @@
+"""Leakage audit: what each fold's training and validation splits share with its test
+split (speakers, sessions, dialogs, transcripts), before anything trains.
+
+    python -m experiments.audit --data-dir DIR [--protocol session5|loso]
+        [--validation speaker|stratified] [--subset all|improvised|scripted]
+        [--text-overlap keep|drop] [--json FILE]
+
+IEMOCAP's scripted dialogs are the same three plays in every session: under
+leave-one-session-out the test session's scripted lines are in training too, and a text
+model can memorise them. Transcripts count as shared after lower-casing and removing
+punctuation, bracketed noise tokens ([LAUGHTER]) and repeated spaces. `--text-overlap
+drop` shows the folds with every such utterance removed from training and validation.
+Every training run stores the same block in each fold's metrics.json as `leakage`.
+"""
+
+import argparse
+import sys
+
+
+def build_parser():
+    from mer_tf.training.config import PROTOCOLS, SUBSETS, TEXT_OVERLAP, VALIDATION_SPLITS
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.audit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="loso",
+                        help="default: %(default)s")
+    parser.add_argument("--validation", choices=VALIDATION_SPLITS, default="speaker",
+                        help="default: %(default)s")
+    parser.add_argument("--subset", choices=SUBSETS, default="all",
+                        help="the utterances of every split (default: %(default)s)")
+    parser.add_argument("--text-overlap", choices=TEXT_OVERLAP, default="keep",
+                        help="drop: remove from training and validation every utterance whose "
+                             "transcript occurs in the fold's test split (default: %(default)s)")
+    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from mer_tf import storage
+    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.data.errors import DataError
+    from mer_tf.training.audit import audit, audit_table
+    from mer_tf.training.config import DataConfig
+    from mer_tf.training.splits import make_folds
+
+    try:
+        if args.data_dir is None:
+            from mer_tf import demo
+
+            args.data_dir = demo.ensure_demo_data()
+        corpus = PreparedCorpus.open(args.data_dir)
+        data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
+                          subset=args.subset, text_overlap=args.text_overlap)
+        report = audit(corpus, make_folds(data, corpus))
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.data_dir}: {args.protocol}, {args.validation} validation, subset "
+          f"{args.subset}, text overlap {args.text_overlap}")
+    print(audit_table(report))
+    if args.json:
+        storage.write_json_atomic(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
