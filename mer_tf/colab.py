@@ -69,6 +69,26 @@ def prepare_data(iemocap_path: str = "", data_dir: str = "") -> str:
     return out
 
 
+def train(experiment: str, args: list) -> dict:
+    """Runs `python -m experiments.<experiment> ARGS` in this kernel and returns the run's
+    summary; a run whose fold learned nothing usable (exit status 3 on the command line)
+    is reported in its table, not raised, so the notebook goes on to show it."""
+    import importlib
+
+    from mer_tf.cli import FAILED_EXIT_CODE
+
+    module = importlib.import_module(f"experiments.{experiment}")
+    try:
+        return module.main(args)
+    except SystemExit as exit_:
+        if exit_.code != FAILED_EXIT_CODE:
+            raise
+        run_dir = args[args.index("--run-dir") + 1]
+        from mer_tf.layout import RunLayout
+
+        return storage.read_json(RunLayout(run_dir).summary)
+
+
 def new_run_dir(runs_dir: str, experiment: str) -> str:
     return storage.join(runs_dir, experiment, time.strftime("%Y%m%d-%H%M%S"))
 

@@ -65,6 +65,10 @@ class PreparedCorpus:
         return cls(data_dir, read_manifest(data_dir))
 
     @property
+    def manifest_path(self) -> str:
+        return storage.join(self.data_dir, MANIFEST)
+
+    @property
     def classes(self) -> tuple:
         return tuple(self.manifest["classes"])
 

@@ -11,7 +11,6 @@ skips the read. A mismatch is a DataError naming the file.
 from __future__ import annotations
 
 from mer_tf import storage
-from mer_tf.data.corpus import MANIFEST
 from mer_tf.data.errors import DataError
 from mer_tf.data.schema import UTTERANCE
 
@@ -22,7 +21,7 @@ def verify_corpus(corpus, level: str = "checksum", sessions=None, progress: bool
         return
     if level not in ("size", "checksum"):
         raise ValueError(f"verify level must be checksum, size or off, got {level!r}")
-    path = storage.join(corpus.data_dir, MANIFEST)
+    path = corpus.manifest_path
     _check_counts(corpus, path)
     chosen = None if sessions is None else {int(s) for s in sessions}
     shards = [s for s in corpus.shards if chosen is None or s["session"] in chosen]

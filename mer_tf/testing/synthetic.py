@@ -97,8 +97,11 @@ def script_lines(seed: int, script: str, count: int, config) -> list[tuple]:
     all performances."""
     rng = np.random.default_rng([seed, zlib.crc32(script.encode()), 11])
     lines = []
-    for _ in range(count):
-        gender = str(rng.choice(["F", "M"]))
+    first = str(rng.choice(["F", "M"]))
+    for i in range(count):
+        # a dialogue: the two roles mostly take turns, now and then one speaks twice
+        gender = first if i == 0 else (lines[-1][0] if rng.random() < 0.2 else
+                                       {"F": "M", "M": "F"}[lines[-1][0]])
         code = _draw_code(rng, config)
         cue = CUE_OF_CODE.get(code)
         text_cue = draw_cues(cue, gender, gender, config.cue_confusion, rng)[1]
