@@ -23,13 +23,13 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # --no-loadscope-reorder). Each file runs on one worker, so its module fixtures are built
 # once; files that share an expensive session fixture run on the same worker, so it is
 # built once, not on both; the longest groups start first (longest-processing-time-first
-# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~260,
-# multiworker ~210, benchmarks ~195, accelerators ~115, models ~90, notebook ~60, the rest
-# less.
+# keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~280,
+# multiworker ~150, benchmarks ~140, protocol ~110, accelerators ~75, models ~55,
+# reliability ~60, notebook ~50, the rest less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
 SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run"}
-LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_accelerators",
-                 "test_models", "test_notebook")
+LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_protocol",
+                 "test_accelerators", "test_models", "test_reliability", "test_notebook")
 
 
 def _group(nodeid: str) -> str:

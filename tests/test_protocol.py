@@ -3,7 +3,6 @@ transcript-disjoint protocol, intervals, paired comparisons, seeds, determinism 
 class weights."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -138,40 +137,6 @@ def test_paired_comparison_and_mcnemar():
     assert result["wa"]["delta"] > 0.2 and result["wa"]["ci95"][0] > 0
     assert result["wa"]["p_value"] < 0.01 and result["mcnemar"]["p_value"] < 1e-6
     assert result["mcnemar"]["only_a_right"] == 0  # b is a where it is not the label
-
-
-def test_compare_command_on_two_runs(trained_run, tmp_path, capsys):
-    import shutil
-
-    from experiments import compare
-
-    other = tmp_path / "other"
-    shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("saved_model", "logs"))
-    os.remove(other / ".lock") if (other / ".lock").exists() else None
-    predictions = (other / "predictions.csv").read_text().splitlines()
-    flipped = [predictions[0]] + [",".join(row.split(",")[:4] + [row.split(",")[3]]
-                                           + row.split(",")[5:]) for row in predictions[1:]]
-    (other / "predictions.csv").write_text("\n".join(flipped) + "\n")  # every one right
-    out = tmp_path / "compare.json"
-    assert compare.main([trained_run, str(other), "--json", str(out)]) == 0
-    result = json.loads(out.read_text())
-    assert result["utterances"] == len(predictions) - 1
-    assert result["wa"]["b"] == 1.0 and result["wa"]["delta"] >= 0
-    assert "McNemar" in capsys.readouterr().out
-    renamed = [predictions[0]] + ["x" + row for row in predictions[1:]]
-    (other / "predictions.csv").write_text("\n".join(renamed) + "\n")
-    assert compare.main([trained_run, str(other)]) == 2
-    assert "share no test utterance" in capsys.readouterr().err
-
-
-def test_every_run_reports_intervals_leakage_and_pooled_figures(trained_run):
-    summary = json.load(open(os.path.join(trained_run, "summary.json")))
-    fold = json.load(open(os.path.join(trained_run, "metrics.json")))
-    assert set(fold["test"]["ci95"]) == {"wa", "ua", "macro_f1"}
-    assert fold["test"]["bootstrap"]["resamples"] == 1000
-    assert fold["leakage"]["fold"] == "session5" and "train_test" in fold["leakage"]
-    shared = summary["leakage"]["test_utterances_sharing_a_transcript_with_training"]
-    assert shared == fold["leakage"]["train_test"]["transcripts"] > 0
 
 
 # -- seeds, determinism and class weights -----------------------------------------------

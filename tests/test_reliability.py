@@ -90,26 +90,6 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     assert EmotionRecognizer.from_run(str(run_dir)).modalities == ("mocap",)
 
 
-def test_a_real_kill_after_the_backup_resumes_without_losing_the_epoch(prepared, assets,
-                                                                      tmp_path):
-    """SIGKILL (no clean-up at all) right after an epoch's weights are written and before
-    its commit: the next start repeats that epoch and logs it once."""
-    run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "experiments.mocap",
-               *run_args(prepared, assets, run_dir, "--no-export")]
-    env = {**os.environ, faults.ENVIRONMENT: "epoch:backup-written@2"}
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == -9, result.stderr[-2000:]
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]
-    lock = json.load(open(run_dir / ".lock"))  # left by the killed process: stale
-    from experiments import mocap
-
-    train(mocap.main, command[3:])
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1]
-    assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 2
-    assert not (run_dir / ".lock").exists() and lock["pid"] != os.getpid()
-
-
 # -- the data a run reads --------------------------------------------------------------
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from mer_tf import faults
 from mer_tf.cli import FAILED_EXIT_CODE
 from mer_tf.flags import build_parser
 from mer_tf.config import MODALITIES, ModelConfig
@@ -98,23 +98,21 @@ def _trial_ids(directory):
 
 
 def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, capsys):
+    """A real SIGKILL (no clean-up at all), aimed right after the fourth epoch's weights
+    are written and before its commit (`mer_tf/faults.py`): the same command again
+    repeats that epoch, logs every epoch once and takes over the dead process's lock."""
     run_dir = tmp_path / "mocap"
     command = [sys.executable, "-m", "experiments.mocap",
                *run_args(prepared, assets, run_dir, "--no-export")]
-    command[command.index("--epochs") + 1] = "10"
+    command[command.index("--epochs") + 1] = "6"
     command += ["--patience", "100"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, faults.ENVIRONMENT: "epoch:backup-written@4"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     history = run_dir / "history.csv"
-    deadline = time.time() + 300
-    while time.time() < deadline and process.poll() is None:
-        if history.exists() and len(history.read_text().splitlines()) >= 4:
-            break
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
     done = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert 3 <= len(done) < 10, "the run should have been killed part-way"
-    assert (run_dir / "backup").exists()
+    assert done == [0, 1, 2]  # the fourth epoch was not committed
+    assert (run_dir / "backup").exists() and (run_dir / ".lock").exists()  # a stale lock
 
     from experiments import mocap
 
@@ -122,18 +120,19 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, caps
     train(mocap.main, command[3:])  # the same run again, in this process (3: learned nothing)
     stderr = capsys.readouterr().err
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert epochs == list(range(10))
+    assert epochs == list(range(6))
     # The second run's TensorBoard file starts where the killed one stopped.
     files = sorted(glob.glob(str(run_dir / "logs" / "train" / "events.out.tfevents.*")),
                    key=os.path.getmtime)
     assert len(files) == 2
     steps = [event.step for event in tf.compat.v1.train.summary_iterator(files[-1])
              for value in event.summary.value if value.tag == "epoch_loss"]
-    assert min(steps) >= len(done) - 1 and min(steps) > 0
+    assert min(steps) == len(done)
     log = json.load(open(run_dir / "checkpoints" / "best.json"))
-    assert 0 <= log["epoch"] < 10
-    assert "resuming the run" in stderr
-    assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 10
+    assert 0 <= log["epoch"] < 6
+    assert "resuming the run" in stderr and "taking over the lock" in stderr
+    assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 6
+    assert not (run_dir / ".lock").exists() and not (run_dir / "backup").exists()
 
 
 MIRRORED = textwrap.dedent("""
@@ -305,3 +304,39 @@ def test_a_finished_run_is_reported_not_retrained_unless_overwritten(prepared, a
     assert os.stat(history).st_mtime_ns != stamps[history]
     rows = list(csv.DictReader(open(history)))
     assert [int(r["epoch"]) for r in rows] == [0, 1]  # a fresh run, not appended to the old
+
+
+# -- what every run reports (intervals, leakage) and comparing two runs --------------
+
+def test_compare_command_on_two_runs(trained_run, tmp_path, capsys):
+    import shutil
+
+    from experiments import compare
+
+    other = tmp_path / "other"
+    shutil.copytree(trained_run, other, ignore=shutil.ignore_patterns("saved_model", "logs"))
+    os.remove(other / ".lock") if (other / ".lock").exists() else None
+    predictions = (other / "predictions.csv").read_text().splitlines()
+    flipped = [predictions[0]] + [",".join(row.split(",")[:4] + [row.split(",")[3]]
+                                           + row.split(",")[5:]) for row in predictions[1:]]
+    (other / "predictions.csv").write_text("\n".join(flipped) + "\n")  # every one right
+    out = tmp_path / "compare.json"
+    assert compare.main([trained_run, str(other), "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["utterances"] == len(predictions) - 1
+    assert result["wa"]["b"] == 1.0 and result["wa"]["delta"] >= 0
+    assert "McNemar" in capsys.readouterr().out
+    renamed = [predictions[0]] + ["x" + row for row in predictions[1:]]
+    (other / "predictions.csv").write_text("\n".join(renamed) + "\n")
+    assert compare.main([trained_run, str(other)]) == 2
+    assert "share no test utterance" in capsys.readouterr().err
+
+
+def test_every_run_reports_intervals_leakage_and_pooled_figures(trained_run):
+    summary = json.load(open(os.path.join(trained_run, "summary.json")))
+    fold = json.load(open(os.path.join(trained_run, "metrics.json")))
+    assert set(fold["test"]["ci95"]) == {"wa", "ua", "macro_f1"}
+    assert fold["test"]["bootstrap"]["resamples"] == 1000
+    assert fold["leakage"]["fold"] == "session5" and "train_test" in fold["leakage"]
+    shared = summary["leakage"]["test_utterances_sharing_a_transcript_with_training"]
+    assert shared == fold["leakage"]["train_test"]["transcripts"] > 0
