@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench wheel clean clean-cache
 
 install: $(STAMP)
 
@@ -24,5 +24,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --out benchmarks/results.json
 
+# A wheel to install elsewhere (Colab: put it in Google Drive beside the notebook).
+wheel: $(STAMP)
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+	@ls dist/*.whl
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build dist *.egg-info
+
+# The demo corpus and backbones (about 700 MB), built on first use; not removed by clean.
+clean-cache:
+	rm -rf $${MER_TF_HOME:-$$HOME/.cache/mer_tf}

@@ -33,11 +33,16 @@ def build_parser():
                         help="drop: remove from training and validation every utterance whose "
                              "transcript occurs in the fold's test split (default: %(default)s)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from mer_tf.quiet import quiet_tensorflow
+
+    quiet_tensorflow(args.verbose)
     from mer_tf import storage
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.data.errors import DataError

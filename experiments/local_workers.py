@@ -1,7 +1,7 @@
 """Run an experiment as several workers on this machine (127.0.0.1), each with its own
 TF_CONFIG: the multi-worker path on one machine, and a script to copy for several.
 
-    python -m experiments.local_workers --workers 2 -- \
+    python -m experiments.local_workers --workers 2 -- \\
         python -m experiments.concat --strategy multiworker --run-dir runs/concat-2w
 
 Ports are chosen free; each worker logs to LOG_DIR/worker{i}.log; when one worker
@@ -15,13 +15,18 @@ import sys
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--log-dir", default="runs/local_workers")
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.local_workers", description=__doc__,
+        usage="%(prog)s [--workers N] [--log-dir DIR] [--restarts N] [--timeout S] -- COMMAND …",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes, one TF_CONFIG task each (default: %(default)s)")
+    parser.add_argument("--log-dir", default="runs/local_workers",
+                        help="each worker's log as worker{i}.log (default: %(default)s)")
     parser.add_argument("--restarts", type=int, default=0,
                         help="start every worker again this many times after a failure")
-    parser.add_argument("--timeout", type=float, default=24 * 3600, help="seconds")
+    parser.add_argument("--timeout", type=float, default=24 * 3600,
+                        help="end every worker after this many seconds (default: a day)")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="the worker command, after --")
     args = parser.parse_args(argv)

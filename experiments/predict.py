@@ -24,17 +24,23 @@ def build_parser():
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="a run folder (its saved_model is used)")
     source.add_argument("--saved-model", help="an exported SavedModel directory")
-    parser.add_argument("--fold", help="LOSO runs: which fold's model (e.g. fold1)")
-    parser.add_argument("--wav", help="a WAV file (resampled to 16 kHz if needed)")
+    parser.add_argument("--fold", help="LOSO runs: which fold's model (e.g. fold1); without "
+                                       "it, the fold models' probabilities are averaged")
+    parser.add_argument("--wav", help="an audio file: WAV, FLAC, OGG/Vorbis or Opus, AIFF or "
+                                      "MP3, any rate (resampled to 16 kHz), any channels "
+                                      "(averaged to mono); each said in the notes")
     text = parser.add_mutually_exclusive_group()
-    text.add_argument("--transcript", help="the transcript as a string")
-    text.add_argument("--transcript-file", help="a text file holding the transcript")
+    text.add_argument("--transcript", help="the transcript as a string (empty: as if none)")
+    text.add_argument("--transcript-file", help="a text file holding the transcript (UTF-8, "
+                                                "or UTF-16 with a byte-order mark)")
     for stream in ("head", "hand", "rotated"):
         parser.add_argument(f"--mocap-{stream}", help=f"IEMOCAP MOCAP_{stream} file")
     parser.add_argument("--start", type=float, help="utterance start within the MOCAP files (s)")
     parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
     parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
     parser.add_argument("--out", help="with --jsonl: write predictions here (default: stdout)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
@@ -55,9 +61,9 @@ def _item(entry):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from mer_tf.cli import quiet_tensorflow
+    from mer_tf.quiet import quiet_tensorflow
 
-    quiet_tensorflow()
+    quiet_tensorflow(args.verbose)
     from mer_tf.data.errors import DataError
     from mer_tf.inference import EmotionRecognizer
 

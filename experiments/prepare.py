@@ -61,11 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="chance that a modality shows another class's cue "
                             "(default: %(default)s)")
     synth.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from mer_tf.quiet import quiet_tensorflow
+
+    quiet_tensorflow(args.verbose)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from mer_tf import locking, storage
     from mer_tf.data import prepare as prep

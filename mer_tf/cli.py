@@ -89,17 +89,19 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
 
 def parse(experiment: str, description: str, argv=None, extra_arguments=None):
     """Parsed flags, with `args.given`: only those on the command line."""
-    quiet_tensorflow()
     parser = build_parser(f"python -m experiments.{experiment}", description)
     if extra_arguments:
         extra_arguments(parser)
     args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
     args.given = given_flags(parser, argv)
     return args
 
 
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def quiet_tensorflow(verbose: bool = False) -> None:
+    from mer_tf.quiet import quiet_tensorflow as quiet
+
+    quiet(verbose)
 
 
 def run_single(experiment: str, modalities, description: str, argv=None) -> dict:
@@ -113,8 +115,28 @@ def run_single(experiment: str, modalities, description: str, argv=None) -> dict
         config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)}})
         summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
+    if not args.quiet:
+        print(next_steps(config), file=sys.stderr)
     _exit_if_failed({experiment: summary})
     return summary
+
+
+def next_steps(config) -> str:
+    """What to do with the run just made: look at it, predict with it, compare it."""
+    from mer_tf.layout import RunLayout
+
+    run = config.run_dir
+    folds = RunLayout(run).fold_names()
+    lines = ["next:",
+             f"  tensorboard --logdir {run}                      # curves, confusion, hparams",
+             f"  python -m experiments.predict --run {run} --wav TURN.wav --transcript \"TEXT\""]
+    if len(folds) > 1:
+        lines[-1] += f"  # averages the {len(folds)} fold models; --fold {folds[0]} picks one"
+    lines.append(f"  python -m experiments.compare {run} OTHER_RUN        # paired, with intervals")
+    if config.demo:
+        lines.append("  (a demo model: trained on the synthetic corpus with untrained backbones; "
+                     "its answers on real speech mean nothing)")
+    return "\n".join(lines)
 
 
 def run_seeds(args, experiment: str, modalities) -> dict:

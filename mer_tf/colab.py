@@ -161,5 +161,5 @@ def predict_one(run_dir: str, data_dir: str):
     for name, p in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
         print(f"  {name:>5}  {p:.3f}")
     for note in prediction.notes:
-        print(f"  note: {note}", file=sys.stderr)
+        print(f"  note: {note}")
     return prediction

@@ -42,6 +42,25 @@ FLAG_FIELDS = {
 }
 
 
+def preset_defaults(section: str, path: str) -> str:
+    """`paper: 256; demo: 96`: the value each preset gives a setting (the dataclass
+    default where a preset leaves it), so --help shows the default that applies."""
+    from mer_tf import presets
+    from mer_tf.config import ModelConfig, to_dict
+    from mer_tf.training.config import TrainConfig
+
+    base = {"model": to_dict(ModelConfig()),
+            "train": {f: getattr(TrainConfig(), f) for f in TrainConfig.__dataclass_fields__}}
+    values = []
+    for name in presets.PRESETS:
+        settings = presets.merge(base, presets.preset(name))[section]
+        for key in path.split("."):
+            settings = settings[key]
+        values.append(f"{name}: {settings:g}" if isinstance(settings, float)
+                      else f"{name}: {settings}")
+    return "; ".join(values)
+
+
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +100,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                            "finished run is reported and an unfinished one resumes)")
     runs.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     runs.add_argument("--quiet", action="store_true", help="no progress output")
+    runs.add_argument("--verbose", action="store_true",
+                      help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--speech-model",
@@ -96,36 +117,47 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                             "every layer's states (SUPERB's recipe; Hugging Face and Whisper "
                             "backbones) (default: %(default)s)")
     model.add_argument("--speech-seconds", type=float,
-                       help="audio per utterance for backbones that take any length "
-                            "(default 15.375; TF-Hub's wav2vec2 fixes its own)")
+                       help="audio per utterance for Hugging Face and Whisper backbones "
+                            "(default 15.375); a TF-Hub SavedModel fixes its own length (the "
+                            "paper's: 15.375 s, the demo's: 3 s), which config.json records "
+                            "under backbones.speech.input_seconds")
     model.add_argument("--speech-feature-encoder", choices=("frozen", "trainable"),
                        default="frozen", help="fine-tuning a Hugging Face backbone: its "
                                               "convolutional feature encoder (default: "
                                               "%(default)s, the standard practice)")
     model.add_argument("--text-preset", help="keras-hub BERT preset name, local preset or "
                                              f"Hugging Face directory (default: {DEFAULT_TEXT_PRESET})")
-    model.add_argument("--text-length", type=int, help="tokens per transcript (paper: 128)")
+    model.add_argument("--text-length", type=int,
+                       help="tokens per transcript (" + preset_defaults("model", "text.sequence_length") + ")")
     model.add_argument("--text-dropout", type=float,
-                       help="dropout around the text head's Dense(128) (paper: 0.5; demo: 0.1)")
+                       help="dropout around the text head's Dense(128) ("
+                            + preset_defaults("model", "text.dropout") + ")")
     model.add_argument("--mocap-encoder", choices=("transformer", "cnn"), default="transformer",
                        help="cnn is the original notebooks' encoder (default: %(default)s)")
     model.add_argument("--mocap-view", choices=("frames", "chunks"), default="frames",
                        help="frames: real length at the prepared rate, masked; chunks: the "
                             "paper's 200 averaged chunks (default: %(default)s)")
-    model.add_argument("--mocap-frames", type=int, help="frames view: frames kept (default 256)")
-    model.add_argument("--mocap-layers", type=int, default=2)
-    model.add_argument("--mocap-width", type=int, default=64)
-    model.add_argument("--mocap-heads", type=int, default=4)
+    model.add_argument("--mocap-frames", type=int,
+                       help="frames view: frames kept (" + preset_defaults("model", "mocap.max_frames")
+                            + "; at 30 frames/s 96 is 3.2 s)")
+    model.add_argument("--mocap-layers", type=int, default=2,
+                       help="mocap transformer: encoder layers (default: %(default)s)")
+    model.add_argument("--mocap-width", type=int, default=64,
+                       help="mocap transformer: model width (default: %(default)s)")
+    model.add_argument("--mocap-heads", type=int, default=4,
+                       help="mocap transformer: attention heads (default: %(default)s)")
     model.add_argument("--modality-dropout", type=float,
                        help="training only: chance to drop a whole tower's vector before fusion "
-                            "(paper: 0; demo: 0.3)")
+                            "(" + preset_defaults("model", "modality_dropout") + ")")
     model.add_argument("--freeze", default="",
                        help="comma-separated pretrained towers to freeze: speech, text")
 
     train = parser.add_argument_group("training")
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                       help="the paper's Adam, or SGD / RMSprop for the ablation "
+                            "(default: %(default)s)")
     train.add_argument("--learning-rate", type=float,
-                       help="heads and fusion (paper: 1e-5; demo: 3e-3)")
+                       help="heads and fusion (" + preset_defaults("train", "learning_rate") + ")")
     train.add_argument("--backbone-learning-rate", type=float,
                        help="pretrained backbones, BERT and wav2vec2 (paper: 1e-5; demo: 3e-3 "
                             "for its untrained stand-ins, 2e-5 once --speech-model or "
@@ -133,9 +165,13 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     train.add_argument("--backbone-warmup-epochs", type=float, default=1.0,
                        help="linear warm-up of the backbone rate, in epochs (0: none; "
                             "default: %(default)s)")
-    train.add_argument("--batch-size", type=int, help="paper: 5; demo: 16")
-    train.add_argument("--epochs", type=int, help="paper: 100; demo: 30")
-    train.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    train.add_argument("--batch-size", type=int,
+                       help="global batch (" + preset_defaults("train", "batch_size") + ")")
+    train.add_argument("--epochs", type=int,
+                       help="at most (" + preset_defaults("train", "epochs") + ")")
+    train.add_argument("--patience", type=int,
+                       help="stop after this many epochs without a better validation figure "
+                            "(" + preset_defaults("train", "patience") + ")")
     train.add_argument("--monitor", choices=("val_loss", "val_ua", "val_accuracy"),
                        default="val_loss", help="validation figure for early stopping and the "
                                                 "best checkpoint (default: %(default)s)")
@@ -143,7 +179,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                        help="cap the steps of an epoch (0: the whole training split)")
     train.add_argument("--cache-features", action="store_true",
                        help="with --freeze: compute frozen towers' outputs once into TFRecords")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="weights, dropout and data order (default: %(default)s)")
     train.add_argument("--seeds", metavar="0,1,2",
                        help="repeat the run once per seed (RUN_DIR/seedN each) and report mean "
                             "± sample sd over seeds (LOSO: also over seeds x folds)")

@@ -57,32 +57,49 @@ def read_transcript_file(path: str) -> str:
                               "save it as UTF-8") from None
 
 
-def find_saved_model(run_dir: str, fold: str | None = None) -> str:
-    """The SavedModel of a run folder (session5), or of one of its LOSO folds."""
+def find_saved_models(run_dir: str, fold: str | None = None) -> list[str]:
+    """The SavedModel of a run folder (session5), of the named LOSO fold, or of every LOSO
+    fold that exported one."""
     from mer_tf.layout import RunLayout
 
     run = RunLayout(run_dir)
     folds = [run.fold(fold)] if fold else run.folds()
-    for layout in folds:
-        if layout.has_saved_model():
-            return layout.saved_model
+    found = [layout.saved_model for layout in folds if layout.has_saved_model()]
+    if found:
+        return found
     looked = ", ".join(f.saved_model for f in folds) or f"{run_dir} holds no fold"
     raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for {looked}); "
                             "was the run made with --no-export, or is it unfinished?")
 
 
+def find_saved_model(run_dir: str, fold: str | None = None) -> str:
+    """The first SavedModel `find_saved_models` finds."""
+    return find_saved_models(run_dir, fold)[0]
+
+
 class EmotionRecognizer:
     """An exported mer_tf model and the input handling around it."""
 
-    def __init__(self, saved_model: str):
+    def __init__(self, saved_model: str, *more: str):
+        """One SavedModel, or several (the folds of a LOSO run) whose probabilities are
+        averaged: each fold's model was trained on other sessions, so together they have
+        seen every session but none was chosen on another's test set."""
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  registers the tokenizer's ops
 
-        if not storage.exists(storage.join(saved_model, "saved_model.pb")):
-            raise FileNotFoundError(f"{saved_model}: not a SavedModel directory")
+        self.paths = [saved_model, *more]
+        for path in self.paths:
+            if not storage.exists(storage.join(path, "saved_model.pb")):
+                raise FileNotFoundError(f"{path}: not a SavedModel directory")
         self.path = saved_model
-        self._model = tf.saved_model.load(saved_model)
+        self._models = [tf.saved_model.load(path) for path in self.paths]
+        self._model = self._models[0]
         self.info = storage.read_json(storage.join(saved_model, INFO_FILE))
+        for path in more:
+            other = storage.read_json(storage.join(path, INFO_FILE))
+            if (other["modalities"], other["label_names"]) != (self.info["modalities"],
+                                                               self.info["label_names"]):
+                raise ValueError(f"{path} takes other modalities or labels than {saved_model}")
         self.modalities = tuple(self.info["modalities"])
         self.label_names = tuple(self.info["label_names"])
         # the tower classes only: they check and batch inputs; nothing is built
@@ -90,7 +107,8 @@ class EmotionRecognizer:
 
     @classmethod
     def from_run(cls, run_dir: str, fold: str | None = None) -> "EmotionRecognizer":
-        return cls(find_saved_model(run_dir, fold))
+        """The run's model; for a LOSO run without `fold`, every fold's, averaged."""
+        return cls(*find_saved_models(run_dir, fold))
 
     # -- arrays ---------------------------------------------------------------------------
 
@@ -118,17 +136,32 @@ class EmotionRecognizer:
             tensors += [tf.constant(x) for x in tower.batch_items([p[name] for p in prepared],
                                                                   self.info)]
         present = [p["present"] for p in prepared]
-        if all(all(row) for row in present):
-            output = self._model.serve(*tensors)
-        else:
-            output = self._model.serve_partial(*tensors, tf.constant(present, tf.int32))
-        probabilities = output["probabilities"].numpy()
+        outputs = []
+        for model in self._models:
+            if all(all(row) for row in present):
+                outputs.append(model.serve(*tensors)["probabilities"].numpy())
+            else:
+                outputs.append(model.serve_partial(*tensors, tf.constant(present, tf.int32))
+                               ["probabilities"].numpy())
+        probabilities = np.mean(outputs, axis=0)
+        if len(self._models) > 1:
+            folds = ", ".join(p.replace("\\", "/").rstrip("/").split("/")[-2]
+                              for p in self.paths)
+            notes = [[*note, f"probabilities averaged over the {len(self._models)} fold models "
+                             f"of this LOSO run ({folds}); --fold picks one"] for note in notes]
+        if self.info.get("note"):  # a demo model says what it is on every prediction
+            notes = [[*note, self.info["note"]] for note in notes]
         return [Prediction(self.label_names[int(np.argmax(p))],
                            {name: float(v) for name, v in zip(self.label_names, p)}, note)
                 for p, note in zip(probabilities, notes)]
 
     def _check(self, item: dict, notes: list) -> dict:
         """Each tower checks its own input (clear errors; notes for what it handled)."""
+        notes.extend(item.get("input_notes", ()))
+        if isinstance(item.get("transcript"), str) and not item["transcript"].strip():
+            # an empty transcript says nothing: the same as none, which drops the modality
+            notes.append("empty transcript: treated as no transcript")
+            item = {**item, "transcript": None}
         missing = [name for name, tower in self.towers.items()
                    if item.get(tower.item_key) is None]
         if missing:
@@ -165,11 +198,15 @@ class EmotionRecognizer:
         """Reads a WAV (any rate), a transcript and IEMOCAP MOCAP files into arrays."""
         from mer_tf.data import audio
 
-        item = {"transcript": transcript}
+        item = {"transcript": transcript, "input_notes": []}
         if wav is not None:
-            samples, rate = audio.read_wav(wav, target_rate=None)
+            samples, rate, found = audio.read_audio(wav, target_rate=None)
             item["waveform"] = samples.astype(np.float32) / 32768.0
             item["sample_rate"] = rate
+            if found["channels"] > 1:
+                item["input_notes"].append(f"{found['channels']} channels averaged to mono")
+            if found["format"] != "WAV":
+                item["input_notes"].append(f"read {found['format']} audio")
         if mocap_files:
             item["mocap"], item["mocap_mask"] = self.mocap_from_files(mocap_files, start, end)
         return item

@@ -321,3 +321,45 @@ def test_paths_that_are_no_file_and_odd_encodings_get_one_line(trained_run, rele
                      + json.dumps({"id": "b", "wav": str(tmp_path), "transcript": "x"}) + "\n")
     assert predict.main(["--run", trained_run, "--jsonl", str(lines)]) == 2
     assert f"{lines}:2: {tmp_path}: a folder, not a WAV file" in capsys.readouterr().err
+
+
+def _readme_python_blocks():
+    readme = open(os.path.join(os.path.dirname(__file__), os.pardir, "README.md")).read()
+    return re.findall(r"```python\n(.*?)```", readme, re.S)
+
+
+def test_every_python_block_of_the_readme_runs(trained_run, release, capsys):
+    """The README's Python, executed as written: only the paths of its placeholders (a run
+    folder, a WAV and MOCAP files, their times) are filled in by the test."""
+    item = _item(release, trained_run)
+    places = {"runs/concat/20261126-120000": trained_run, "turn.wav": item["wav"],
+              "head.txt": item["mocap"]["head"], "hand.txt": item["mocap"]["hand"],
+              "rotated.txt": item["mocap"]["rotated"],
+              "start=12.3, end=15.9": f"start={item['start']}, end={item['end']}"}
+    blocks = _readme_python_blocks()
+    assert len(blocks) >= 2
+    for block in blocks:
+        for placeholder, value in places.items():
+            block = block.replace(placeholder, value)
+        exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "serve_inputs" not in out and "b'waveform'" in out  # metadata() printed its names
+
+
+def test_inputs_handled_are_said_and_an_empty_transcript_is_none(recognizer, release,
+                                                                  trained_run, tmp_path):
+    item = _item(release, trained_run)
+    mono, rate = soundfile.read(item["wav"], dtype="float32")
+    stereo = tmp_path / "stereo.flac"
+    soundfile.write(stereo, np.stack([mono, mono], axis=1), rate, format="FLAC")
+    args = (item["mocap"], item["start"], item["end"])
+    prediction = recognizer.predict_files(str(stereo), item["transcript"], *args)
+    assert "2 channels averaged to mono" in prediction.notes
+    assert "read FLAC audio" in prediction.notes
+    reference = recognizer.predict_files(item["wav"], item["transcript"], *args)
+    assert prediction.probabilities == pytest.approx(reference.probabilities, abs=1e-4)
+    empty = recognizer.predict_files(item["wav"], "  ", *args)
+    omitted = recognizer.predict_files(item["wav"], None, *args)
+    assert "empty transcript: treated as no transcript" in empty.notes
+    assert any(n.startswith("no text:") for n in empty.notes)
+    assert empty.probabilities == pytest.approx(omitted.probabilities, abs=1e-6)

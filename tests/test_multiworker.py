@@ -110,7 +110,7 @@ def test_loso_folds_on_both_workers_and_a_killed_worker_resumes(prepared, assets
     assert len(digests[0]) == 1 and digests[0] == digests[1]
     assert os.stat(run_dir / "fold4" / "metrics.json").st_mtime_ns == finished
     epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
-    assert epochs == ["0", "1"]  # each epoch once, none lost
+    assert epochs == ["1", "2"]  # each epoch once, none lost
     summary = json.load(open(run_dir / "summary.json"))
     assert [f["fold"] for f in summary["folds"]] == ["fold4", "fold5"]
     assert summary["folds"][1]["weights_sha256"] == digests[0][0]

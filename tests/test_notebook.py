@@ -1,5 +1,6 @@
 """The Colab notebook runs top to bottom on CPU in demo mode."""
 
+import json
 import os
 
 import nbformat
@@ -37,8 +38,64 @@ def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
                         for o in c.get("outputs", []) if o.get("output_type") == "stream")
     assert "runtime: CPU only" in outputs
     assert "predicted emotion:" in outputs
+    assert "note: a demo model: trained on the built-in synthetic corpus" in outputs
     assert "SavedModel:" in outputs
     runs = list((tmp_path / "runs" / "concat").iterdir())
     assert len(runs) == 1
     assert (runs[0] / "saved_model" / "saved_model.pb").exists()
     assert (runs[0] / "summary.json").exists()
+    info = json.load(open(runs[0] / "saved_model" / "mer_tf.json"))
+    assert info["demo"] is True and info["note"].startswith("a demo model")
+
+
+_FIND_SPEC = __import__("importlib.util").util.find_spec
+
+
+def _install_cell():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    return next(c.source for c in notebook.cells if c.cell_type == "code"
+                and "checkout = next(" in c.source)
+
+
+def _run_install_cell(cwd, package_source, installed, monkeypatch):
+    """The cell's own code, with pip recorded instead of run: which source it installs."""
+    import importlib.util
+    import subprocess
+
+    calls = []
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(subprocess, "check_call", lambda command: calls.append(command))
+    real = _FIND_SPEC
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: real(name, *a) if installed or name != "mer_tf" else None)
+    exec(_install_cell(), {"PACKAGE_SOURCE": package_source})
+    return [c[c.index("-q") + 1:] for c in calls]
+
+
+def test_install_cell_takes_a_wheel_a_url_or_the_checkout(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    import pytest
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # make wheel's command: the wheel holds the package and the experiments
+    subprocess.check_call([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                           "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), root])
+    wheel = next((tmp_path / "dist").glob("mer_tf-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "mer_tf/cli.py" in names and "experiments/concat.py" in names
+    content = tmp_path / "content"  # a Colab runtime's working folder: no checkout
+    content.mkdir()
+    url = "git+https://example.org/you/mer_tf.git"
+    assert _run_install_cell(content, url, False, monkeypatch) == [[url]]
+    assert _run_install_cell(content, str(wheel), False, monkeypatch) == [[str(wheel)]]
+    shutil.copy(wheel, content)  # uploaded to the file browser, field left empty
+    assert _run_install_cell(content, "", False, monkeypatch) == [[str(content / wheel.name)]]
+    os.remove(content / wheel.name)
+    with pytest.raises(RuntimeError, match="nothing to install mer_tf from"):
+        _run_install_cell(content, "", False, monkeypatch)
+    assert _run_install_cell(root, "", False, monkeypatch) == [["-e", root]]
+    assert _run_install_cell(root, "", True, monkeypatch) == []  # installed already

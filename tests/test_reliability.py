@@ -44,11 +44,11 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     argv = run_args(prepared, assets, run_dir, "--monitor", "val_ua", "--patience", "100")
     argv[argv.index("--epochs") + 1] = "4"
     assert _killed_at("epoch:backup-written", mocap.main, argv, times=2)  # epoch 2, before commit
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]  # only what was committed
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1]  # only what was committed
     assert _killed_at("epoch:committed", mocap.main, argv)  # epoch 2 again: committed, not applied
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [0]
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1]
     assert _killed_at("epoch:applied", mocap.main, argv)  # the start applied epoch 2, then 3 ran
-    assert [int(r["epoch"]) for r in _history(run_dir)] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in _history(run_dir)] == [1, 2, 3]
     # Keras wrote its metadata in place: an empty file is what a kill then leaves. Ours is
     # written atomically, but a damaged newest commit must still only cost one epoch.
     newest = sorted((run_dir / "backup").glob("commit-*.json"))[-1]
@@ -58,7 +58,7 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     err = capsys.readouterr().err
     assert f"{newest} is damaged" in err and "resumed from the backup: 2 epoch(s) done" in err
     history = _history(run_dir)
-    assert [int(r["epoch"]) for r in history] == [0, 1, 2, 3]
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4]
     assert (run_dir / "backup").exists()  # kept until the fold is finished
     events = sorted((run_dir / "logs" / "train").glob("events.out.tfevents.*"))
     for point in ("fold:evaluated", "fold:exported", "run:folds-done"):
@@ -75,7 +75,7 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     # The best checkpoint is the best epoch of the history, and holds that epoch's weights.
     values = [float(r["val_ua"]) for r in history]
     best = json.load(open(run_dir / "checkpoints" / "best.json"))
-    assert best["epoch"] == values.index(max(values)) == summary["folds"][0]["best_epoch"]
+    assert best["epoch"] == values.index(max(values)) + 1 == summary["folds"][0]["best_epoch"]
     from mer_tf.runs import load_run
     from mer_tf.training.evaluation import evaluate
     from mer_tf.training.splits import make_folds
@@ -84,7 +84,7 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     fold = make_folds(run.config.data, run.corpus)[0]
     again = evaluate(run.model, run.corpus, fold.validation_split(), run.builder.readers(), 8,
                      run.label_names)["metrics"]
-    assert again["ua"] == pytest.approx(values[best["epoch"]], abs=1e-6)
+    assert again["ua"] == pytest.approx(values[best["epoch"] - 1], abs=1e-6)
     from mer_tf.inference import EmotionRecognizer
 
     assert EmotionRecognizer.from_run(str(run_dir)).modalities == ("mocap",)

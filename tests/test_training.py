@@ -48,6 +48,9 @@ def test_a_run_leaves_every_artefact(trained_run, prepared):
     # the test backbone is in the published TF-Hub form: no `training` on its __call__
     assert config["backbones"]["speech"]["takes_training_argument"] is False
     assert config["backbones"]["speech"]["dropout_when_fine_tuning"] is False
+    # the audio it reads, whatever model.speech.input_seconds says (a fixed-length model)
+    assert config["backbones"]["speech"]["input_seconds"] == 1.0
+    assert "does not apply" in config["backbones"]["speech"]["input_seconds_note"]
     metrics = json.load(open(os.path.join(run, "summary.json")))
     fold = metrics["folds"][0]
     assert json.load(open(os.path.join(run, "metrics.json"))) == fold  # the fold's own file
@@ -63,7 +66,7 @@ def test_a_run_leaves_every_artefact(trained_run, prepared):
     rows = list(csv.DictReader(open(os.path.join(run, "predictions.csv"))))
     assert len(rows) == test["utterances"] and {r["session"] for r in rows} == {"5"}
     history = list(csv.DictReader(open(os.path.join(run, "history.csv"))))
-    assert [int(r["epoch"]) for r in history] == [0, 1]
+    assert [int(r["epoch"]) for r in history] == [1, 2]  # counted from 1
     assert {"loss", "accuracy", "ua", "val_loss", "val_accuracy", "val_ua"} <= set(history[0])
     assert not os.path.exists(os.path.join(run, "backup"))  # removed once the fold finished
 
@@ -78,6 +81,23 @@ def test_tensorboard_has_scalars_image_and_hparams(trained_run):
     assert any(where == "validation" and tag == "confusion_matrix" and plugin == "images"
                for where, tag, plugin, _ in events)
     assert any(plugin == "hparams" and where == "." for where, _, plugin, _ in events)
+    # the test figures reach the hparams entry (beside it, at the best epoch), with the best
+    # epoch's confusion matrices
+    for tag in ("test_wa", "test_ua", "test_macro_f1", "test_confusion_matrix",
+                "best_epoch_validation_confusion_matrix"):
+        assert (".", tag) in tags, tag
+    fold = json.load(open(os.path.join(trained_run, "metrics.json")))
+    steps = {}
+    for path in glob.glob(os.path.join(trained_run, "logs", "**", "events.out.tfevents.*"),
+                          recursive=True):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                steps.setdefault(value.tag, set()).add(event.step)
+                if value.tag == "test_ua":
+                    ua = tf.make_ndarray(value.tensor)
+    assert steps["test_ua"] == {fold["best_epoch"]} and float(ua) == pytest.approx(
+        fold["test"]["ua"])
+    assert min(steps["epoch_loss"]) == 1  # epochs from 1, as history.csv and best.json
     # one trial per run folder: two concat runs of session5 are two trials, not one
     assert _trial_ids(os.path.join(trained_run, "logs")) == {f"{trained_run}/session5"}
 
@@ -111,7 +131,7 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, caps
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     history = run_dir / "history.csv"
     done = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert done == [0, 1, 2]  # the fourth epoch was not committed
+    assert done == [1, 2, 3]  # the fourth epoch was not committed
     assert (run_dir / "backup").exists() and (run_dir / ".lock").exists()  # a stale lock
 
     from experiments import mocap
@@ -120,16 +140,16 @@ def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, caps
     train(mocap.main, command[3:])  # the same run again, in this process (3: learned nothing)
     stderr = capsys.readouterr().err
     epochs = [int(r["epoch"]) for r in csv.DictReader(open(history))]
-    assert epochs == list(range(6))
+    assert epochs == list(range(1, 7))
     # The second run's TensorBoard file starts where the killed one stopped.
     files = sorted(glob.glob(str(run_dir / "logs" / "train" / "events.out.tfevents.*")),
                    key=os.path.getmtime)
     assert len(files) == 2
     steps = [event.step for event in tf.compat.v1.train.summary_iterator(files[-1])
              for value in event.summary.value if value.tag == "epoch_loss"]
-    assert min(steps) == len(done)
+    assert min(steps) == len(done) + 1  # TensorBoard counts from 1 too
     log = json.load(open(run_dir / "checkpoints" / "best.json"))
-    assert 0 <= log["epoch"] < 6
+    assert 1 <= log["epoch"] <= 6
     assert "resuming the run" in stderr and "taking over the lock" in stderr
     assert json.load(open(run_dir / "summary.json"))["folds"][0]["epochs_run"] == 6
     assert not (run_dir / ".lock").exists() and not (run_dir / "backup").exists()
@@ -303,7 +323,7 @@ def test_a_finished_run_is_reported_not_retrained_unless_overwritten(prepared, a
     train(mocap.main, [*argv, "--overwrite"])
     assert os.stat(history).st_mtime_ns != stamps[history]
     rows = list(csv.DictReader(open(history)))
-    assert [int(r["epoch"]) for r in rows] == [0, 1]  # a fresh run, not appended to the old
+    assert [int(r["epoch"]) for r in rows] == [1, 2]  # a fresh run, not appended to the old
 
 
 # -- what every run reports (intervals, leakage) and comparing two runs --------------

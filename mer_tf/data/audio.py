@@ -40,16 +40,27 @@ def describe_unreadable(path: str) -> str:
     return "a WAVE file whose format libsndfile cannot decode"
 
 
-def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
-    """Reads any WAV soundfile can read; returns (int16 mono at `target_rate`, source rate).
+# What `read_audio` reads (libsndfile's formats): said in --help and in a prediction's notes.
+AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis or Opus, AIFF or MP3"
 
-    A caller compares the source rate with `target_rate` to say that it resampled;
-    `target_rate=None` keeps the file's rate.
-    """
+
+def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
+    """Reads any audio file soundfile can read; returns (int16 mono at `target_rate`,
+    source rate). A caller compares the source rate with `target_rate` to say that it
+    resampled; `target_rate=None` keeps the file's rate."""
+    samples, rate, _ = read_audio(path, target_rate)
+    return samples, rate
+
+
+def read_audio(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int, dict]:
+    """`read_wav`, and what the file was: {"format": "WAV", "channels": 2} (channels are
+    averaged to mono)."""
     check_is_file(path, "WAV file")
     try:
         with storage.open_file(path, "rb") as handle:
-            samples, rate = soundfile.read(handle, dtype="float32", always_2d=True)
+            with soundfile.SoundFile(handle) as sound:
+                found = {"format": sound.format, "channels": sound.channels}
+                samples, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
         raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
     nan = np.isnan(samples)
@@ -59,7 +70,7 @@ def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarr
     mono = downmix(samples)
     if target_rate is not None and rate != target_rate:
         mono = soxr.resample(mono, rate, target_rate, quality="HQ")
-    return to_int16(mono), rate
+    return to_int16(mono), rate, found
 
 
 def check_is_file(path: str, what: str) -> None:

@@ -151,14 +151,38 @@ class PreparedCorpus:
 def read_manifest(data_dir: str) -> dict:
     path = storage.join(data_dir, MANIFEST)
     if not storage.exists(path):
-        raise DataError(path, "no manifest: prepare the data first "
-                              "(python -m experiments.prepare --out DATA_DIR …)")
-    manifest = storage.read_json(path)
+        raise DataError(data_dir, _why_not_prepared(data_dir))
+    try:
+        manifest = storage.read_json(path)
+    except ValueError as error:
+        raise DataError(path, f"not readable JSON ({error}); prepare the data again") from None
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise DataError(path, f"schema version {manifest.get('schema_version')} is not "
                               f"{SCHEMA_VERSION}; prepare the data again")
     _check_shard_names(manifest, path)
     return manifest
+
+
+def _why_not_prepared(data_dir: str) -> str:
+    """What a folder without a manifest is, in one sentence a user can act on."""
+    prepare = "python -m experiments.prepare --iemocap {} --out DATA_DIR"
+    if not storage.exists(data_dir):
+        return "does not exist (a --data-dir is a folder made by python -m experiments.prepare)"
+    if not storage.isdir(data_dir):
+        return "is a file, not a prepared data folder"
+    names = set(storage.listdir(data_dir))
+    if {f"Session{n}" for n in range(1, 6)} & names:
+        return ("this is an IEMOCAP release, not prepared data: prepare it first with "
+                + prepare.format(data_dir))
+    if "IEMOCAP_full_release" in names:
+        inner = storage.join(data_dir, "IEMOCAP_full_release")
+        return ("holds an IEMOCAP release, not prepared data: prepare it first with "
+                + prepare.format(inner))
+    if ".state" in names:
+        return ("a preparation began here but did not finish (no manifest.json): run "
+                "python -m experiments.prepare again with the same --out")
+    return ("not a prepared corpus: it has no manifest.json (prepare one with "
+            "python -m experiments.prepare --iemocap PATH --out DATA_DIR)")
 
 
 def _check_shard_names(manifest: dict, path: str) -> None:

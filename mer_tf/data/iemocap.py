@@ -113,6 +113,9 @@ def find_sessions(root: str, sessions=(1, 2, 3, 4, 5)) -> list[tuple[int, str]]:
         raise DataError(root, "not a directory; pass the IEMOCAP_full_release folder")
     present = {name for name in storage.listdir(root)}
     found = [(n, storage.join(root, f"Session{n}")) for n in sessions if f"Session{n}" in present]
+    if not found and "IEMOCAP_full_release" in present:
+        raise DataError(root, "IEMOCAP_full_release is inside: pass that, "
+                              f"--iemocap {storage.join(root, 'IEMOCAP_full_release')}")
     if not found:
         raise DataError(root, "not an IEMOCAP release: no Session1..Session5 folders inside "
                               "(expected IEMOCAP_full_release/Session1/dialog/EmoEvaluation/…)")

@@ -80,16 +80,16 @@ class FoldProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        row = {"epoch": int(epoch), **{k: float(v) for k, v in sorted(logs.items())}}
-        history = [r for r in self.state["history"] if r["epoch"] < epoch] + [row]
+        n = epoch + 1  # epochs are counted from 1 wherever a person reads them
+        row = {"epoch": n, **{k: float(v) for k, v in sorted(logs.items())}}
+        history = [r for r in self.state["history"] if r["epoch"] < n] + [row]
         best = self.state["best"]
         value = logs.get(self.monitor)
         improved = value is not None and np.isfinite(value) and self._improved(float(value))
-        n = epoch + 1
         if improved:
-            best = {"epoch": int(epoch), "value": float(value), "monitor": self.monitor,
+            best = {"epoch": n, "value": float(value), "monitor": self.monitor,
                     "weights": f"best-{n:04d}.weights.h5"}
-        elif best is not None and epoch - best["epoch"] >= self.patience:
+        elif best is not None and n - best["epoch"] >= self.patience:
             self.model.stop_training = True
         stopped = bool(self.model.stop_training)  # patience, or TerminateOnNaN
         self.state = {"epochs_done": n, "history": history, "best": best, "stopped": stopped}
@@ -245,12 +245,45 @@ class ValidationConfusion(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
             image = tf.expand_dims(tf.io.decode_png(png, channels=4), 0)
-            tf.summary.image("confusion_matrix", image, step=epoch)
+            tf.summary.image("confusion_matrix", image, step=epoch + 1)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.close()
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard with epochs counted from 1, as history.csv and best.json count
+    them (Keras' own steps start at 0)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+
+def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int | None,
+                       validation_matrix=None) -> None:
+    """The fold's test WA, UA and macro F1 into its hparams entry (scalars beside it, at
+    the best epoch), with the test confusion matrix of the best checkpoint and, when given,
+    the validation one: TensorBoard's own confusion image is the last epoch's."""
+    import tensorflow as tf
+
+    from mer_tf.training.plots import confusion_figure, figure_png
+
+    step = best_epoch or 0
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default():
+        for key in ("wa", "ua", "macro_f1"):
+            tf.summary.scalar(f"test_{key}", metrics[key], step=step)
+        images = {"test_confusion_matrix": (metrics["confusion_matrix"], "test")}
+        if validation_matrix is not None:
+            images["best_epoch_validation_confusion_matrix"] = (validation_matrix, "validation")
+        for tag, (matrix, split) in images.items():
+            png = figure_png(confusion_figure(matrix, class_names,
+                                              f"{split}, best epoch {best_epoch}"))
+            tf.summary.image(tag, tf.expand_dims(tf.io.decode_png(png, channels=4), 0),
+                             step=step)
+    writer.close()
 
 
 def write_hparams(log_dir: str, hparams: dict, trial_id: str) -> None:
@@ -276,6 +309,8 @@ def write_hparams_config(log_dir: str, hparams: dict) -> None:
     metrics = [hp.Metric(tag, group=group, display_name=f"{tag.replace('epoch_', '')} ({group})")
                for group in ("train", "validation")
                for tag in ("epoch_loss", "epoch_accuracy", "epoch_ua")]
+    metrics += [hp.Metric(f"test_{key}", display_name=f"test {key.replace('_', ' ')}")
+                for key in ("wa", "ua", "macro_f1")]
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
         hp.hparams_config(hparams=declared, metrics=metrics)

@@ -73,14 +73,20 @@ def failure_reasons(test: dict, history: dict, class_names) -> list[str]:
     return reasons
 
 
-def write_fold_artefacts(fold, class_names, test, history) -> None:
-    """The fold's plots (its metrics.json is written by the trainer, last)."""
+def write_fold_artefacts(fold, class_names, test, history, title: str = "",
+                         best_epoch: int | None = None) -> None:
+    """The fold's plots (its metrics.json is written by the trainer, last): the test
+    confusion matrix titled with the run, fold and figures, and the curves with the best
+    epoch marked."""
     from mer_tf.training.plots import confusion_figure, curves_figure, figure_png
 
-    png = figure_png(confusion_figure(test["metrics"]["confusion_matrix"], class_names,
-                                      "test"))
+    m = test["metrics"]
+    heading = (f"{title}\ntest: UA {m['ua']:.3f}, WA {m['wa']:.3f}, {m['utterances']} utterances"
+               f"{f', best epoch {best_epoch}' if best_epoch else ''}")
+    png = figure_png(confusion_figure(m["confusion_matrix"], class_names, heading))
     storage.write_bytes_atomic(fold.confusion_png, png)
-    storage.write_bytes_atomic(fold.curves_png, figure_png(curves_figure(history)))
+    storage.write_bytes_atomic(fold.curves_png,
+                               figure_png(curves_figure(history, best_epoch, title)))
 
 
 @dataclasses.dataclass

@@ -47,9 +47,13 @@ def float32_policy():
 # Keys of mer_tf.json (and of the `metadata` endpoint) that every model has, whatever its
 # towers: models without speech, text or mocap say 0 or "".
 INFO_DEFAULTS = {"sample_rate": 16000, "waveform_length": 0, "text_length": 0, "text_preset": "",
-                 "mocap_view": "", "mocap_frames": 0}
+                 "mocap_view": "", "mocap_frames": 0, "note": ""}
 METADATA_KEYS = ("label_names", "modalities", "sample_rate", "waveform_length", "text_length",
-                 "mocap_view", "mocap_frames", "mocap_rate")
+                 "mocap_view", "mocap_frames", "mocap_rate", "mocap_features", "serve_inputs",
+                 "note")
+# What a demo run's model says of itself, in metadata() and on every prediction.
+DEMO_NOTE = ("a demo model: trained on the built-in synthetic corpus with small untrained "
+             "backbones; its outputs on real speech mean nothing")
 
 
 def export_info(m, builder, experiment: str = "") -> dict:
@@ -61,6 +65,8 @@ def export_info(m, builder, experiment: str = "") -> dict:
         **INFO_DEFAULTS,
         "mocap_rate": float(builder.facts.mocap_rate),
         "mocap_streams": {k: int(v) for k, v in builder.facts.mocap_streams},
+        # values per frame: head, hand and rotated markers together (IEMOCAP: 189)
+        "mocap_features": int(sum(v for _, v in builder.facts.mocap_streams)),
         "experiment": experiment,
         # > 0: trained to do without a dropped modality, so `serve_partial` may be used
         "modality_dropout": float(m.modality_dropout) if len(m.modalities) > 1 else 0.0,
@@ -80,7 +86,10 @@ def export_run_model(builder, config, directory: str) -> str:
         model = export_builder.model()
         model.set_weights(weights)
         path = FoldLayout(directory).saved_model
-        export_saved_model(export_builder, model, export_info(config.model, export_builder, config.experiment), path)
+        info = export_info(config.model, export_builder, config.experiment)
+        if config.demo:
+            info.update(demo=True, note=DEMO_NOTE)
+        export_saved_model(export_builder, model, info, path)
     return path
 
 
@@ -108,6 +117,8 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
                 "label_names": names}
 
     raw_specs = {name: tower.serving_specs() for name, tower in towers.items()}
+    info = {**info, "serve_inputs": [s.name for specs in raw_specs.values()
+                                     for s in specs.values()]}
 
     def by_tower(tensors, specs_of) -> dict:
         """An endpoint's flat tensors -> {tower: {input name: tensor}}."""
@@ -194,9 +205,20 @@ class _Archive:
         self.signatures = {}
 
     def add_endpoint(self, name: str, fn, input_signature):
+        """`fn` over `input_signature`, callable positionally or with the specs' names as
+        keywords (`model.serve(waveform=…, transcript=…)`), as its signature is."""
+        import inspect
+
         import tensorflow as tf
 
-        function = tf.function(fn, input_signature=input_signature, autograph=False)
+        names = [spec.name for spec in input_signature]
+
+        def endpoint(*tensors):
+            return fn(*tensors)
+
+        endpoint.__signature__ = inspect.Signature(
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+        function = tf.function(endpoint, input_signature=input_signature, autograph=False)
         setattr(self.root, name, function)
         self.signatures[name] = function
         self.signatures.setdefault("serving_default", function)

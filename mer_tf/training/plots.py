@@ -37,8 +37,9 @@ def confusion_figure(matrix, class_names, title: str = "Confusion matrix"):
     return figure
 
 
-def curves_figure(history: dict):
-    """Loss, accuracy and UA per epoch, training against validation."""
+def curves_figure(history: dict, best_epoch: int | None = None, title: str = ""):
+    """Loss, accuracy and UA per epoch (counted from 1), training against validation, the
+    best epoch (the checkpoint evaluated) marked."""
     plt = _pyplot()
     keys = [k for k in ("loss", "accuracy", "ua") if k in history]
     figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), dpi=100, squeeze=False)
@@ -47,9 +48,14 @@ def curves_figure(history: dict):
         ax.plot(epochs, history[key], label="train")
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], label="validation")
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1,
+                       label=f"best epoch ({best_epoch})")
         ax.set_xlabel("epoch")
         ax.set_title(key)
-        ax.legend()
+        ax.legend(fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     return figure
 

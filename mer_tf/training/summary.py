@@ -110,7 +110,7 @@ def summary_table(summary: dict) -> str:
     rows = [[f["fold"] + (" (FAILED)" if f.get("failed") else ""), _with_ci(f["test"], "wa"),
              _with_ci(f["test"], "ua"), _with_ci(f["test"], "macro_f1"),
              f"{f['validation']['ua']:.3f}",
-             "-" if f["best_epoch"] is None else str(f["best_epoch"] + 1), f"{f['seconds']:.0f}"]
+             "-" if f["best_epoch"] is None else str(f["best_epoch"]), f"{f['seconds']:.0f}"]
             for f in summary["folds"]]
     if len(rows) > 1:
         rows.append(["mean ± std", f"{summary['wa']:.3f} ± {summary['wa_std']:.3f}",

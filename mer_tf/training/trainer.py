@@ -167,7 +167,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
                          trial_id=trial_id(config, fold))
         callbacks = [
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.TensorBoard(own.logs, write_graph=False, update_freq="epoch"),
+            cb.EpochTensorBoard(own.logs, write_graph=False, update_freq="epoch"),
             cb.ValidationConfusion(own.logs, model_config.class_names),
             tracker,  # last: its commit follows every other epoch-end write
         ]
@@ -191,7 +191,11 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     failed = failure_reasons(test, history, model_config.class_names)
     for reason in failed:
         log.error("%s: this fold learned nothing usable: %s", fold.name, reason)
-    write_fold_artefacts(own, model_config.class_names, test, history)
+    write_fold_artefacts(own, model_config.class_names, test, history,
+                         title=f"{trial_id(config, fold)} ({'+'.join(model_config.modalities)})",
+                         best_epoch=tracker.best_epoch)
+    cb.write_test_results(own.logs, test["metrics"], model_config.class_names,
+                          tracker.best_epoch, validation["metrics"]["confusion_matrix"])
     faults.point("fold:evaluated")
     if train_config.export and chief:
         from mer_tf.training.export import export_run_model

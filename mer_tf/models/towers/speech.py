@@ -123,8 +123,17 @@ class SpeechTower(Tower):
         return key if self.kind == "tfhub" else [*key, self.kind, self.num_states]
 
     def describe(self) -> dict:
-        return {**self.backbone.describe(), "input_length": self.input_length,
-                "layers": self.config.layers} if self.kind != "tfhub" else self.encoder.describe()
+        """What the loaded backbone turned out to be, for config.json: with the audio it
+        actually reads (a TF-Hub SavedModel fixes its own length, whatever
+        `model.speech.input_seconds` says)."""
+        facts = ({**self.backbone.describe(), "layers": self.config.layers}
+                 if self.kind != "tfhub" else dict(self.encoder.describe()))
+        facts["input_length"] = self.input_length
+        facts["input_seconds"] = round(self.input_length / SAMPLE_RATE, 6)
+        if self.kind == "tfhub" and facts["input_seconds"] != self.config.input_seconds:
+            facts["input_seconds_note"] = ("this SavedModel takes a fixed length, so "
+                                           "model.speech.input_seconds does not apply")
+        return facts
 
     def hparams(self) -> dict:
         return {"speech_head": self.config.head, "speech_layers": self.config.layers}
