@@ -113,12 +113,13 @@ class EmotionRecognizer:
     # -- arrays ---------------------------------------------------------------------------
 
     def predict(self, waveform=None, sample_rate: int = 16000, transcript: str | None = None,
-                mocap=None, mocap_mask=None) -> Prediction:
+                mocap=None, mocap_mask=None, input_notes=()) -> Prediction:
         """One utterance from arrays: waveform [samples] (any rate, resampled),
-        transcript, mocap [frames, features] in the model's view (NaN = missing)."""
+        transcript, mocap [frames, features] in the model's view (NaN = missing);
+        `input_notes` (from `load_files`) say what reading the files handled."""
         return self.predict_many([{"waveform": waveform, "sample_rate": sample_rate,
                                    "transcript": transcript, "mocap": mocap,
-                                   "mocap_mask": mocap_mask}])[0]
+                                   "mocap_mask": mocap_mask, "input_notes": input_notes}])[0]
 
     def predict_many(self, items: list[dict], batch_size: int = 16) -> list[Prediction]:
         predictions = []

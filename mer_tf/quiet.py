@@ -59,10 +59,8 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
-        with _filtered_stderr():
-            import tensorflow as tf
-
-            tf.constant(0)  # the device scan (cuInit) happens on first use
+        with _filtered_stderr():  # no device is touched: a multi-worker run sets them up
+            import tensorflow  # noqa: F401
     import logging
 
     import tensorflow as tf
