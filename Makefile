@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench wheel clean clean-cache
+.PHONY: install demo test test-fast lint format bench wheel clean clean-cache
 
 install: $(STAMP)
 
@@ -20,6 +20,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -x -q -n 2 --dist loadfile --no-loadscope-reorder
+
+# Unit tests that build no corpus and train nothing (the tier to run while working).
+test-fast: $(STAMP)
+	$(PY) -m pytest -x -q -m "not slow"
+
+# ruff (settings in pyproject.toml): errors, pyflakes, import order, 100 columns.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Sorts imports and applies ruff's safe fixes; the code keeps its hand-wrapped style.
+format: $(STAMP)
+	$(PY) -m ruff check --fix --select I,F401 .
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --out benchmarks/results.json

@@ -141,15 +141,17 @@ def build_training(config, data_dir: str, batch_size: int, cached=(), training: 
 
     import tensorflow as tf
 
+    from mer_tf.config import to_dict
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import DataConfig, RunConfig, TrainConfig
+    from mer_tf.training.config import run_config
     from mer_tf.training.fold import build_fold
     from mer_tf.training.splits import Fold
 
     corpus = PreparedCorpus.open(data_dir)
-    run = RunConfig(experiment="benchmark", run_dir=tempfile.gettempdir(), model=config,
-                    data=DataConfig(data_dir=data_dir),
-                    train=TrainConfig(batch_size=batch_size, cache_features=bool(cached)))
+    run = run_config(
+        "demo", {"model": to_dict(config),
+                 "train": {"batch_size": batch_size, "cache_features": bool(cached)}},
+        experiment="benchmark", run_dir=tempfile.gettempdir(), data_dir=data_dir)
     fold = Fold("benchmark", tuple(sessions), (5,))
     built = build_fold(run, fold, corpus, tf.distribute.get_strategy(), progress=False)
     if tuple(built.cached) != tuple(cached):

@@ -69,7 +69,8 @@ def _loso_seconds(assets, epochs: int, batch_size: int, folds: str, modalities) 
     frozen = ",".join(m for m in modalities if m in ("speech", "text"))
     start = time.perf_counter()
     try:  # timing only: a fold that learned nothing in 3 epochs still took its time
-        run_single("features_benchmark", tuple(modalities), "", ["--data-dir", assets["data_dir"], "--speech-model", assets["speech"],
+        run_single("features_benchmark", tuple(modalities), "", [
+                     "--data-dir", assets["data_dir"], "--speech-model", assets["speech"],
                      "--text-preset", assets["text"], "--text-length", "32", "--mocap-frames", "96",
                      "--protocol", "loso", "--freeze", frozen, "--cache-features",
                      "--epochs", str(epochs), "--patience", str(epochs), "--batch-size",

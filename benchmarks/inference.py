@@ -75,7 +75,8 @@ def measure(assets, calls: int, root: str, speech_models: dict) -> dict:
             for _ in range(max(calls // 10, 2)):
                 model.serve(*batch)["probabilities"].numpy()
             throughput = 16 * max(calls // 10, 2) / (time.perf_counter() - start)
-            rows[f"{seconds:g}s"] = {**single, "batch16_utterances_per_second": round(throughput, 1)}
+            rows[f"{seconds:g}s"] = {**single,
+                                     "batch16_utterances_per_second": round(throughput, 1)}
         out[name] = {"saved_model_mib": round(size / 2**20, 2), "latency": rows}
     return out
 

@@ -47,7 +47,7 @@ def measure(checkpoint: str, seconds: float, batches, precisions, steps: int) ->
     import keras
     import numpy as np
 
-    from mer_tf.models.backbones.hf_checkpoint import load_hf_speech_checkpoint
+    from mer_tf.models.speech.hf_checkpoint import load_hf_speech_checkpoint
     from mer_tf.training.fold import compile_model
 
     samples = int(seconds * 16000)
@@ -105,7 +105,8 @@ def main(argv=None) -> dict:
     from benchmarks.speech_backbones import hf_checkpoint
 
     work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_keras3_backbone_")
-    result = measure(hf_checkpoint(work, "base"), args.seconds, [int(b) for b in args.batches.split(",")],
+    batches = [int(b) for b in args.batches.split(",")]
+    result = measure(hf_checkpoint(work, "base"), args.seconds, batches,
                      args.precisions.split(","), args.steps)
     print(json.dumps(result, indent=2))
     return result

@@ -6,8 +6,9 @@ Trains the full model for one epoch (paper-size inputs: 246 000-sample audio,
 128 tokens, 256 motion-capture frames; small towers) on one, two and four
 training sessions of a synthetic corpus (IEMOCAP-like 4.5 s utterances), each in
 a fresh process, and reports the peak resident memory of each run. Memory grows
-until the shuffle buffer (512 serialized utterances) is full, then stays flat. Beside it, what the original notebooks' approach needs for the same
-corpus: every waveform held as float64, padded to 246 000 samples.
+until the shuffle buffer (512 serialized utterances) is full, then stays flat. Beside it,
+what the original notebooks' approach needs for the same corpus: every waveform held as
+float64, padded to 246 000 samples.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def measure(assets: dict, session_sets=("1", "12", "1234"),
                      "epoch_seconds": round(measured["seconds"], 1),
                      "paper_in_memory_audio_mib": round(train * 246000 * 8 / 2**20, 1)})
     return {"modalities": list(modalities), "runs": rows,
-            "corpus_ratio": round(rows[-1]["training_utterances"] / rows[0]["training_utterances"], 2),
+            "corpus_ratio": round(rows[-1]["training_utterances"] / rows[0]["training_utterances"],
+                                  2),
             "peak_memory_ratio": round(rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"], 2),
             "paper_3838_utterances_in_memory_gib": round(3838 * 246000 * 8 / 2**30, 2)}
 

@@ -86,7 +86,8 @@ def step_seconds(assets: dict, frames: int, text_length: int, batch: int = 5,
     timings = common.alternate(steps, repeats)
     medians = {name: float(np.median(values)) for name, values in timings.items()}
     total = sum(medians.values())
-    return {"device": common.accelerator(), "batch": batch, "seconds": {k: round(v, 4) for k, v in medians.items()},
+    return {"device": common.accelerator(), "batch": batch,
+            "seconds": {k: round(v, 4) for k, v in medians.items()},
             "share": {k: round(v / total, 3) for k, v in medians.items()}}
 
 

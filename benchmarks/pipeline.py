@@ -41,7 +41,8 @@ def measure(assets, batches: int, repeats: int, batch_size: int = 16, subsets=SU
         common.time_fit(model, dataset, 2)
         rates = common.alternate({
             "pipeline": lambda d=dataset: pipeline_rate(d, batches, batch_size),
-            "model": lambda m=model, d=dataset: batches * batch_size / common.time_fit(m, d, batches),
+            "model": lambda m=model, d=dataset: (batches * batch_size
+                                                 / common.time_fit(m, d, batches)),
         }, repeats)
         pipeline, model_rate = common.median(rates["pipeline"]), common.median(rates["model"])
         rows[subset] = {"pipeline_examples_per_second": round(pipeline, 1),

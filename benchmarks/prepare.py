@@ -24,9 +24,9 @@ from benchmarks.common import peak_rss_mib, report
 
 def _child(root: str, out: str, sessions: str) -> None:
     """Runs in a fresh process: times prepare() alone, after imports."""
-    from mer_tf.data import prepare as prep
-
     import tensorflow  # noqa: F401  (imported before the clock starts)
+
+    from mer_tf.data import prepare as prep
 
     baseline = peak_rss_mib()
     start = time.perf_counter()

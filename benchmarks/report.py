@@ -68,7 +68,8 @@ def markdown(summary: dict) -> str:
         f = r["memory"]["figures"]
         row("training peak memory, paper-size inputs, by training-set size",
             ", ".join(f"{x['training_utterances']} utt: {x['peak_rss_mib']:.0f} MiB "
-                      f"(the paper's in-memory audio alone: {x['paper_in_memory_audio_mib']:.0f} MiB)"
+                      "(the paper's in-memory audio alone: "
+                      f"{x['paper_in_memory_audio_mib']:.0f} MiB)"
                       for x in f["runs"])
             + f"; corpus x{f['corpus_ratio']}, memory x{f['peak_memory_ratio']}")
     if "model_size" in r:
@@ -86,7 +87,8 @@ def markdown(summary: dict) -> str:
                               for name, seconds in step["seconds"].items()))
     if "speech_backbones" in r:
         f = r["speech_backbones"]["figures"]
-        t, size = f["seconds_per_batch"], f"{f['size']} size, {f['input_seconds']:g} s x {f['batch']}"
+        t = f["seconds_per_batch"]
+        size = f"{f['size']} size, {f['input_seconds']:g} s x {f['batch']}"
         row(f"wav2vec2 {size}: forward, TF-Hub SavedModel vs Keras 3 (XLA off / on)",
             f"{t['tfhub_forward']} s vs {t['keras3_forward']} / {t['keras3_xla_forward']} s "
             f"(Keras 3 {f['keras3_vs_tfhub_forward']}x; XLA {f['xla_speedup_forward']}x)")

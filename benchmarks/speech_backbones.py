@@ -62,20 +62,17 @@ def _model(variant: str, paths: dict, samples: int):
     """waveform, length -> mean of the last layer -> Dense(4), compiled for training."""
     import keras
 
-    from mer_tf.models.layers import FrameMask, MaskedMeanPooling
-    from mer_tf.models.speech_backbones import HFSpeechEncoder
-    from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
+    from mer_tf.models.layers import MaskedMeanPooling
+    from mer_tf.models.speech.hf import HFSpeechBackbone
+    from mer_tf.models.speech.tfhub import TFHubSpeechBackbone
     from mer_tf.training.fold import compile_model
 
     waveform = keras.Input((samples,), name="waveform")
     length = keras.Input((), dtype="int32", name="waveform_length")
-    if variant == "tfhub":
-        encoder = Wav2Vec2Encoder(paths["tfhub"])
-        frames = encoder(waveform)
-        mask = FrameMask(frames.shape[1])(length)
-    else:
-        states, mask = HFSpeechEncoder(paths["hf"])(waveform, length)
-        frames = states[:, -1]
+    backbone = (TFHubSpeechBackbone(paths["tfhub"]) if variant == "tfhub"
+                else HFSpeechBackbone(paths["hf"]))
+    states, mask = backbone(waveform, length)  # one contract, whichever kind
+    frames = states[:, -1]
     outputs = keras.layers.Dense(4, activation="softmax")(MaskedMeanPooling()(frames, mask))
     model = keras.Model({"waveform": waveform, "waveform_length": length}, outputs)
     compile_model(model, keras.optimizers.Adam(1e-5), jit_compile=variant == "keras3_xla")

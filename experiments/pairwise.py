@@ -11,7 +11,6 @@ folder to compare them side by side (hparams dashboard).
 
 from mer_tf.cli import ALL_SUBSETS, run_group
 
-
 PAIRS = ("speech+text", "speech+mocap", "text+mocap")
 
 

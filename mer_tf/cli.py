@@ -52,35 +52,34 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
     command's variant); without --data-dir, the demo corpus and backbones."""
     from mer_tf import demo, presets
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import DataConfig, TrainConfig
+    from mer_tf.training.config import run_config
 
     demo_mode = not args.data_dir
     progress = not args.quiet
     name = args.preset or ("demo" if demo_mode else "paper")
-    settings = presets.preset(name)
+    layers = []  # laid over the preset, in order
     if demo_mode:
         data_dir = demo.ensure_demo_data(progress=progress)
         backbones = demo.ensure_demo_backbones()
-        settings = presets.merge(settings, {"model": {"speech": {"handle": backbones["speech"]},
-                                                      "text": {"preset": backbones["text"]}}})
+        layers.append({"model": {"speech": {"handle": backbones["speech"]},
+                                 "text": {"preset": backbones["text"]}}})
         if args.given.get("speech_model") or args.given.get("text_preset"):
             # not only the demo's untrained stand-ins: a pretrained backbone's rate
-            settings["train"]["backbone_learning_rate"] = PRETRAINED_BACKBONE_LEARNING_RATE
+            layers.append({"train": {
+                "backbone_learning_rate": PRETRAINED_BACKBONE_LEARNING_RATE}})
     else:
         data_dir = args.data_dir
     corpus = PreparedCorpus.open(data_dir)
-    settings = presets.merge(settings, flag_overrides(args.given))
-    settings = presets.merge(settings, overrides or {})
-    settings["model"]["class_names"] = list(corpus.classes)
-    model = presets.from_dict(presets.ModelConfig, presets.merge(
-        presets.to_dict(presets.ModelConfig()), settings["model"]))
-    train = presets.from_dict(TrainConfig, settings["train"])
-    data = presets.from_dict(DataConfig, {**settings.get("data", {}), "data_dir": data_dir})
+    layers += [flag_overrides(args.given), overrides or {},
+               {"model": {"class_names": list(corpus.classes)}}]
+    merged = {}
+    for layer in layers:
+        merged = presets.merge(merged, layer)
     if run_dir is None:
         run_dir = args.run_dir or os.path.join(args.runs_root, experiment,
                                                time.strftime("%Y%m%d-%H%M%S"))
-    config = RunConfig(experiment=experiment, run_dir=run_dir, model=model, data=data,
-                       train=train, demo=demo_mode)
+    config = run_config(name, merged, experiment=experiment, run_dir=run_dir,
+                                data_dir=data_dir, demo=demo_mode)
     if demo_mode and progress:
         print(demo.BANNER.format(utterances=corpus.utterances, data_dir=data_dir,
                                  experiment=experiment), file=sys.stderr)
@@ -192,10 +191,11 @@ def run_group(experiment: str, variants, description: str, argv=None,
     """
     args = parse(experiment, description, argv, extra_arguments)
     from mer_tf import storage
+    from mer_tf.layout import RunLayout
     from mer_tf.training.callbacks import write_hparams_config
+    from mer_tf.training.compare import delta_cell
     from mer_tf.training.splits import Fold
     from mer_tf.training.summary import format_table, run_hparams
-    from mer_tf.training.compare import delta_cell
     from mer_tf.training.trainer import run_experiment
 
     if args.seeds:
@@ -223,9 +223,9 @@ def run_group(experiment: str, variants, description: str, argv=None,
     if len(rows[0]) > len(header):
         header.append("best possible UA")
     table = format_table(header, rows)
-    storage.write_json_atomic(storage.join(group_dir, "summary.json"),
+    storage.write_json_atomic(RunLayout(group_dir).group_summary,
                          {"experiment": experiment, "runs": summaries})
-    storage.write_text_atomic(storage.join(group_dir, "summary.md"), table + "\n")
+    storage.write_text_atomic(RunLayout(group_dir).group_table, table + "\n")
     print(f"\n{experiment} ({group_dir})\n{table}", file=sys.stderr)
     _exit_if_failed(summaries)
     return summaries

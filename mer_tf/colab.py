@@ -8,7 +8,6 @@ that suit the runtime (TPU, GPU or CPU).
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 import numpy as np
@@ -127,8 +126,8 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
     """The first Session 5 utterance of the prepared data, as the recognizer's inputs."""
     import tensorflow as tf
 
-    from mer_tf.data.iemocap import MOCAP_STREAMS
     from mer_tf.data.corpus import read_manifest
+    from mer_tf.data.iemocap import MOCAP_STREAMS
     from mer_tf.data.schema import decode_example
 
     manifest = read_manifest(data_dir)

@@ -13,35 +13,80 @@ DEFAULT_SPEECH_HANDLE = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
 DEFAULT_TEXT_PRESET = "bert_base_en_uncased"
 
 
+def setting(default, help: str, flag: str | None = None, choices: tuple = (),
+            **argparse_options):
+    """A config field declared once: its default, its help and, for a command-line
+    setting, its flag (`--speech-head`) and choices. The parser, `--help` (with the
+    default each preset applies), the flag-to-field table and the choice checks are all
+    derived from these (`mer_tf.flags`, `check_choices`); `argparse_options` go to
+    `add_argument` as they are (`nargs`, `const`, `to_field`: a flag value -> the
+    field's)."""
+    metadata = {"help": help, "flag": flag, "choices": tuple(choices), **argparse_options}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_choices(config) -> None:
+    """Raises for a field whose value is not one of its declared choices."""
+    for field in dataclasses.fields(config):
+        choices = field.metadata.get("choices")
+        value = getattr(config, field.name)
+        if choices and value not in choices:
+            raise ValueError(f"{type(config).__name__}.{field.name} must be one of "
+                             f"{', '.join(map(str, choices))}, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class SpeechConfig:
-    handle: str = DEFAULT_SPEECH_HANDLE  # TF-Hub URL or local SavedModel directory
-    head: str = "mean"  # mean | attention | flatten (the paper's Flatten -> Dense(128))
-    freeze: bool = False
-    input_seconds: float = 15.375  # backbones that take any length (TF-Hub's is fixed)
-    layers: str = "last"  # last | weighted (SUPERB's learned sum of every layer's states)
-    freeze_feature_encoder: bool = True  # fine-tuning HF backbones: conv encoder stays fixed
+    handle: str = setting(
+        DEFAULT_SPEECH_HANDLE, "a TF-Hub handle or SavedModel (wav2vec2, the paper's), a local "
+        "Hugging Face wav2vec2 / HuBERT / WavLM checkpoint directory (config.json, "
+        "model.safetensors) or a keras-hub Whisper preset (without --data-dir: the demo's "
+        "untrained stand-in)", flag="--speech-model")
+    head: str = setting("mean", "pooling over the backbone's frames; flatten is the paper's "
+                        "Flatten -> Dense(128)", flag="--speech-head",
+                        choices=("mean", "attention", "flatten"))
+    freeze: bool = setting(False, "keep the backbone's weights fixed (--freeze speech)")
+    input_seconds: float = setting(
+        15.375, "audio per utterance for Hugging Face and Whisper backbones; a TF-Hub "
+        "SavedModel fixes its own length (the paper's 15.375 s, the demo's 3 s), which "
+        "config.json records under backbones.speech.input_seconds", flag="--speech-seconds")
+    layers: str = setting("last", "the backbone's last layer, or a learned softmax-weighted "
+                          "sum of every layer's states (SUPERB's recipe; Hugging Face and "
+                          "Whisper backbones)", flag="--speech-layers",
+                          choices=("last", "weighted"))
+    freeze_feature_encoder: bool = setting(
+        True, "fine-tuning a Hugging Face backbone: its convolutional feature encoder "
+        "(frozen: the standard practice)", flag="--speech-feature-encoder",
+        choices=(True, False), to_field={"frozen": True, "trainable": False})
 
 
 @dataclasses.dataclass(frozen=True)
 class TextConfig:
-    preset: str = DEFAULT_TEXT_PRESET  # keras-hub preset name or local directory
-    sequence_length: int = 128
-    freeze: bool = False
-    dropout: float = 0.5
+    preset: str = setting(DEFAULT_TEXT_PRESET, "keras-hub BERT preset name, local preset or "
+                          "Hugging Face directory (without --data-dir: the demo's untrained "
+                          "stand-in)", flag="--text-preset")
+    sequence_length: int = setting(128, "tokens per transcript", flag="--text-length")
+    freeze: bool = setting(False, "keep BERT's weights fixed (--freeze text)")
+    dropout: float = setting(0.5, "dropout around the text head's Dense(128)",
+                             flag="--text-dropout")
 
 
 @dataclasses.dataclass(frozen=True)
 class MocapConfig:
-    encoder: str = "transformer"  # transformer | cnn (the paper's 4 x Conv2D)
-    view: str = "frames"  # frames (real length, masked) | chunks (the paper's 200 x 189)
-    max_frames: int = 256  # frames view: crop/pad length (256 at 30/s is 8.5 s)
-    width: int = 64
-    layers: int = 2
-    heads: int = 4
-    intermediate: int = 128
-    dropout: float = 0.1
-    center: bool = True  # transformer: subtract each utterance's mean pose (keeps movement)
+    encoder: str = setting("transformer", "cnn is the original notebooks' 4 x Conv2D",
+                           flag="--mocap-encoder", choices=("transformer", "cnn"))
+    view: str = setting("frames", "frames: real length at the prepared rate, masked; chunks: "
+                        "the paper's 200 averaged chunks", flag="--mocap-view",
+                        choices=("frames", "chunks"))
+    max_frames: int = setting(256, "frames view: frames kept (at 30 frames/s, 96 is 3.2 s)",
+                              flag="--mocap-frames")
+    width: int = setting(64, "mocap transformer: model width", flag="--mocap-width")
+    layers: int = setting(2, "mocap transformer: encoder layers", flag="--mocap-layers")
+    heads: int = setting(4, "mocap transformer: attention heads", flag="--mocap-heads")
+    intermediate: int = setting(128, "mocap transformer: feed-forward width")
+    dropout: float = setting(0.1, "mocap transformer: dropout")
+    center: bool = setting(True, "transformer: subtract each utterance's mean pose (keeps "
+                           "movement)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +98,8 @@ class ModelConfig:
     mocap: MocapConfig = MocapConfig()
     tower_units: int = 128
     fusion_units: int = 128
-    modality_dropout: float = 0.0  # training only: drop a whole tower's vector (0: the paper)
+    modality_dropout: float = setting(0.0, "training only: chance to drop a whole tower's "
+                                      "vector before fusion", flag="--modality-dropout")
     extra: dict = dataclasses.field(default_factory=dict)  # settings of registered modalities
 
     def __post_init__(self):
@@ -65,14 +111,8 @@ class ModelConfig:
                              f"got {self.modalities}")
         # Canonical order, so ("text", "speech") and ("speech", "text") are one model.
         object.__setattr__(self, "modalities", tuple(m for m in known if m in modalities))
-        if self.speech.layers not in ("last", "weighted"):
-            raise ValueError(f"speech layers must be last or weighted, got {self.speech.layers}")
-        if self.speech.head not in ("mean", "attention", "flatten"):
-            raise ValueError(f"speech head must be mean, attention or flatten, got {self.speech.head}")
-        if self.mocap.encoder not in ("transformer", "cnn"):
-            raise ValueError(f"mocap encoder must be transformer or cnn, got {self.mocap.encoder}")
-        if self.mocap.view not in ("frames", "chunks"):
-            raise ValueError(f"mocap view must be frames or chunks, got {self.mocap.view}")
+        for tower in (self.speech, self.text, self.mocap):
+            check_choices(tower)
 
     @property
     def num_classes(self) -> int:

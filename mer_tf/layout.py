@@ -106,6 +106,18 @@ class RunLayout:
         return storage.join(self.root, "summary.json")
 
     @property
+    def legacy_summary(self) -> str:  # runs made before 2026-12-03 summed up in metrics.json
+        return storage.join(self.root, "metrics.json")
+
+    @property
+    def group_summary(self) -> str:  # a group folder (pairwise, ablation): its runs' table
+        return storage.join(self.root, "summary.json")
+
+    @property
+    def group_table(self) -> str:
+        return storage.join(self.root, "summary.md")
+
+    @property
     def lock(self) -> str:
         return storage.join(self.root, ".lock")
 

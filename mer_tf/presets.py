@@ -9,9 +9,14 @@ actually gave; the benchmarks and the tests build their configs from the same pr
 from __future__ import annotations
 
 import copy
-import dataclasses
 
-from mer_tf.config import DEFAULT_SPEECH_HANDLE, DEFAULT_TEXT_PRESET, ModelConfig, from_dict, to_dict
+from mer_tf.config import (
+    DEFAULT_SPEECH_HANDLE,
+    DEFAULT_TEXT_PRESET,
+    ModelConfig,
+    from_dict,
+    to_dict,
+)
 
 PRESETS = {
     # The paper: TF-Hub wav2vec2-base and BERT-base fine-tuned at 1e-5, batch 5, 100 epochs,
@@ -62,14 +67,3 @@ def model_config(name: str, overrides: dict | None = None) -> ModelConfig:
     """The preset's ModelConfig, with `overrides` (nested, like the preset's "model")."""
     settings = merge(to_dict(ModelConfig()), preset(name).get("model", {}))
     return from_dict(ModelConfig, merge(settings, overrides or {}))
-
-
-def section(name: str, cls, overrides: dict | None = None, **required):
-    """The preset's `cls` (TrainConfig or DataConfig) with `overrides`."""
-    key = {"TrainConfig": "train", "DataConfig": "data"}[cls.__name__]
-    fields = {f.name for f in dataclasses.fields(cls)}
-    settings = merge(preset(name).get(key, {}), overrides or {})
-    unknown = sorted(set(settings) - fields)
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {unknown}")
-    return from_dict(cls, {**required, **settings})

@@ -49,7 +49,25 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedFixtureScheduling(config, log)
 
 
+# Test tiers, as keras-hub marks its `large` tests: a test that builds a corpus, a
+# backbone or a run (through these fixtures), or whose file trains or starts processes,
+# is `slow`; `make test-fast` runs the rest (`-m "not slow"`), `make test` everything.
+CORPUS_FIXTURES = {"release", "prepared", "corpus", "assets", "trained_run", "recognizer",
+                   "session1", "copy_of_prepared"}
+SLOW_FILES = {"test_notebook", "test_multiworker", "test_benchmarks", "test_hf_speech_parity",
+              "test_tfhub_speech_backbone", "test_hf_and_whisper_speech_backbones"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds a corpus, backbone or run (make test only)")
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in SLOW_FILES or CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
     def rank(item):
         name = _group(item.nodeid)
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
@@ -95,33 +113,12 @@ def corpus(prepared):
     return PreparedCorpus(*prepared)
 
 
-def run_args(prepared, assets, run_dir, *extra):
-    """Flags for a fast experiment run on the test corpus with the test backbones."""
-    return ["--data-dir", prepared[0], "--speech-model", assets["speech"],
-            "--text-preset", assets["text"], "--text-length", "16", "--mocap-frames", "24",
-            "--mocap-width", "16", "--mocap-heads", "2", "--mocap-layers", "1", "--batch-size", "8",
-            "--learning-rate", "1e-3", "--backbone-learning-rate", "1e-3", "--epochs", "2", "--run-dir", str(run_dir), "--quiet",
-            *extra]
-
-
-def train(main, argv):
-    """Runs an experiment's `main` for a test about anything but learning: two epochs on
-    sixty utterances may teach nothing, which the run marks and exits 3 for."""
-    from mer_tf.cli import FAILED_EXIT_CODE
-
-    try:
-        return main(argv)
-    except SystemExit as exit_:
-        if exit_.code != FAILED_EXIT_CODE:
-            raise
-        return None
-
-
 @pytest.fixture(scope="session")
 def trained_run(prepared, assets, tmp_path_factory):
     """A finished `concat` run (two epochs, modality dropout 0.5, so it also serves with a
     modality missing) on the test corpus, made through the CLI."""
     from experiments import concat
+    from tests.helpers import run_args, train
 
     run_dir = tmp_path_factory.mktemp("runs") / "concat"
     train(concat.main, run_args(prepared, assets, run_dir, "--modality-dropout", "0.5"))

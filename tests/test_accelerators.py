@@ -13,7 +13,7 @@ from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, Te
 from mer_tf.data.corpus import PreparedCorpus, Split
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.training.fold import compile_model
-from tests.conftest import run_args, train
+from tests.helpers import run_args, train
 
 # Each tower alone and all three: the pairs add no code path (the same fusion layers).
 SUBSETS = [("speech",), ("text",), ("mocap",), MODALITIES]

@@ -6,8 +6,17 @@ run_all (subprocesses, results.json, the README table) runs with `prepare`."""
 
 import json
 
-from benchmarks import (features, inference, keras3_backbone, memory, model_size, pipeline,
-                        run_all, speech_backbones, train_step)
+from benchmarks import (
+    features,
+    inference,
+    keras3_backbone,
+    memory,
+    model_size,
+    pipeline,
+    run_all,
+    speech_backbones,
+    train_step,
+)
 from benchmarks.report import markdown
 
 

@@ -33,7 +33,8 @@ SERVE = textwrap.dedent("""
                       tf.constant(data["mocap"]), tf.constant(data["mocap_mask"]))
     wavs = [open(path, "rb").read() for path in data["wav_paths"]]
     wav = model.signatures["serve_wav"](wav=tf.constant(wavs),
-                                        transcript=tf.constant([t.encode() for t in data["transcript"]]),
+                                        transcript=tf.constant(
+                                            [t.encode() for t in data["transcript"]]),
                                         mocap=tf.constant(data["mocap"]),
                                         mocap_mask=tf.constant(data["mocap_mask"]))
     np.savez(sys.argv[3], probabilities=raw["probabilities"].numpy(),
@@ -50,7 +51,8 @@ def _write(path, data: bytes) -> str:
 
 
 def _predictions(run):
-    return {r["utterance_id"]: r for r in csv.DictReader(open(os.path.join(run, "predictions.csv")))}
+    return {r["utterance_id"]: r for r in csv.DictReader(open(os.path.join(run,
+                                                                           "predictions.csv")))}
 
 
 def _wav_bytes(samples_int16):
@@ -134,7 +136,8 @@ def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, releas
     capsys.readouterr()
     assert predict.main(["--run", trained_run, "--wav", one["wav"], "--transcript",
                          one["transcript"], "--start", str(one["start"]), "--end",
-                         str(one["end"]), *[f"--mocap-{s}={one['mocap'][s]}" for s in STREAMS]]) == 0
+                         str(one["end"]),
+                         *[f"--mocap-{s}={one['mocap'][s]}" for s in STREAMS]]) == 0
     assert f"predicted emotion: {predicted[one['id']]['predicted']}" in capsys.readouterr().out
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_args, train
+from tests.helpers import run_args, train
 
 
 def _one_line_exit(main, argv, capsys):
@@ -69,8 +69,8 @@ def test_every_flag_has_help_and_the_default_that_applies():
         if action.option_strings and action.dest != "help":
             assert action.help, action.option_strings
     text = parser.format_help()
-    for expected in ("paper: 256; demo: 96", "paper: 1e-05; demo: 0.003", "paper: 10; demo: 10",
-                     "paper: 5; demo: 16", "the demo's: 3 s"):
+    for expected in ("paper: 256; demo: 96", "paper: 1e-05; demo: 0.003", "(default: 10)",
+                     "paper: 5; demo: 16", "the demo's 3 s"):
         assert expected in " ".join(text.split()), expected
     from experiments import local_workers
 
@@ -108,3 +108,29 @@ def test_a_loso_run_says_what_next_and_predicts_with_its_fold_models(prepared, a
     assert set(summary["pooled"]["ci95"]) == {"wa", "ua", "macro_f1"}
     assert summary["pooled"]["utterances"] == sum(f["test"]["utterances"]
                                                   for f in summary["folds"])
+
+
+@pytest.mark.parametrize("preset", ["paper", "demo"])
+def test_every_help_default_is_what_a_run_without_the_flag_records(prepared, preset, tmp_path):
+    """The default --help shows for each setting is the value config.json gets when the
+    flag is not given (the settings are declared once, on the dataclass fields)."""
+    from mer_tf.cli import make_run_config, parse
+    from mer_tf.flags import _default_text, _dest, _shown, build_parser, setting_fields
+
+    args = parse("concat", "", ["--data-dir", prepared[0], "--preset", preset, "--run-dir",
+                                str(tmp_path / "run"), "--quiet"])
+    recorded = make_run_config(args, "concat").to_dict()
+    help_text = " ".join(build_parser("x", "").format_help().split())
+    for section, path, field in setting_fields():
+        value = recorded[section]
+        for key in path.split("."):
+            value = value[key]
+        mapping = field.metadata.get("to_field")
+        if isinstance(mapping, dict):
+            value = {v: k for k, v in mapping.items()}.get(value, value)
+        shown = _default_text(section, path, field)
+        if not shown:  # --no-export: a switch, no default to show
+            continue
+        assert f"{preset}: {_shown(value)}" in shown or shown == f" (default: {_shown(value)})", \
+            (field.metadata["flag"], shown, value)
+        assert " ".join(shown.split()) in help_text, _dest(field)

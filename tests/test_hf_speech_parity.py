@@ -12,7 +12,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
-from mer_tf.models.backbones.hf_checkpoint import load_hf_speech_checkpoint  # noqa: E402
+from mer_tf.models.speech.hf_checkpoint import load_hf_speech_checkpoint  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "hf_speech")
 NAMES = ("wav2vec2_base", "wav2vec2_large", "hubert_base", "wavlm_base", "wavlm_large")
@@ -62,18 +62,20 @@ def test_every_hidden_state_matches_transformers(name):
         assert not np.asarray(h)[~frame_mask].any()
     # default: each sequence as HF computes it alone, unpadded
     assert _max_diff_vs_hf(out, expected, "single") < ATOL
-    if cfg["feat_extract_norm"] == "layer":  # no padding-dependent statistics: also HF's padded batch
+    # no padding-dependent statistics: also HF's padded batch
+    if cfg["feat_extract_norm"] == "layer":
         assert _max_diff_vs_hf(out, expected, "batch") < ATOL
     # mask_group_norm=False: HF's padded batch run with attention_mask, for every family
     hf_batch = load_hf_speech_checkpoint(folder, mask_group_norm=False)
-    assert _max_diff_vs_hf(hf_batch(inputs["waveforms"], inputs["padding_mask"]), expected, "batch") < ATOL
+    assert _max_diff_vs_hf(hf_batch(inputs["waveforms"], inputs["padding_mask"]), expected,
+                           "batch") < ATOL
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_feature_extractor_normalization_in_the_graph(name):
     """The fixtures' expectations are HF's feature extractor + model; `do_normalize` comes from
     preprocessor_config.json, and the model alone on HF's normalized input agrees too."""
-    from mer_tf.models.backbones.wav2vec2_family import zero_mean_unit_var_norm
+    from mer_tf.models.speech.wav2vec2_encoder import zero_mean_unit_var_norm
 
     folder, inputs, expected = _data(name)
     do_normalize = json.load(open(os.path.join(folder, "preprocessor_config.json")))["do_normalize"]
@@ -86,7 +88,8 @@ def test_feature_extractor_normalization_in_the_graph(name):
     else:
         np.testing.assert_array_equal(inputs["waveforms"], inputs["hf_input_values"])
     plain = load_hf_speech_checkpoint(folder, normalize_waveforms=False)
-    assert _max_diff_vs_hf(plain(inputs["hf_input_values"], inputs["padding_mask"]), expected, "single") < ATOL
+    assert _max_diff_vs_hf(plain(inputs["hf_input_values"], inputs["padding_mask"]), expected,
+                           "single") < ATOL
 
 
 @pytest.mark.parametrize("name", ("wav2vec2_base", "wavlm_large"))
@@ -122,7 +125,8 @@ def test_xla_compiled_gives_the_same(name):
     eager = backbone(inputs["waveforms"], inputs["padding_mask"])
     compiled = tf.function(lambda w, m: backbone(w, m), jit_compile=True)(
         tf.constant(inputs["waveforms"]), tf.constant(inputs["padding_mask"]))
-    np.testing.assert_array_equal(np.asarray(compiled["frame_mask"]), np.asarray(eager["frame_mask"]))
+    np.testing.assert_array_equal(np.asarray(compiled["frame_mask"]),
+                                  np.asarray(eager["frame_mask"]))
     for a, b in zip(compiled["hidden_states"], eager["hidden_states"]):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
 
@@ -161,8 +165,8 @@ def test_saved_model_round_trip_with_dynamic_length(tmp_path):
         ours, back = backbone(w, m), restored.serve(tf.constant(w), tf.constant(m))
         for a, b in zip(ours["hidden_states"], back["hidden_states"]):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
-    assert _max_diff_vs_hf(restored.serve(tf.constant(inputs["waveforms"]), tf.constant(inputs["padding_mask"])),
-                           expected, "single") < ATOL
+    served = restored.serve(tf.constant(inputs["waveforms"]), tf.constant(inputs["padding_mask"]))
+    assert _max_diff_vs_hf(served, expected, "single") < ATOL
 
 
 def test_keras_serialization_round_trip(tmp_path):
@@ -171,14 +175,16 @@ def test_keras_serialization_round_trip(tmp_path):
     backbone.save(str(tmp_path / "b.keras"))
     restored = keras.saving.load_model(str(tmp_path / "b.keras"))
     assert restored.get_config()["config"] == backbone.get_config()["config"]
-    a, b = backbone(inputs["waveforms"], inputs["padding_mask"]), restored(inputs["waveforms"], inputs["padding_mask"])
+    a, b = backbone(inputs["waveforms"], inputs["padding_mask"]), restored(inputs["waveforms"],
+                                                                           inputs["padding_mask"])
     for x, y in zip(a["hidden_states"], b["hidden_states"]):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=1e-6)
 
 
 def test_feature_encoder_frozen_by_default():
     folder, _, _ = _data("wav2vec2_base")
-    frozen, free = load_hf_speech_checkpoint(folder), load_hf_speech_checkpoint(folder, freeze_feature_encoder=False)
+    frozen = load_hf_speech_checkpoint(folder)
+    free = load_hf_speech_checkpoint(folder, freeze_feature_encoder=False)
     encoder_vars = {id(v) for v in frozen.feature_encoder.weights}
     assert encoder_vars and not encoder_vars & {id(v) for v in frozen.trainable_weights}
     assert len(free.trainable_weights) == len(frozen.trainable_weights) + len(encoder_vars)
@@ -211,11 +217,13 @@ def _with(tensors, **changes):
 @pytest.mark.parametrize("edit, key", [
     (lambda t: {**t, "encoder.layers.0.attention.extra.weight": np.zeros(3, np.float32)},
      "encoder.layers.0.attention.extra.weight"),
-    (lambda t: _with(t, encoder__layers__1__feed_forward__output_dense__weight=np.zeros((16, 31), np.float32)),
+    (lambda t: _with(t, encoder__layers__1__feed_forward__output_dense__weight=np.zeros(
+        (16, 31), np.float32)),
      "encoder.layers.1.feed_forward.output_dense.weight"),
     (lambda t: _with(t, encoder__layers__0__attention__rel_attn_embed__weight=None),
      "encoder.layers.0.attention.rel_attn_embed.weight"),
-    (lambda t: _with(t, **{"encoder__pos_conv_embed__conv__parametrizations__weight__original1": None}),
+    (lambda t: _with(t, **{
+        "encoder__pos_conv_embed__conv__parametrizations__weight__original1": None}),
      "encoder.pos_conv_embed.conv.parametrizations.weight.original0"),
 ])
 def test_bad_checkpoint_names_the_key_and_file(tmp_path, edit, key):
@@ -226,7 +234,8 @@ def test_bad_checkpoint_names_the_key_and_file(tmp_path, edit, key):
 
 
 def test_unsupported_model_type_names_file_and_field(tmp_path):
-    folder = _copy(tmp_path, "hubert_base", config_edit=lambda c: c.update(model_type="data2vec-audio"))
+    folder = _copy(tmp_path, "hubert_base",
+                   config_edit=lambda c: c.update(model_type="data2vec-audio"))
     with pytest.raises(ValueError, match=r"config\.json.*'model_type'.*data2vec-audio"):
         load_hf_speech_checkpoint(folder)
 
@@ -276,7 +285,7 @@ def _whisper_inputs():
 def test_whisper_encoder_matches_keras_hub_backbone(whisper_preset):
     import keras_hub
 
-    from mer_tf.models.backbones.whisper import whisper_encoder_from_preset
+    from mer_tf.models.speech.whisper import whisper_encoder_from_preset
 
     encoder = whisper_encoder_from_preset(whisper_preset)
     reference = keras_hub.models.WhisperBackbone.from_preset(whisper_preset)
@@ -285,11 +294,15 @@ def test_whisper_encoder_matches_keras_hub_backbone(whisper_preset):
     hidden = [np.asarray(h) for h in out["hidden_states"]]
     assert len(hidden) == reference.num_layers + 1
     assert all(h.shape == (3, 100 * WHISPER_SECONDS // 2, 16) for h in hidden)
-    np.testing.assert_array_equal(np.asarray(out["frame_mask"]).sum(axis=1), [75, 63, 29])  # ceil(ceil(n/160)/2)
+    # ceil(ceil(n/160)/2)
+    np.testing.assert_array_equal(np.asarray(out["frame_mask"]).sum(axis=1), [75, 63, 29])
     features = np.asarray(encoder.features(waves, mask))
-    expected = reference({"encoder_features": features, "decoder_token_ids": np.ones((3, 4), np.int32),
-                          "decoder_padding_mask": np.ones((3, 4), np.int32)})["encoder_sequence_output"]
-    np.testing.assert_allclose(np.asarray(encoder.encode(features)[-1]), np.asarray(expected), atol=1e-5)
+    expected = reference({"encoder_features": features,
+                          "decoder_token_ids": np.ones((3, 4), np.int32),
+                          "decoder_padding_mask": np.ones((3, 4), np.int32)})
+    expected = expected["encoder_sequence_output"]
+    np.testing.assert_allclose(np.asarray(encoder.encode(features)[-1]), np.asarray(expected),
+                               atol=1e-5)
     np.testing.assert_allclose(hidden[-1], np.asarray(expected), atol=1e-5)
     # the intermediate states are the backbone's own encoder layers applied in turn
     layers = encoder.backbone.encoder_transformer_layers
@@ -300,13 +313,14 @@ def test_whisper_encoder_matches_keras_hub_backbone(whisper_preset):
         np.testing.assert_allclose(hidden[k + 1], step, atol=1e-5)
     # what lies in the padding does not matter; audio past the window is dropped
     noisy = np.where(mask == 1, waves, 5.0).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(encoder(noisy, mask)["hidden_states"][-1]), hidden[-1], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(encoder(noisy, mask)["hidden_states"][-1]), hidden[-1],
+                               atol=1e-5)
     longer = np.concatenate([waves, waves], axis=1)[:, :16000 * WHISPER_SECONDS + 5000]
     assert np.asarray(encoder(longer)["hidden_states"][-1]).shape == hidden[-1].shape
 
 
 def test_whisper_saved_model_takes_raw_waveforms(whisper_preset, tmp_path):
-    from mer_tf.models.backbones.whisper import whisper_encoder_from_preset
+    from mer_tf.models.speech.whisper import whisper_encoder_from_preset
 
     encoder = whisper_encoder_from_preset(whisper_preset)
     module = tf.Module()
@@ -319,6 +333,7 @@ def test_whisper_saved_model_takes_raw_waveforms(whisper_preset, tmp_path):
     for cut in (24000, 12000):
         w, m = waves[:, :cut], mask[:, :cut]
         ours, back = encoder(w, m), restored.serve(tf.constant(w), tf.constant(m))
-        np.testing.assert_array_equal(np.asarray(back["frame_mask"]), np.asarray(ours["frame_mask"]))
+        np.testing.assert_array_equal(np.asarray(back["frame_mask"]),
+                                      np.asarray(ours["frame_mask"]))
         for a, b in zip(ours["hidden_states"], back["hidden_states"]):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4)

@@ -8,8 +8,8 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mer_tf")
 LAYERS = [  # lowest first
-    ("mer_tf.storage", "mer_tf.faults", "mer_tf.layout", "mer_tf.locking", "mer_tf.quiet",
-     "mer_tf.registry"),
+    ("mer_tf.storage", "mer_tf.faults", "mer_tf.frames", "mer_tf.layout", "mer_tf.locking",
+     "mer_tf.quiet", "mer_tf.registry"),
     ("mer_tf.config", "mer_tf.presets"),
     ("mer_tf.data",),
     ("mer_tf.models",),

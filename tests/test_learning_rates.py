@@ -11,7 +11,7 @@ from mer_tf import cli
 from mer_tf.config import ModelConfig, TextConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
-from mer_tf.models.bert import load_text_preprocessor
+from mer_tf.models.towers.bert import load_text_preprocessor
 from mer_tf.training.config import TrainConfig
 from mer_tf.training.fold import compile_model
 from mer_tf.training.optimizers import make_optimizer
@@ -92,7 +92,8 @@ def test_failure_reasons_name_what_went_wrong():
     assert failure_reasons(varied, {"val_loss": [np.nan]}, names) == [
         "no epoch gave a finite validation loss"]
     broken = {"probabilities": np.full((5, 4), np.nan)}
-    assert failure_reasons(broken, {}, names)[0] == "the model's outputs are not finite (NaN or inf)"
+    assert failure_reasons(broken, {},
+                           names)[0] == "the model's outputs are not finite (NaN or inf)"
 
 
 def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, assets, tmp_path):
@@ -100,7 +101,7 @@ def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, asset
     import json
 
     from experiments import mocap
-    from tests.conftest import run_args
+    from tests.helpers import run_args
 
     argv = run_args(prepared, assets, tmp_path / "run", "--optimizer", "sgd",
                     "--learning-rate", "1e30", "--no-export")

@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from mer_tf.config import MODALITIES, MocapConfig, ModelConfig, SpeechConfig, TextConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS, DataFacts
+from mer_tf.frames import frames_for_samples
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.layers import AttentionPooling, MaskedMeanPooling
-from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
-from mer_tf.models.bert import load_bert_backbone, load_text_preprocessor
-from mer_tf.models.layers import frames_for_samples
+from mer_tf.models.speech.tfhub import TFHubSpeechBackbone
+from mer_tf.models.towers.bert import load_bert_backbone, load_text_preprocessor
 from mer_tf.training.fold import compile_model
 from tests.helpers import write_hf_bert_checkpoint
 
@@ -48,13 +48,15 @@ def _builder(assets, modalities=MODALITIES, **speech):
 
 
 def test_wav2vec2_layer_reads_length_and_shape_from_the_signature(assets):
-    encoder = Wav2Vec2Encoder(assets["speech"])
-    assert (encoder.input_length, encoder.hidden_size) == (16000, 16 * 2)
+    backbone = TFHubSpeechBackbone(assets["speech"])
+    assert (backbone.input_length, backbone.hidden_size) == (16000, 16 * 2)
     assert frames_for_samples(246000) == 768  # the TF-Hub model's 768 x 768 output
-    frames = encoder(np.zeros((2, 16000), "float32"))
-    assert tuple(frames.shape) == (2, frames_for_samples(16000), 32)
-    assert all(":" not in v.name and "/" not in v.name for v in encoder.weights)
-    assert len(encoder.trainable_weights) == len(encoder._hub.trainable_variables) > 0
+    states, mask = backbone(np.zeros((2, 16000), "float32"), np.array([16000, 4000], "int32"))
+    frames = frames_for_samples(16000)
+    assert tuple(states.shape) == (2, 1, frames, 32)  # the contract: [B, N, T, H], N = 1
+    np.testing.assert_array_equal(np.sum(mask, axis=1), [frames, frames_for_samples(4000)])
+    assert all(":" not in v.name and "/" not in v.name for v in backbone.weights)
+    assert len(backbone.trainable_weights) == len(backbone._hub.trainable_variables) > 0
 
 
 def test_tower_output_shapes_and_frame_mask(assets):
@@ -62,7 +64,8 @@ def test_tower_output_shapes_and_frame_mask(assets):
     model = builder.model()
     assert model.output_shape == (None, 4)
     frames = frames_for_samples(16000)
-    mask = builder.towers["speech"].frame_mask(np.array([16000, 4000, 0], "int32"))
+    _, mask = builder.towers["speech"].backbone(np.zeros((3, 16000), "float32"),
+                                                np.array([16000, 4000, 0], "int32"))
     assert mask.shape == (3, frames)
     np.testing.assert_array_equal(np.sum(mask, axis=1),
                                   [frames, frames_for_samples(4000), 0])
@@ -95,11 +98,11 @@ def test_towers_ignore_padded_steps(assets):
     np.testing.assert_allclose(model(batch, training=False), model(noisy, training=False),
                                rtol=1e-4, atol=1e-6)
     # The speech head pools only the frames that the valid samples made.
-    frames = speech.encoder(batch["waveform"])
-    mask = speech.frame_mask(batch["waveform_length"])
-    altered = np.where(np.asarray(mask)[..., None] == 1, frames, 99.0).astype("float32")
-    head = lambda f: speech.head({"speech_frames": np.asarray(f)[:, None],  # noqa: E731
+    states, mask = speech.backbone(batch["waveform"], batch["waveform_length"])
+    altered = np.where(np.asarray(mask)[:, None, :, None] == 1, states, 99.0).astype("float32")
+    head = lambda f: speech.head({"speech_frames": np.asarray(f),  # noqa: E731
                                   "speech_frame_mask": mask})  # states [B, 1, T, H]
+    frames = states
     np.testing.assert_allclose(head(frames), head(altered), rtol=1e-5)
 
 
@@ -110,7 +113,7 @@ def test_one_step_changes_the_savedmodel_weights_only_when_trainable(assets, opt
     model = builder.model()
     compile_model(model, keras.optimizers.get({"class_name": optimizer,
                                                "config": {"learning_rate": 1e-2}}))
-    hub_variables = builder.towers["speech"].encoder._hub.trainable_variables
+    hub_variables = builder.towers["speech"].backbone._hub.trainable_variables
     before = [v.numpy().copy() for v in hub_variables]
     head_before = model.get_layer("speech_dense").kernel.numpy().copy()
     batch = _batch(assets)

@@ -17,7 +17,7 @@ import pytest
 
 from mer_tf import launch
 from mer_tf.cli import FAILED_EXIT_CODE
-from tests.conftest import run_args
+from tests.helpers import run_args
 
 FAST = {"MER_TF_HEARTBEAT_SECONDS": "3", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -47,7 +47,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(prepared, assets, t
     events = glob.glob(str(run_dir / "**" / "events.out.tfevents.*"), recursive=True)
     writers = {os.path.basename(e).split(".")[-3] for e in events}  # ….<host>.<pid>.<n>.v2
     assert events and len(writers) == 1  # TensorBoard files of one process: the chief's
-    assert (run_dir / "saved_model" / "saved_model.pb").exists() and not (run_dir / "backup").exists()
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+    assert not (run_dir / "backup").exists()
     summary = json.load(open(run_dir / "summary.json"))
     assert summary["folds"][0]["weights_sha256"] == digests[0][0]
     run = load_run(str(run_dir))  # the same weights, in one process

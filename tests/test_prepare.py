@@ -12,12 +12,11 @@ from collections import Counter
 import numpy as np
 import pytest
 import soundfile
+
 from mer_tf.data import mocap_files
 from mer_tf.data import prepare as prep
 from mer_tf.data.corpus import read_manifest
 from mer_tf.data.iemocap import MOCAP_STREAMS
-
-
 from tests.helpers import records as _records
 
 

@@ -12,7 +12,7 @@ from mer_tf.training.audit import audit, normalise_transcript
 from mer_tf.training.config import DataConfig
 from mer_tf.training.splits import make_folds
 from mer_tf.training.stats import _figures, bootstrap_ci, paired_comparison
-from tests.conftest import run_args, train
+from tests.helpers import run_args, train
 
 IN_SET = ("ang", "exc", "neu", "sad")
 
@@ -30,7 +30,8 @@ def _expected_shared(truth, fold, scripted_only=False):
     def speaker(u):
         return f"Ses{u.session:02d}{u.speaker_gender}"
 
-    rows = [u for u in truth if u.emotion in IN_SET and (not scripted_only or "_script" in u.dialog)]
+    rows = [u for u in truth
+            if u.emotion in IN_SET and (not scripted_only or "_script" in u.dialog)]
     train = {normalise_transcript(u.transcript) for u in rows if u.session in fold.train_sessions
              and speaker(u) not in fold.validation_speakers} - {""}
     return sum(normalise_transcript(u.transcript) in train for u in rows

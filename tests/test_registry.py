@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mer_tf import registry
-from tests.conftest import run_args, train
+from tests.helpers import run_args, train
 
 
 @pytest.fixture

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from mer_tf.data.iemocap_files import dialog_kind
-from mer_tf.testing.synthetic_design import (CUE_CLASSES, SyntheticConfig, accuracy_ceilings,
-                                              actor_baseline, draw_cues)
+from mer_tf.testing.synthetic_design import (
+    CUE_CLASSES,
+    SyntheticConfig,
+    accuracy_ceilings,
+    actor_baseline,
+    draw_cues,
+)
 
 MODALITIES = ("speech", "text", "mocap")
 

@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from mer_tf import faults
 from mer_tf.cli import FAILED_EXIT_CODE
-from mer_tf.flags import build_parser
 from mer_tf.config import MODALITIES, ModelConfig
-from tests.conftest import run_args, train
+from mer_tf.flags import build_parser
+from tests.helpers import run_args, train
 
 
 def _events(directory):
@@ -228,7 +228,8 @@ def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
                           "--optimizers", "sgd,rmsprop"])
     table = (tmp_path / "ablation" / "summary.md").read_text()
     assert "sgd" in table and "rmsprop" in table and "speech+text+mocap" in table
-    configs = [json.load(open(tmp_path / "ablation" / o / "config.json")) for o in ("sgd", "rmsprop")]
+    configs = [json.load(open(tmp_path / "ablation" / o / "config.json"))
+               for o in ("sgd", "rmsprop")]
     assert [c["train"]["optimizer"] for c in configs] == ["sgd", "rmsprop"]
     assert all(c["model"]["speech"]["freeze"] for c in configs)  # other flags shared by every run
     group_events = {tag for _, tag, plugin, _ in _events(str(tmp_path / "ablation"))
@@ -260,8 +261,8 @@ def test_feature_cache_key_follows_the_weights_and_precision(prepared, assets, t
     import keras
 
     from mer_tf.config import SpeechConfig
-    from mer_tf.models.fusion import ModelBuilder
     from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.models.fusion import ModelBuilder
     from mer_tf.testing.wav2vec2_savedmodel import TINY, save_wav2vec2
     from mer_tf.training.feature_cache import FeatureCache
 

@@ -10,8 +10,6 @@ from mer_tf import storage
 from mer_tf.data.errors import DataError
 
 SAMPLE_RATE = 16000
-# Samples behind one output frame of wav2vec2's feature encoder (25 ms): less gives none.
-WAV2VEC2_RECEPTIVE_FIELD = 400
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, Utterance
 from mer_tf.data.labels import LabelSet
 from mer_tf.data.schema import UtteranceExample
+from mer_tf.frames import RECEPTIVE_FIELD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +32,8 @@ class SignalOptions:
 
     def __post_init__(self):
         if not 0 < self.mocap_rate <= mocap_files.MOCAP_FPS:
-            raise ValueError(f"mocap_rate must be in (0, {mocap_files.MOCAP_FPS:g}], got {self.mocap_rate}")
+            raise ValueError(f"mocap_rate must be in (0, {mocap_files.MOCAP_FPS:g}], got "
+                             f"{self.mocap_rate}")
         if self.mocap_chunks < 1:
             raise ValueError(f"mocap_chunks must be positive, got {self.mocap_chunks}")
 
@@ -84,7 +86,8 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
         try:
             samples = _utterance_audio(dialog, utterance, dialog_audio, notes)
         except DataError as error:
-            policy.report(DataError(error.path, error.message, error.line, (utterance.utterance_id,)))
+            ids = (utterance.utterance_id,)
+            policy.report(DataError(error.path, error.message, error.line, ids))
             continue
         _note_degraded(dialog.dialog_id, utterance, samples, tracks, notes)
         frames = {}
@@ -114,7 +117,7 @@ def _note_degraded(dialog_id: str, utterance: Utterance, samples: np.ndarray, tr
                    notes: DialogNotes) -> None:
     if not utterance.transcript.strip():
         notes.count(dialog_id, "empty_transcripts")
-    if samples.size < audio_io.WAV2VEC2_RECEPTIVE_FIELD:
+    if samples.size < RECEPTIVE_FIELD:
         notes.count(dialog_id, "audio_shorter_than_one_frame")
     last_frame = 1.0 / mocap_files.MOCAP_FPS
     for track in tracks.values():

@@ -20,8 +20,12 @@ import dataclasses
 
 from mer_tf import storage
 from mer_tf.data.errors import DataError, ErrorPolicy
-from mer_tf.data.iemocap_files import (dialog_kind, parse_dialog_id, read_evaluation,
-                                       read_transcriptions)
+from mer_tf.data.iemocap_files import (
+    dialog_kind,
+    parse_dialog_id,
+    read_evaluation,
+    read_transcriptions,
+)
 
 MOCAP_STREAMS = ("head", "hand", "rotated")
 
@@ -100,7 +104,8 @@ class Dialog:
                 *(self.sentence_wav_path(u.utterance_id) for u in self.utterances)]
 
     def sentence_wav_path(self, utterance_id: str) -> str:
-        return storage.join(self.session_dir, "sentences", "wav", self.dialog_id, f"{utterance_id}.wav")
+        return storage.join(self.session_dir, "sentences", "wav", self.dialog_id,
+                            f"{utterance_id}.wav")
 
     def mocap_path(self, stream: str) -> str:
         name = MOCAP_FILE_QUIRKS.get(self.dialog_id, self.dialog_id)
@@ -162,11 +167,13 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
     for record in records:
         uid = record.utterance_id
         if uid in seen:
-            policy.report(DataError(eval_path, f"utterance {uid} is labelled twice", record.line, (uid,)))
+            policy.report(DataError(eval_path, f"utterance {uid} is labelled twice", record.line,
+                                    (uid,)))
             continue
         seen.add(uid)
         if uid not in texts:
-            where = transcript_path if storage.exists(transcript_path) else transcript_path + " (missing file)"
+            where = (transcript_path if storage.exists(transcript_path)
+                     else transcript_path + " (missing file)")
             policy.report(DataError(where, f"no transcript for labelled utterance {uid} "
                                            f"({eval_path}:{record.line})", None, (uid,)))
             continue
@@ -180,7 +187,8 @@ def _index_dialog(dialog_id, session, wearer, session_dir, eval_path, policy) ->
     return Dialog(dialog_id, session, session_dir, utterances, notes)
 
 
-def index_release(root: str, policy: ErrorPolicy, sessions=(1, 2, 3, 4, 5)) -> dict[int, list[Dialog]]:
+def index_release(root: str, policy: ErrorPolicy,
+                  sessions=(1, 2, 3, 4, 5)) -> dict[int, list[Dialog]]:
     """Session number -> dialogs, for every session folder present under `root`."""
     index = {}
     for number, session_dir in find_sessions(root, sessions):

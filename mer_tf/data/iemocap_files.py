@@ -48,7 +48,8 @@ def parse_dialog_id(dialog_id: str, path: str = "<dialog id>", line: int | None 
     """Returns (session number, marker wearer gender) or raises DataError."""
     match = _DIALOG_RE.match(dialog_id)
     if not match:
-        raise DataError(path, f"{dialog_id!r} is not an IEMOCAP dialog id (like Ses01F_impro01)", line)
+        raise DataError(path, f"{dialog_id!r} is not an IEMOCAP dialog id (like Ses01F_impro01)",
+                        line)
     return int(match["session"]), match["wearer"]
 
 
@@ -153,7 +154,8 @@ def read_transcriptions(path: str, dialog_id: str, policy: ErrorPolicy,
         match = _TRANSCRIPT_RE.match(line)
         if not match:
             policy.report(DataError(path, "malformed transcription line; expected "
-                                          f"'UTTERANCE_ID [START-END]: TEXT', got {line!r}", number))
+                                          f"'UTTERANCE_ID [START-END]: TEXT', got {line!r}",
+                                    number))
             continue
         try:
             dialog, _ = split_utterance_id(match["id"], path, number)

@@ -42,4 +42,5 @@ def get_label_set(name: str) -> LabelSet:
     try:
         return LABEL_SETS[name]
     except KeyError:
-        raise ValueError(f"unknown label set {name!r}; choose one of {sorted(LABEL_SETS)}") from None
+        raise ValueError(f"unknown label set {name!r}; choose one of "
+                         f"{sorted(LABEL_SETS)}") from None

@@ -23,7 +23,8 @@ def excluded_counts(index, label_set) -> dict:
     """Per session, labelled utterances whose code is outside the label set."""
     return {
         str(session): dict(sorted(Counter(
-            u.emotion for d in dialogs for u in d.utterances if label_set.class_of(u.emotion) is None
+            u.emotion for d in dialogs for u in d.utterances
+            if label_set.class_of(u.emotion) is None
         ).items()))
         for session, dialogs in sorted(index.items())
     }

@@ -159,7 +159,8 @@ def frames_view(times: np.ndarray, values: np.ndarray, start: float, end: float,
     return _binned_nanmean(values, bounds)
 
 
-def chunks_view(values: np.ndarray, num_chunks: int = PAPER_CHUNKS) -> tuple[np.ndarray, np.ndarray]:
+def chunks_view(values: np.ndarray,
+                num_chunks: int = PAPER_CHUNKS) -> tuple[np.ndarray, np.ndarray]:
     """The paper's view: `num_chunks` equal splits (as np.array_split), each averaged.
 
     Returns (values [num_chunks, D], present [num_chunks]) where a chunk is

@@ -81,7 +81,8 @@ def open_out_dir(config, state_dir: str) -> None:
     if storage.exists(settings_path):
         previous = storage.read_json(settings_path)
         if previous != config.settings():
-            changed = sorted(k for k in config.settings() if previous.get(k) != config.settings()[k])
+            current = config.settings()
+            changed = sorted(k for k in current if previous.get(k) != current[k])
             raise ValueError(
                 f"{config.out_dir} holds data prepared with other settings ({', '.join(changed)}); "
                 "use another --out, or --overwrite to rebuild it")

@@ -21,12 +21,12 @@ import sys
 from collections import Counter
 
 from mer_tf import faults, locking, storage
+from mer_tf.data import out_folder
+from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog, index_release
 from mer_tf.data.labels import get_label_set
-from mer_tf.data.corpus import INDEX, MANIFEST
-from mer_tf.data import out_folder
 from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION, encode_example
 

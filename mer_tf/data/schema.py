@@ -6,7 +6,7 @@ parses far faster than float lists; shapes travel beside them.
 | key | type | meaning |
 | --- | --- | --- |
 | utterance_id, dialog | bytes | `Ses01F_impro01_F000`, `Ses01F_impro01` |
-| dialog_kind, script | bytes | `impro` or `script`; the play and part (`script01_1`, "" if improvised) |
+| dialog_kind, script | bytes | `impro` or `script`; the play and part (`script01_1`; "") |
 | session | int64 | 1..5 |
 | speaker | bytes | speaking actor, `Ses01F` (session + gender of the utterance suffix) |
 | speaker_gender, mocap_wearer | bytes | `F`/`M`: who speaks, who wore the markers (dialog id) |

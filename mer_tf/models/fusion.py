@@ -43,7 +43,8 @@ class ModelBuilder:
                                  if config.modality_dropout and len(config.modalities) > 1
                                  else None)
         self.concat = keras.layers.Concatenate(name="fusion_concat")
-        self.fusion = keras.layers.Dense(config.fusion_units, activation="relu", name="fusion_dense")
+        self.fusion = keras.layers.Dense(config.fusion_units, activation="relu",
+                                         name="fusion_dense")
         self.classifier = keras.layers.Dense(config.num_classes, activation="softmax",
                                              dtype="float32", name="classifier")
 

@@ -14,50 +14,6 @@ from keras import ops
 
 PACKAGE = "mer_tf"
 
-# wav2vec2's convolutional feature encoder (wav2vec2-base, HuBERT, WavLM alike):
-# total stride 320 samples, 25 ms receptive field.
-CONV_KERNELS = (10, 3, 3, 3, 3, 2, 2)
-CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
-
-
-def frames_for_samples(samples, kernels=CONV_KERNELS, strides=CONV_STRIDES):
-    """Frames the feature encoder makes from `samples` (int or integer tensor).
-
-    Each VALID convolution maps n -> (n - kernel) // stride + 1; 246 000 -> 768.
-    """
-    n = samples
-    for kernel, stride in zip(kernels, strides):
-        n = (n - kernel) // stride + 1
-    return n
-
-
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class FrameMask(keras.layers.Layer):
-    """Valid-sample counts [batch] -> frame mask [batch, frames] of a conv feature encoder.
-
-    A frame is valid when the samples it was computed from are not padding.
-    """
-
-    def __init__(self, frames: int, kernels=CONV_KERNELS, strides=CONV_STRIDES, **kwargs):
-        super().__init__(**kwargs)
-        self.frames = int(frames)
-        self.kernels = tuple(int(k) for k in kernels)
-        self.strides = tuple(int(s) for s in strides)
-
-    def call(self, lengths):
-        n = ops.cast(lengths, "int32")
-        for kernel, stride in zip(self.kernels, self.strides):
-            n = ops.maximum((n - kernel) // stride + 1, 0)
-        positions = ops.arange(self.frames, dtype="int32")
-        return ops.expand_dims(positions, 0) < ops.expand_dims(n, -1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.frames)
-
-    def get_config(self):
-        return {**super().get_config(), "frames": self.frames, "kernels": list(self.kernels),
-                "strides": list(self.strides)}
-
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MaskedMeanPooling(keras.layers.Layer):

@@ -44,7 +44,7 @@ def tiny_backbones(root: str, texts, audio_seconds: float = 3.0, bert: dict | No
 
 def paper_size_backbones(root: str) -> dict:
     """wav2vec2-base and BERT-base shapes with random weights (for speed and memory)."""
-    from mer_tf.models.bert import SPECIAL_TOKENS
+    from mer_tf.models.towers.bert import SPECIAL_TOKENS
     from mer_tf.testing.wav2vec2_savedmodel import BASE, save_wav2vec2
 
     speech = storage.join(root, "wav2vec2-base-random")

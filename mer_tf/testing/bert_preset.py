@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from mer_tf.models.bert import SPECIAL_TOKENS
+from mer_tf.models.towers.bert import SPECIAL_TOKENS
 
 
 def save_tiny_bert_preset(path: str, texts, vocabulary_size: int = 400, num_layers: int = 2,

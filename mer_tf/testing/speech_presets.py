@@ -46,15 +46,15 @@ def save_hf_speech_checkpoint(path: str, config: dict, seed: int = 0) -> str:
     import numpy as np
     from safetensors.numpy import save_file
 
-    from mer_tf.models.backbones.hf_checkpoint import _resolve, expected_entries, read_config
-    from mer_tf.models.backbones.wav2vec2_family import Wav2Vec2FamilyBackbone
+    from mer_tf.models.speech.hf_checkpoint import _resolve, expected_entries, read_config
+    from mer_tf.models.speech.wav2vec2_encoder import Wav2Vec2FamilyEncoder
 
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     cfg = read_config(os.path.join(path, "config.json"))
     keras.utils.set_random_seed(seed)
-    backbone = Wav2Vec2FamilyBackbone(cfg)
+    backbone = Wav2Vec2FamilyEncoder(cfg)
     backbone.build()
     tensors = {}
     for hf_key, (attr, transform) in expected_entries(cfg).items():

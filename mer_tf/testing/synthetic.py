@@ -40,9 +40,25 @@ from mer_tf.data.iemocap import MOCAP_FILE_QUIRKS, MOCAP_STREAMS
 from mer_tf.data.iemocap_files import dialog_kind
 from mer_tf.data.mocap_files import MOCAP_FPS
 from mer_tf.testing.synthetic_design import (
-    CUE_CLASSES, CUE_OF_CODE, CUE_WORDS, EVALUATOR_NAMES, FEMALE_PITCH, FILLER_WORDS,
-    GENERATOR_VERSION, MOTION_CUES, SPEECH_CUES, STREAM_LINE_2, STREAM_NAMES, STREAM_WIDTHS,
-    VAD_OF_CUE, SyntheticConfig, SyntheticUtterance, _draw_code, actor_baseline, draw_cues)
+    CUE_CLASSES,
+    CUE_OF_CODE,
+    CUE_WORDS,
+    EVALUATOR_NAMES,
+    FEMALE_PITCH,
+    FILLER_WORDS,
+    GENERATOR_VERSION,
+    MOTION_CUES,
+    SPEECH_CUES,
+    STREAM_LINE_2,
+    STREAM_NAMES,
+    STREAM_WIDTHS,
+    VAD_OF_CUE,
+    SyntheticConfig,
+    SyntheticUtterance,
+    _draw_code,
+    actor_baseline,
+    draw_cues,
+)
 
 
 def dialog_ids(session: int, count: int) -> list[str]:
@@ -187,7 +203,8 @@ def _write_transcriptions(session_dir, dialog_id, utterances, rng):
                          f"{rng.choice(['Mmhmm.', 'Yeah.', 'Right.'])}")
             overlaps += 1
         if rng.random() < 0.08:  # a line that names no utterance, as real files hold
-            lines.append(f"{rng.choice(['M', 'F'])}: {rng.choice(['sorry', '[LAUGHTER]', '[BREATHING]'])}")
+            noise = rng.choice(["sorry", "[LAUGHTER]", "[BREATHING]"])
+            lines.append(f"{rng.choice(['M', 'F'])}: {noise}")
     folder = storage.join(session_dir, "dialog", "transcriptions")
     storage.makedirs(folder)
     storage.write_text_atomic(storage.join(folder, f"{dialog_id}.txt"), "\n".join(lines) + "\n")
@@ -218,7 +235,8 @@ def _write_audio(session_dir, dialog_id, utterances, duration, seed, rng):
     for u in utterances:
         actor = actor_baseline(seed, u.session, u.speaker_gender)
         speech = _speech(u.cues[0], u.speaker_gender, actor, u.end - u.start, rng)
-        audio_io.write_wav(storage.join(sentence_dir, f"{u.utterance_id}.wav"), audio_io.to_int16(speech))
+        audio_io.write_wav(storage.join(sentence_dir, f"{u.utterance_id}.wav"),
+                           audio_io.to_int16(speech))
         lo = int(round(u.start * rate))
         own, other = (0, 1) if u.speaker_gender == "F" else (1, 0)
         dialog_audio[lo:lo + speech.size, own] += speech

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from mer_tf.models.layers import CONV_KERNELS, CONV_STRIDES
+from mer_tf.frames import CONV_KERNELS, CONV_STRIDES
 
 FORM_2021_07 = "2021-07"
 FORM_2021_09 = "2021-09"
@@ -99,7 +99,8 @@ def _build_module(config: Wav2Vec2Config):
             self.pos_conv = (weight([c.pos_conv_kernel, group, h], "encoder/pos_conv_embed/kernel",
                                     c.pos_conv_kernel * group),
                              zeros(h, "encoder/pos_conv_embed/bias"))
-            self.encoder_norm = (ones(h, "encoder/layer_norm/gamma"), zeros(h, "encoder/layer_norm/beta"))
+            self.encoder_norm = (ones(h, "encoder/layer_norm/gamma"),
+                                 zeros(h, "encoder/layer_norm/beta"))
             self.layers = []
             for i in range(c.num_layers):
                 p = f"encoder/layer_{i}"
@@ -113,7 +114,8 @@ def _build_module(config: Wav2Vec2Config):
                     "vb": zeros(h, f"{p}/attention/v_proj/bias"),
                     "ob": zeros(h, f"{p}/attention/out_proj/bias"),
                     "ln1": (ones(h, f"{p}/layer_norm/gamma"), zeros(h, f"{p}/layer_norm/beta")),
-                    "ff1": weight([h, c.intermediate_size], f"{p}/feed_forward/intermediate/kernel", h),
+                    "ff1": weight([h, c.intermediate_size], f"{p}/feed_forward/intermediate/kernel",
+                                  h),
                     "ff1b": zeros(c.intermediate_size, f"{p}/feed_forward/intermediate/bias"),
                     "ff2": weight([c.intermediate_size, h], f"{p}/feed_forward/output/kernel",
                                   c.intermediate_size),

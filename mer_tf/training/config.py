@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import storage
-from mer_tf.config import ModelConfig, from_dict, to_dict
+from mer_tf import presets, storage
+from mer_tf.config import ModelConfig, check_choices, from_dict, setting, to_dict
+from mer_tf.layout import RunLayout
 
 PROTOCOLS = ("session5", "loso")
 VALIDATION_SPLITS = ("speaker", "stratified")
@@ -19,73 +20,86 @@ PRECISIONS = ("off", "auto", "float16", "bfloat16")
 CLASS_WEIGHTS = ("none", "balanced")
 
 
+def _session_list(text: str) -> tuple:
+    return tuple(int(t) for t in str(text).split(",") if t.strip())
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    data_dir: str
-    protocol: str = "session5"  # session5: train 1-4, test 5 (the paper); loso: 5 folds
-    folds: tuple = ()  # loso: test sessions to run (empty: all five)
-    validation: str = "speaker"  # speaker: one held-out training speaker; stratified: a slice
-    validation_fraction: float = 0.1  # stratified only
-    subset: str = "all"  # all | improvised | scripted: the dialogs of every split
-    # keep | drop: drop removes from training and validation every utterance whose
-    # normalised transcript occurs in the fold's test split (a transcript-disjoint protocol)
-    text_overlap: str = "keep"
-    shuffle_buffer: int = 512
-    # what training checks of the shards against the manifest before the first epoch:
-    # checksum (sha256, record counts, each record's session), size, or off
-    verify: str = "checksum"
+    data_dir: str = setting("", "prepared data (python -m experiments.prepare); omitted: the "
+                            "built-in demo corpus and demo backbones")
+    protocol: str = setting("session5", "session5: train on sessions 1-4, test on 5 (the "
+                            "paper); loso: leave one session out, 5 folds", flag="--protocol",
+                            choices=PROTOCOLS)
+    folds: tuple = setting((), "loso only: comma-separated test sessions to run (empty: all)",
+                           flag="--folds", to_field=_session_list)
+    validation: str = setting("speaker", "held-out validation for early stopping and model "
+                              "choice, never the test set: one speaker of the training "
+                              "sessions, or a stratified slice", flag="--validation",
+                              choices=VALIDATION_SPLITS)
+    validation_fraction: float = setting(0.1, "stratified validation: its share of training")
+    subset: str = setting("all", "the dialogs of every split: all, improvised only (a common "
+                          "IEMOCAP protocol: no scripted lines repeated across sessions) or "
+                          "scripted only", flag="--subset", choices=SUBSETS)
+    text_overlap: str = setting("keep", "drop: remove from training and validation every "
+                                "utterance whose transcript (normalised) occurs in the fold's "
+                                "test split, a transcript-disjoint protocol",
+                                flag="--text-overlap", choices=TEXT_OVERLAP)
+    shuffle_buffer: int = setting(512, "training examples shuffled at once")
+    verify: str = setting("checksum", "before the first epoch, check the shards against the "
+                          "manifest: checksum (sha256, record counts, each record's session), "
+                          "size (sizes only: for huge gs:// corpora), or off",
+                          flag="--verify-data", choices=VERIFY_LEVELS)
 
     def __post_init__(self):
-        if self.verify not in VERIFY_LEVELS:
-            raise ValueError(f"verify must be one of {VERIFY_LEVELS}, got {self.verify!r}")
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
-        if self.validation not in VALIDATION_SPLITS:
-            raise ValueError(f"validation must be one of {VALIDATION_SPLITS}")
-        if self.subset not in SUBSETS:
-            raise ValueError(f"subset must be one of {SUBSETS}, got {self.subset!r}")
-        if self.text_overlap not in TEXT_OVERLAP:
-            raise ValueError(f"text_overlap must be one of {TEXT_OVERLAP}")
+        check_choices(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    optimizer: str = "adam"
-    learning_rate: float = 1e-5  # the paper's; heads and fusion
-    backbone_learning_rate: float = 1e-5  # pretrained backbones (the paper's: the same)
-    backbone_warmup_epochs: float = 1.0  # linear ramp of the backbone rate (0: none)
-    batch_size: int = 5  # the paper's
-    epochs: int = 100  # the paper's
-    patience: int = 10  # epochs without improvement of `monitor` before stopping
-    monitor: str = "val_loss"  # val_loss (min) or val_ua / val_accuracy (max)
-    seed: int = 0
-    strategy: str = "auto"
-    tpu: str = ""  # TPU address; empty: from the environment (Colab)
-    mixed_precision: str = "off"  # off | auto | float16 | bfloat16
-    jit_compile: bool = False
-    cache_features: bool = False
-    steps_per_epoch: int = 0  # 0: the whole training split each epoch
-    export: bool = True
-    # TensorFlow's op determinism on (and every seed set): two runs give the same weights
-    deterministic: bool = False
-    # balanced: the loss weighs each class by n / (classes x its count in the training split)
-    class_weight: str = "none"
+    optimizer: str = setting("adam", "the paper's Adam, or SGD / RMSprop for the ablation",
+                             flag="--optimizer", choices=OPTIMIZERS)
+    learning_rate: float = setting(1e-5, "heads and fusion", flag="--learning-rate")
+    backbone_learning_rate: float = setting(
+        1e-5, "pretrained backbones, BERT and wav2vec2 (the demo's untrained stand-ins take the "
+        "heads' rate; 2e-5 once --speech-model or --text-preset names another backbone)",
+        flag="--backbone-learning-rate")
+    backbone_warmup_epochs: float = setting(1.0, "linear warm-up of the backbone rate, in "
+                                            "epochs (0: none)", flag="--backbone-warmup-epochs")
+    batch_size: int = setting(5, "global batch", flag="--batch-size")
+    epochs: int = setting(100, "at most", flag="--epochs")
+    patience: int = setting(10, "stop after this many epochs without a better validation "
+                            "figure", flag="--patience")
+    monitor: str = setting("val_loss", "validation figure for early stopping and the best "
+                           "checkpoint", flag="--monitor",
+                           choices=("val_loss", "val_ua", "val_accuracy"))
+    seed: int = setting(0, "weights, dropout and data order", flag="--seed")
+    strategy: str = setting("auto", "tf.distribute strategy; auto picks TPU, several GPUs, or "
+                            "one device", flag="--strategy", choices=STRATEGIES)
+    tpu: str = setting("", "TPU address (empty: from the environment, e.g. a Colab TPU "
+                       "runtime)", flag="--tpu")
+    mixed_precision: str = setting("off", "float16 on GPU, bfloat16 on TPU/CPU when given "
+                                   "without a value", flag="--mixed-precision",
+                                   choices=PRECISIONS, nargs="?", const="auto")
+    jit_compile: bool = setting(False, "compile steps with XLA", flag="--jit-compile")
+    cache_features: bool = setting(False, "with --freeze: compute frozen towers' outputs once "
+                                   "into TFRecords", flag="--cache-features")
+    steps_per_epoch: int = setting(0, "cap the steps of an epoch (0: the whole training "
+                                   "split)", flag="--steps-per-epoch")
+    export: bool = setting(True, "export a SavedModel (--no-export: skip it)",
+                           flag="--no-export", to_field={True: False})
+    deterministic: bool = setting(False, "TensorFlow's op determinism and every seed: two runs "
+                                  "of one command give the same weights and metrics (slower)",
+                                  flag="--deterministic")
+    class_weight: str = setting("none", "balanced: weigh the loss by the training split's "
+                                "class counts", flag="--class-weight", choices=CLASS_WEIGHTS)
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.mixed_precision not in PRECISIONS:
-            raise ValueError(f"mixed_precision must be one of {PRECISIONS}")
-        if self.monitor not in ("val_loss", "val_ua", "val_accuracy"):
-            raise ValueError("monitor must be val_loss, val_ua or val_accuracy")
+        check_choices(self)
         if not (self.learning_rate > 0 and self.backbone_learning_rate > 0):
             raise ValueError("learning rates must be positive")
         if self.backbone_warmup_epochs < 0:
             raise ValueError("backbone_warmup_epochs must not be negative")
-        if self.class_weight not in CLASS_WEIGHTS:
-            raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be positive")
 
@@ -108,8 +122,27 @@ class RunConfig:
 
     def save(self) -> None:
         storage.makedirs(self.run_dir)
-        storage.write_json_atomic(storage.join(self.run_dir, "config.json"), self.to_dict())
+        storage.write_json_atomic(RunLayout(self.run_dir).config, self.to_dict())
 
     @classmethod
     def load(cls, run_dir: str) -> "RunConfig":
-        return cls.from_dict(storage.read_json(storage.join(run_dir, "config.json")))
+        return cls.from_dict(storage.read_json(RunLayout(run_dir).config))
+
+
+def settings_of(name: str, overrides: dict | None = None) -> dict:
+    """Every setting of a preset: the dataclasses' defaults, the preset laid over them,
+    then `overrides` ({"model": …, "train": …, "data": …})."""
+    base = {"model": to_dict(ModelConfig()), "train": to_dict(TrainConfig()),
+            "data": to_dict(DataConfig())}
+    return presets.merge(presets.merge(base, presets.preset(name)), overrides or {})
+
+
+def run_config(name: str, overrides: dict | None = None, *, experiment: str, run_dir: str,
+               data_dir: str, demo: bool = False):
+    """The one way from a preset and overrides to a RunConfig: the CLI, the benchmarks and
+    the tests all build theirs here."""
+    settings = settings_of(name, overrides)
+    return RunConfig(experiment=experiment, run_dir=run_dir,
+                     model=from_dict(ModelConfig, settings["model"]),
+                     data=from_dict(DataConfig, {**settings["data"], "data_dir": data_dir}),
+                     train=from_dict(TrainConfig, settings["train"]), demo=demo)

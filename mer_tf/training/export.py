@@ -28,7 +28,6 @@ import sys
 from mer_tf import storage
 from mer_tf.layout import FoldLayout
 
-SAVED_MODEL_DIR = "saved_model"
 INFO_FILE = "mer_tf.json"
 
 

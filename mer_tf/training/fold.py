@@ -15,6 +15,7 @@ import warnings
 from mer_tf import storage
 from mer_tf.layout import FoldLayout
 
+
 @dataclasses.dataclass
 class BuiltFold:
     """A fold's model and what was built with it."""

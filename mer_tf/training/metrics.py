@@ -8,7 +8,6 @@ import keras
 import numpy as np
 from keras import ops
 
-
 # Written into every metrics.json, so nobody has to guess how an average was taken.
 AVERAGING = {
     "ua": "mean recall over the classes present in the labels (a class absent from the "
@@ -25,8 +24,13 @@ AVERAGING = {
 
 def classification_metrics(labels, predictions, class_names) -> dict:
     """WA, UA, macro F1, per-class recall and the confusion matrix over the label set."""
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix,
-                                 f1_score, recall_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        recall_score,
+    )
 
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)

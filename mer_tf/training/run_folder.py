@@ -97,7 +97,7 @@ def finished_summary(run_dir: str) -> dict | None:
     run = RunLayout(run_dir)
     if storage.exists(run.summary):
         return storage.read_json(run.summary)
-    legacy = storage.join(run_dir, "metrics.json")
+    legacy = run.legacy_summary
     if storage.exists(legacy):
         summary = storage.read_json(legacy)
         if isinstance(summary.get("folds"), list) and all(

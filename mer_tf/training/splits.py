@@ -84,7 +84,8 @@ def make_folds(data_config, corpus) -> list[Fold]:
         name = "session5" if data_config.protocol == "session5" else f"fold{test[0]}"
         dropped = ()
         if data_config.text_overlap == "drop":
-            tested = {normalise_transcript(r["text"]) for r in corpus.rows(Split(test, kinds=kinds))}
+            tested = {normalise_transcript(r["text"])
+                      for r in corpus.rows(Split(test, kinds=kinds))}
             dropped = tuple(sorted(r["utterance_id"] for r in corpus.rows(Split(train, kinds=kinds))
                                    if normalise_transcript(r["text"]) in tested - {""}))
         if data_config.validation == "speaker":

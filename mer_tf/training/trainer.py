@@ -20,13 +20,17 @@ import time
 
 from mer_tf import faults, locking, storage
 from mer_tf.layout import FoldLayout, RunLayout
-from mer_tf.training.config import RunConfig
-from mer_tf.training.run_folder import (BACKBONES_KEY, add_to_config, finished_summary,
-                                        open_run_dir)
-from mer_tf.training.evaluation import FoldResult
 from mer_tf.training.audit import audit_fold, leakage_line
-from mer_tf.training.summary import (pooled_predictions, run_hparams, summarise, summary_table,
-                                     trial_id)
+from mer_tf.training.config import RunConfig
+from mer_tf.training.evaluation import FoldResult
+from mer_tf.training.run_folder import BACKBONES_KEY, add_to_config, finished_summary, open_run_dir
+from mer_tf.training.summary import (
+    pooled_predictions,
+    run_hparams,
+    summarise,
+    summary_table,
+    trial_id,
+)
 
 log = logging.getLogger("mer_tf.training")
 def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
@@ -138,6 +142,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     from mer_tf.training import workers
     from mer_tf.training.evaluation import evaluate, failure_reasons, write_fold_artefacts
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
+    from mer_tf.training.progress import FoldProgress, latest_commit
 
     started = time.perf_counter()
     own, shared = FoldLayout(directory), FoldLayout(shared_directory or directory)
@@ -153,9 +158,9 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
             file=sys.stderr)
 
     storage.makedirs(directory)
-    tracker = cb.FoldProgress(shared, train_config.monitor, train_config.patience,
+    tracker = FoldProgress(shared, train_config.monitor, train_config.patience,
                               writer=chief)
-    commit = cb.latest_commit(shared)[0]
+    commit = latest_commit(shared)[0]
     if commit is not None and (commit["stopped"] or commit["epochs_done"] >= train_config.epochs):
         tracker.restore()  # training finished before the kill: evaluate and export it
         print(f"{fold.name}: training finished in an earlier run ({commit['epochs_done']} "

@@ -11,7 +11,6 @@ The CNN (`encoder="cnn"`, for comparison): 4 x Conv2D(3x3, stride 2, relu) with
 from __future__ import annotations
 
 import keras
-
 import numpy as np
 
 from mer_tf.config import MocapConfig
@@ -58,7 +57,8 @@ class MocapTower(Tower):
             self.pool = MaskedMeanPooling(name="mocap_pool")
             self.dense = keras.layers.Dense(units, activation="relu", name="mocap_dense")
         else:
-            self.reshape = keras.layers.Reshape((self.frames, self.feature_dim, 1), name="mocap_image")
+            self.reshape = keras.layers.Reshape((self.frames, self.feature_dim, 1),
+                                                name="mocap_image")
             self.convs = [keras.layers.Conv2D(f, 3, strides=2, activation="relu",
                                               name=f"mocap_conv_{i}")
                           for i, f in enumerate(CNN_FILTERS)]

@@ -4,7 +4,8 @@ paper's Flatten -> Dense(128)).
 
 The backbone is the paper's TF-Hub wav2vec2 (last layer only), a Hugging Face
 wav2vec2 / HuBERT / WavLM checkpoint or a keras-hub Whisper preset
-(`mer_tf.models.speech_backbones`). With the mean head the cacheable features are each
+(`mer_tf.models.speech`,
+ one contract for every kind). With the mean head the cacheable features are each
 layer's mean frame [N, H]; with attention pooling or Flatten, every layer's frames and
 the mask. Either way the layer weights sit after the cache, so they train on cached
 features too.
@@ -30,40 +31,25 @@ class SpeechTower(Tower):
     def __init__(self, config: SpeechConfig, units: int, facts, statistics=None):
         import keras
 
-        from mer_tf.models import speech_backbones as sb
-        from mer_tf.models.layers import AttentionPooling, FrameMask, frames_for_samples
+        from mer_tf.models.layers import AttentionPooling
+        from mer_tf.models.speech.kinds import load_speech_backbone
+        from mer_tf.models.speech.states import LayerMix, MaskedStateMeans
 
         super().__init__(config, units, facts, statistics)
         if config.head not in SPEECH_HEADS:
             raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
-        self.kind = sb.speech_backbone_kind(config.handle)
-        self.input_length = int(round(config.input_seconds * SAMPLE_RATE))
-        if self.kind == "tfhub":
-            from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder
-
-            if config.layers != "last":
-                raise ValueError(f"{config.handle}: a TF-Hub SavedModel gives its last layer "
-                                 "only; --speech-layers weighted needs a Hugging Face or "
-                                 "Whisper backbone")
-            self.backbone = self.encoder = Wav2Vec2Encoder(
-                config.handle, trainable=not config.freeze, name="wav2vec2")
-            self.input_length = int(self.encoder.input_length or self.input_length)
-            self.frames = int(self.encoder.convention.frames
-                              or frames_for_samples(self.input_length))
-            self.frame_mask = FrameMask(self.frames, name="speech_frame_mask")
-            self.add_states = sb.AddStatesAxis(name="speech_states")
-            self.hidden, self.num_states = int(self.encoder.hidden_size), 1
-        else:
-            cls = sb.HFSpeechEncoder if self.kind == "hf" else sb.WhisperSpeechStates
-            options = ({"freeze_feature_encoder": config.freeze_feature_encoder}
-                       if self.kind == "hf" else {})
-            self.backbone = self.encoder = cls(config.handle, trainable=not config.freeze,
-                                               name="speech_backbone", **options)
-            self.frames = self.backbone.frames_for(self.input_length)
-            self.hidden, self.num_states = self.backbone.hidden_size, self.backbone.num_states
-        self.mix = sb.LayerMix(config.layers, name="speech_layer_mix")
+        self.backbone = load_speech_backbone(config)
+        if config.layers != "last" and self.backbone.num_states == 1:
+            raise ValueError(f"{config.handle}: this backbone gives its last layer only; "
+                             "--speech-layers weighted needs a Hugging Face or Whisper backbone")
+        # a backbone that fixes its input length (TF-Hub) decides it; others read input_seconds
+        self.input_length = int(self.backbone.input_length
+                                or round(config.input_seconds * SAMPLE_RATE))
+        self.frames = self.backbone.frames_for(self.input_length)
+        self.hidden, self.num_states = self.backbone.hidden_size, self.backbone.num_states
+        self.mix = LayerMix(config.layers, name="speech_layer_mix")
         if config.head == "mean":
-            self.pool = sb.MaskedStateMeans(name="speech_pool")
+            self.pool = MaskedStateMeans(name="speech_pool")
             self.dense = keras.layers.Dense(units, activation="relu", name="speech_dense")
         elif config.head == "attention":
             self.pool = AttentionPooling(name="speech_pool")
@@ -101,11 +87,7 @@ class SpeechTower(Tower):
 
     def features(self, raw: dict) -> dict:
         """Every layer's states (one layer for TF-Hub) and the frame mask, or their means."""
-        if self.kind == "tfhub":
-            states = self.add_states(self.encoder(raw["waveform"]))
-            mask = self.frame_mask(raw["waveform_length"])
-        else:
-            states, mask = self.backbone(raw["waveform"], raw["waveform_length"])
+        states, mask = self.backbone(raw["waveform"], raw["waveform_length"])
         if self.config.head == "mean":
             return {"speech_features": self.pool(states, mask)}
         return {"speech_frames": states, "speech_frame_mask": mask}
@@ -119,19 +101,18 @@ class SpeechTower(Tower):
         return self.dense(self.pool(frames))
 
     def cache_key(self):
-        key = [self.config.handle, self.config.head, self.input_length]
-        return key if self.kind == "tfhub" else [*key, self.kind, self.num_states]
+        return [self.config.handle, self.config.head, self.input_length,
+                *self.backbone.cache_key()]
 
     def describe(self) -> dict:
         """What the loaded backbone turned out to be, for config.json: with the audio it
         actually reads (a TF-Hub SavedModel fixes its own length, whatever
         `model.speech.input_seconds` says)."""
-        facts = ({**self.backbone.describe(), "layers": self.config.layers}
-                 if self.kind != "tfhub" else dict(self.encoder.describe()))
-        facts["input_length"] = self.input_length
-        facts["input_seconds"] = round(self.input_length / SAMPLE_RATE, 6)
-        if self.kind == "tfhub" and facts["input_seconds"] != self.config.input_seconds:
-            facts["input_seconds_note"] = ("this SavedModel takes a fixed length, so "
+        facts = {**self.backbone.describe(), "layers": self.config.layers,
+                 "input_length": self.input_length,
+                 "input_seconds": round(self.input_length / SAMPLE_RATE, 6)}
+        if self.backbone.input_length and facts["input_seconds"] != self.config.input_seconds:
+            facts["input_seconds_note"] = ("this backbone takes a fixed length, so "
                                            "model.speech.input_seconds does not apply")
         return facts
 

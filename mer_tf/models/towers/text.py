@@ -23,8 +23,8 @@ class TextTower(Tower):
     def __init__(self, config: TextConfig, units: int, facts, statistics=None):
         import keras
 
-        from mer_tf.models.bert import load_bert_backbone
         from mer_tf.models.layers import FirstToken
+        from mer_tf.models.towers.bert import load_bert_backbone
 
         super().__init__(config, units, facts, statistics)
         self.backbone = load_bert_backbone(config.preset, name="bert")
@@ -46,7 +46,7 @@ class TextTower(Tower):
     def preprocessor(self):
         """keras-hub's BERT preprocessor of the preset (loaded on first use)."""
         if self._preprocessor is None:
-            from mer_tf.models.bert import load_text_preprocessor
+            from mer_tf.models.towers.bert import load_text_preprocessor
 
             self._preprocessor = load_text_preprocessor(self.config.preset,
                                                         self.sequence_length)

@@ -1,6 +1,7 @@
-"""Builds a `Wav2Vec2FamilyBackbone` from a local Hugging Face checkpoint, offline and strictly.
+"""Builds a `Wav2Vec2FamilyEncoder` from a local Hugging Face checkpoint, offline and strictly.
 
-    backbone = load_hf_speech_checkpoint("path/to/wavlm-base-plus")  # config.json + model.safetensors
+    # config.json + model.safetensors
+    backbone = load_hf_speech_checkpoint("path/to/wavlm-base-plus")
 
 `config.json`'s `model_type` must be wav2vec2, hubert or wavlm. The weights are read with
 `safetensors.numpy` (no torch). Name mapping (`NAME_MAP` below, HF key -> attribute path
@@ -35,18 +36,26 @@ import numpy as np
 
 SUPPORTED_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm")
 IGNORED_KEYS = ("masked_spec_embed",)
-HEAD_PREFIXES = ("lm_head.", "quantizer.", "project_hid.", "project_q.", "projector.", "classifier.",
-                 "layer_weights", "tdnn.", "feature_extractor.", "objective.", "label_embeddings_concat",
-                 "final_proj.", "dropout_features")
+HEAD_PREFIXES = ("lm_head.", "quantizer.", "project_hid.", "project_q.", "projector.",
+                 "classifier.", "layer_weights", "tdnn.", "feature_extractor.", "objective.",
+                 "label_embeddings_concat", "final_proj.", "dropout_features")
 WEIGHT_NORM_FORMS = (("parametrizations.weight.original0", "parametrizations.weight.original1"),
                      ("weight_g", "weight_v"), ("weight",))
+_LAYER_LINEARS = (("attention.q_proj", "attention.q_proj"),
+                  ("attention.k_proj", "attention.k_proj"),
+                  ("attention.v_proj", "attention.v_proj"),
+                  ("attention.out_proj", "attention.out_proj"),
+                  ("feed_forward.intermediate_dense", "intermediate_dense"),
+                  ("feed_forward.output_dense", "output_dense"))
+_CONV = "feature_extractor.conv_layers.{i}"
+_LAYER, _OURS = "encoder.layers.{j}", "encoder_layers.{j}"
 
 # (HF key template, our attribute path template, transform, when it applies)
 NAME_MAP = (
-    ("feature_extractor.conv_layers.{i}.conv.weight", "feature_encoder.convs.{i}.kernel", "conv", "always"),
-    ("feature_extractor.conv_layers.{i}.conv.bias", "feature_encoder.convs.{i}.bias", "copy", "conv_bias"),
-    ("feature_extractor.conv_layers.{i}.layer_norm.weight", "feature_encoder.norms.{i}.gamma", "copy", "conv_norm"),
-    ("feature_extractor.conv_layers.{i}.layer_norm.bias", "feature_encoder.norms.{i}.beta", "copy", "conv_norm"),
+    (f"{_CONV}.conv.weight", "feature_encoder.convs.{i}.kernel", "conv", "always"),
+    (f"{_CONV}.conv.bias", "feature_encoder.convs.{i}.bias", "copy", "conv_bias"),
+    (f"{_CONV}.layer_norm.weight", "feature_encoder.norms.{i}.gamma", "copy", "conv_norm"),
+    (f"{_CONV}.layer_norm.bias", "feature_encoder.norms.{i}.beta", "copy", "conv_norm"),
     ("feature_projection.layer_norm.weight", "projection_norm.gamma", "copy", "proj_norm"),
     ("feature_projection.layer_norm.bias", "projection_norm.beta", "copy", "proj_norm"),
     ("feature_projection.projection.weight", "projection.kernel", "linear", "always"),
@@ -56,36 +65,31 @@ NAME_MAP = (
     ("encoder.layer_norm.weight", "encoder_norm.gamma", "copy", "always"),
     ("encoder.layer_norm.bias", "encoder_norm.beta", "copy", "always"),
 ) + tuple(
-    (f"encoder.layers.{{j}}.{hf}.weight", f"encoder_layers.{{j}}.{ours}.kernel", "linear", "always")
-    for hf, ours in (("attention.q_proj", "attention.q_proj"), ("attention.k_proj", "attention.k_proj"),
-                     ("attention.v_proj", "attention.v_proj"), ("attention.out_proj", "attention.out_proj"),
-                     ("feed_forward.intermediate_dense", "intermediate_dense"),
-                     ("feed_forward.output_dense", "output_dense"))
+    (f"{_LAYER}.{hf}.weight", f"{_OURS}.{ours}.kernel", "linear", "always")
+    for hf, ours in _LAYER_LINEARS
 ) + tuple(
-    (f"encoder.layers.{{j}}.{hf}.bias", f"encoder_layers.{{j}}.{ours}.bias", "copy", "always")
-    for hf, ours in (("attention.q_proj", "attention.q_proj"), ("attention.k_proj", "attention.k_proj"),
-                     ("attention.v_proj", "attention.v_proj"), ("attention.out_proj", "attention.out_proj"),
-                     ("feed_forward.intermediate_dense", "intermediate_dense"),
-                     ("feed_forward.output_dense", "output_dense"))
+    (f"{_LAYER}.{hf}.bias", f"{_OURS}.{ours}.bias", "copy", "always")
+    for hf, ours in _LAYER_LINEARS
 ) + (
-    ("encoder.layers.{j}.layer_norm.weight", "encoder_layers.{j}.layer_norm.gamma", "copy", "always"),
-    ("encoder.layers.{j}.layer_norm.bias", "encoder_layers.{j}.layer_norm.beta", "copy", "always"),
-    ("encoder.layers.{j}.final_layer_norm.weight", "encoder_layers.{j}.final_layer_norm.gamma", "copy", "always"),
-    ("encoder.layers.{j}.final_layer_norm.bias", "encoder_layers.{j}.final_layer_norm.beta", "copy", "always"),
-    ("encoder.layers.{j}.attention.gru_rel_pos_const", "encoder_layers.{j}.attention.gru_rel_pos_const", "copy",
+    (f"{_LAYER}.layer_norm.weight", f"{_OURS}.layer_norm.gamma", "copy", "always"),
+    (f"{_LAYER}.layer_norm.bias", f"{_OURS}.layer_norm.beta", "copy", "always"),
+    (f"{_LAYER}.final_layer_norm.weight", f"{_OURS}.final_layer_norm.gamma", "copy", "always"),
+    (f"{_LAYER}.final_layer_norm.bias", f"{_OURS}.final_layer_norm.beta", "copy", "always"),
+    (f"{_LAYER}.attention.gru_rel_pos_const", f"{_OURS}.attention.gru_rel_pos_const", "copy",
      "wavlm"),
-    ("encoder.layers.{j}.attention.gru_rel_pos_linear.weight",
-     "encoder_layers.{j}.attention.gru_rel_pos_linear.kernel", "linear", "wavlm"),
-    ("encoder.layers.{j}.attention.gru_rel_pos_linear.bias",
-     "encoder_layers.{j}.attention.gru_rel_pos_linear.bias", "copy", "wavlm"),
-    ("encoder.layers.{j}.attention.rel_attn_embed.weight", "encoder_layers.{j}.attention.rel_attn_embed", "copy",
+    (f"{_LAYER}.attention.gru_rel_pos_linear.weight",
+     f"{_OURS}.attention.gru_rel_pos_linear.kernel", "linear", "wavlm"),
+    (f"{_LAYER}.attention.gru_rel_pos_linear.bias", f"{_OURS}.attention.gru_rel_pos_linear.bias",
+     "copy", "wavlm"),
+    (f"{_LAYER}.attention.rel_attn_embed.weight", f"{_OURS}.attention.rel_attn_embed", "copy",
      "wavlm_first_layer"),
 )
 
 # HF config defaults for fields that older config.json files may omit.
 CONFIG_DEFAULTS = dict(
-    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, hidden_act="gelu",
-    layer_norm_eps=1e-5, feat_extract_norm="group", feat_extract_activation="gelu", conv_bias=False,
+    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+    hidden_act="gelu", layer_norm_eps=1e-5, feat_extract_norm="group",
+    feat_extract_activation="gelu", conv_bias=False,
     conv_dim=(512,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
     num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16, do_stable_layer_norm=False,
     feat_proj_layer_norm=True, num_buckets=320, max_bucket_distance=800,
@@ -93,12 +97,14 @@ CONFIG_DEFAULTS = dict(
 
 
 def read_config(config_path):
-    """The backbone's config fields from a HF `config.json`; unsupported variants raise ValueError."""
+    """The backbone's config fields from a HF `config.json`; unsupported variants raise
+    ValueError."""
     with open(config_path) as f:
         raw = json.load(f)
     model_type = raw.get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
-        raise ValueError(f"{config_path}: field 'model_type' is {model_type!r}; supported: {SUPPORTED_MODEL_TYPES}")
+        raise ValueError(f"{config_path}: field 'model_type' is {model_type!r}; supported: "
+                         f"{SUPPORTED_MODEL_TYPES}")
     cfg = {k: raw.get(k, v) for k, v in CONFIG_DEFAULTS.items()}
     cfg["model_type"] = model_type
     if model_type != "hubert":
@@ -107,7 +113,8 @@ def read_config(config_path):
         cfg[k] = [int(v) for v in cfg[k]]
     problems = {
         "feat_extract_norm": cfg["feat_extract_norm"] not in ("group", "layer"),
-        "conv_stride": not (len(cfg["conv_dim"]) == len(cfg["conv_kernel"]) == len(cfg["conv_stride"])
+        "conv_stride": not (len(cfg["conv_dim"]) == len(cfg["conv_kernel"])
+                            == len(cfg["conv_stride"])
                             == raw.get("num_feat_extract_layers", len(cfg["conv_dim"]))),
         "add_adapter": bool(raw.get("add_adapter", False)),
         "adapter_attn_dim": raw.get("adapter_attn_dim") is not None,
@@ -115,7 +122,8 @@ def read_config(config_path):
     }
     for field, bad in problems.items():
         if bad:
-            raise ValueError(f"{config_path}: field {field!r} = {raw.get(field)!r} is not supported")
+            raise ValueError(f"{config_path}: field {field!r} = {raw.get(field)!r} is not "
+                             "supported")
     return cfg
 
 
@@ -158,8 +166,9 @@ def _fold_weight_norm(tensors, base, path):
             g, v = (tensors[k].astype(np.float32) for k in keys)
             norm = np.sqrt(np.sum(np.square(v), axis=(0, 1), keepdims=True))
             if g.ndim != 3 or g.shape[2] != v.shape[2]:
-                raise ValueError(f"{path}: key {keys[0]!r} has shape {g.shape}; expected (1, 1, {v.shape[2]}) "
-                                 "(weight norm over the kernel axis, dim=2)")
+                raise ValueError(f"{path}: key {keys[0]!r} has shape {g.shape}; expected "
+                                 f"(1, 1, {v.shape[2]}) (weight norm over the kernel axis, "
+                                 "dim=2)")
             return g * v / norm, used
     raise ValueError(f"{path}: missing key {base}.parametrizations.weight.original0/original1 "
                      f"(or {base}.weight_g/weight_v, or {base}.weight)")
@@ -178,12 +187,14 @@ def _strip_prefix(tensors, model_type, path):
         if k.startswith(prefix):
             out[k[len(prefix):]] = v
         elif not k.startswith(HEAD_PREFIXES):
-            raise ValueError(f"{path}: unknown key {k!r} (neither under {prefix!r} nor a known head)")
+            raise ValueError(f"{path}: unknown key {k!r} (neither under {prefix!r} nor a known "
+                             "head)")
     return out
 
 
 def read_do_normalize(directory):
-    """`do_normalize` of `directory`/preprocessor_config.json (HF's feature extractor), False if absent."""
+    """`do_normalize` of `directory`/preprocessor_config.json (HF's feature extractor), False
+    if absent."""
     path = os.path.join(directory, "preprocessor_config.json")
     if not os.path.exists(path):
         return False
@@ -196,24 +207,26 @@ def read_do_normalize(directory):
 
 def load_hf_speech_checkpoint(directory, freeze_feature_encoder=True, mask_group_norm=True,
                               normalize_waveforms=None):
-    """A built `Wav2Vec2FamilyBackbone` with the weights of `directory`/model.safetensors.
+    """A built `Wav2Vec2FamilyEncoder` with the weights of `directory`/model.safetensors.
 
     normalize_waveforms: None (default) follows `do_normalize` of the checkpoint's
     `preprocessor_config.json` (False without one), so the backbone takes raw waveforms
     the way HF's feature extractor + model pipeline does; True / False force it."""
     from safetensors.numpy import load_file
 
-    from mer_tf.models.backbones.wav2vec2_family import Wav2Vec2FamilyBackbone
+    from mer_tf.models.speech.wav2vec2_encoder import Wav2Vec2FamilyEncoder
 
     cfg = read_config(os.path.join(directory, "config.json"))
     path = os.path.join(directory, "model.safetensors")
     if not os.path.exists(path):
-        raise ValueError(f"{path}: not found (only safetensors checkpoints are read; no pytorch_model.bin)")
+        raise ValueError(f"{path}: not found (only safetensors checkpoints are read; no "
+                         "pytorch_model.bin)")
     tensors = _strip_prefix(load_file(path), cfg["model_type"], path)
     if normalize_waveforms is None:
         normalize_waveforms = read_do_normalize(directory)
-    backbone = Wav2Vec2FamilyBackbone(cfg, freeze_feature_encoder=freeze_feature_encoder,
-                                      mask_group_norm=mask_group_norm, normalize_waveforms=normalize_waveforms)
+    backbone = Wav2Vec2FamilyEncoder(cfg, freeze_feature_encoder=freeze_feature_encoder,
+                                     mask_group_norm=mask_group_norm,
+                                     normalize_waveforms=normalize_waveforms)
     backbone.build()
     used, assigned = set(IGNORED_KEYS), set()
     for hf_key, (attr, transform) in expected_entries(cfg).items():
@@ -230,14 +243,15 @@ def load_hf_speech_checkpoint(directory, freeze_feature_encoder=True, mask_group
         variable = _resolve(backbone, attr)
         value = _TRANSFORMS[transform](np.asarray(array, dtype=np.float32))
         if tuple(value.shape) != tuple(variable.shape):
-            raise ValueError(f"{path}: key {hf_key!r} has shape {tuple(array.shape)}, which does not fit "
-                             f"{attr} {tuple(variable.shape)} (after the '{transform}' transform)")
+            raise ValueError(f"{path}: key {hf_key!r} has shape {tuple(array.shape)}, which "
+                             f"does not fit {attr} {tuple(variable.shape)} (after the "
+                             f"'{transform}' transform)")
         variable.assign(value)
         assigned.add(id(variable))
     unknown = sorted(set(tensors) - used)
     if unknown:
-        raise ValueError(f"{path}: unknown key {unknown[0]!r}" + (f" (and {len(unknown) - 1} more: {unknown[1:6]})"
-                                                                 if len(unknown) > 1 else ""))
+        more = f" (and {len(unknown) - 1} more: {unknown[1:6]})" if len(unknown) > 1 else ""
+        raise ValueError(f"{path}: unknown key {unknown[0]!r}{more}")
     left = [v.path for v in backbone.weights if id(v) not in assigned]
     if left:  # a bug in NAME_MAP, not in the file
         raise RuntimeError(f"NAME_MAP leaves backbone variables unassigned: {left}")

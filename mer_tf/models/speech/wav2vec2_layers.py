@@ -1,6 +1,6 @@
 """The layers of the wav2vec2 family (wav2vec2, HuBERT, WavLM) in Keras 3: the conv
 feature encoder, the positional convolution, self-attention (with WavLM's gated relative
-position bias) and the transformer layer. `wav2vec2_family` assembles them.
+position bias) and the transformer layer. `wav2vec2_encoder` assembles them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import math
 import keras
 import numpy as np
 from keras import ops
+
+from mer_tf.frames import frames_for_samples
 
 _ACTIVATIONS = {
     "gelu": lambda x: keras.activations.gelu(x, approximate=False),
@@ -28,17 +30,11 @@ def activation(name):
     return _ACTIVATIONS[name]
 
 
-def feat_extract_output_lengths(lengths, conv_kernel, conv_stride):
-    """HF `_get_feat_extract_output_lengths`: floor((n - kernel) / stride) + 1 per conv layer."""
-    for kernel, stride in zip(conv_kernel, conv_stride):
-        lengths = ops.floor_divide(lengths - kernel, stride) + 1
-    return lengths
-
-
 def zero_mean_unit_var_norm(waveforms, sample_lengths):
     """HF `Wav2Vec2FeatureExtractor(do_normalize=True)`: each waveform's valid samples to zero
     mean and unit variance (population variance + 1e-7); padded samples become 0."""
-    valid = ops.cast(ops.arange(ops.shape(waveforms)[1])[None, :] < sample_lengths[:, None], waveforms.dtype)
+    valid = ops.cast(ops.arange(ops.shape(waveforms)[1])[None, :] < sample_lengths[:, None],
+                     waveforms.dtype)
     count = ops.maximum(ops.sum(valid, axis=1, keepdims=True), 1.0)
     mean = ops.sum(waveforms * valid, axis=1, keepdims=True) / count
     var = ops.sum(ops.square(waveforms - mean) * valid, axis=1, keepdims=True) / count
@@ -89,14 +85,17 @@ class ChannelGroupNorm(keras.layers.Layer):
 
 
 class FeatureEncoder(keras.layers.Layer):
-    """The convolutional feature encoder (HF `feature_extractor`): [B, S] -> [B, T, conv_dim[-1]]."""
+    """The convolutional feature encoder (HF `feature_extractor`): [B, S] ->
+    [B, T, conv_dim[-1]]."""
 
     def __init__(self, cfg, mask_group_norm=True, **kwargs):
         super().__init__(**kwargs)
         self.cfg, self.mask_group_norm = cfg, mask_group_norm
         self.act = activation(cfg["feat_extract_activation"])
-        self.convs = [keras.layers.Conv1D(dim, k, strides=s, use_bias=cfg["conv_bias"], name=f"conv_{i}")
-                      for i, (dim, k, s) in enumerate(zip(cfg["conv_dim"], cfg["conv_kernel"], cfg["conv_stride"]))]
+        geometry = zip(cfg["conv_dim"], cfg["conv_kernel"], cfg["conv_stride"])
+        self.convs = [keras.layers.Conv1D(dim, k, strides=s, use_bias=cfg["conv_bias"],
+                                          name=f"conv_{i}")
+                      for i, (dim, k, s) in enumerate(geometry)]
         if cfg["feat_extract_norm"] == "group":
             self.norms = [ChannelGroupNorm(name="norm_0")]
         else:
@@ -119,8 +118,8 @@ class FeatureEncoder(keras.layers.Layer):
                 if isinstance(self.norms[i], ChannelGroupNorm):
                     valid = None
                     if self.mask_group_norm:
-                        lengths = feat_extract_output_lengths(
-                            sample_lengths, self.cfg["conv_kernel"][:1], self.cfg["conv_stride"][:1])
+                        lengths = frames_for_samples(sample_lengths, self.cfg["conv_kernel"][:1],
+                                                     self.cfg["conv_stride"][:1])
                         valid = ops.arange(ops.shape(x)[1])[None, :] < lengths[:, None]
                     x = self.norms[i](x, valid=valid)
                 else:
@@ -135,8 +134,8 @@ class PositionalConvEmbedding(keras.layers.Layer):
     def __init__(self, cfg, **kwargs):
         super().__init__(**kwargs)
         self.width = cfg["num_conv_pos_embeddings"]
-        self.conv = keras.layers.Conv1D(cfg["hidden_size"], self.width, groups=cfg["num_conv_pos_embedding_groups"],
-                                        name="conv")
+        self.conv = keras.layers.Conv1D(cfg["hidden_size"], self.width,
+                                        groups=cfg["num_conv_pos_embedding_groups"], name="conv")
         self.act = activation(cfg["feat_extract_activation"])
 
     def build(self, input_shape):
@@ -167,21 +166,23 @@ class SelfAttention(keras.layers.Layer):
             getattr(self, n).build((None, None, self.hidden))
         if self.relative:
             self.gru_rel_pos_linear.build((None, None, None, self.head_dim))
-            self.gru_rel_pos_const = self.add_weight(shape=(1, self.heads, 1, 1), initializer="ones",
-                                                     name="gru_rel_pos_const")
+            self.gru_rel_pos_const = self.add_weight(shape=(1, self.heads, 1, 1),
+                                                     initializer="ones", name="gru_rel_pos_const")
             if self.has_bias_table:
-                self.rel_attn_embed = self.add_weight(shape=(self.num_buckets, self.heads), name="rel_attn_embed")
+                self.rel_attn_embed = self.add_weight(shape=(self.num_buckets, self.heads),
+                                                      name="rel_attn_embed")
 
     def _split(self, x, b, t):
         return ops.transpose(ops.reshape(x, (b, t, self.heads, self.head_dim)), (0, 2, 1, 3))
 
     def compute_bias(self, t):
         """[heads, T, T] ungated relative position bias (first WavLM layer only)."""
-        table = ops.convert_to_tensor(relative_position_bucket_table(self.num_buckets, self.max_distance))
+        table = ops.convert_to_tensor(relative_position_bucket_table(self.num_buckets,
+                                                                     self.max_distance))
         pos = ops.arange(t)
         rel = pos[None, :] - pos[:, None]  # memory - context
-        bucket = ops.where(rel > 0, self.num_buckets // 2, 0) + ops.take(table, ops.minimum(ops.abs(rel),
-                                                                                          self.max_distance))
+        distance = ops.minimum(ops.abs(rel), self.max_distance)
+        bucket = ops.where(rel > 0, self.num_buckets // 2, 0) + ops.take(table, distance)
         return ops.transpose(ops.take(self.rel_attn_embed, bucket, axis=0), (2, 0, 1))
 
     def call(self, x, frame_mask, position_bias=None):
@@ -214,17 +215,21 @@ class EncoderLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden, self.stable = cfg["hidden_size"], cfg["do_stable_layer_norm"]
         wavlm = cfg["model_type"] == "wavlm"
-        self.attention = SelfAttention(cfg, relative=wavlm, has_bias_table=wavlm and index == 0, name="attention")
+        self.attention = SelfAttention(cfg, relative=wavlm, has_bias_table=wavlm and index == 0,
+                                       name="attention")
         eps = cfg["layer_norm_eps"]
         self.layer_norm = keras.layers.LayerNormalization(epsilon=eps, name="layer_norm")
-        self.final_layer_norm = keras.layers.LayerNormalization(epsilon=eps, name="final_layer_norm")
-        self.intermediate_dense = keras.layers.Dense(cfg["intermediate_size"], name="intermediate_dense")
+        self.final_layer_norm = keras.layers.LayerNormalization(epsilon=eps,
+                                                                name="final_layer_norm")
+        self.intermediate_dense = keras.layers.Dense(cfg["intermediate_size"],
+                                                     name="intermediate_dense")
         self.output_dense = keras.layers.Dense(self.hidden, name="output_dense")
         self.act = activation(cfg["hidden_act"])
 
     def build(self, input_shape):
         shape = (None, None, self.hidden)
-        for layer in (self.attention, self.layer_norm, self.final_layer_norm, self.intermediate_dense):
+        for layer in (self.attention, self.layer_norm, self.final_layer_norm,
+                      self.intermediate_dense):
             layer.build(shape)
         self.output_dense.build((None, None, self.intermediate_dense.units))
 

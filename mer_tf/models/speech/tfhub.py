@@ -3,7 +3,7 @@
 `hub.KerasLayer` is a tf-keras (Keras 2) layer and cannot sit in a Keras 3
 model; `keras.layers.TFSMLayer` loads the variables, but their names keep the
 `:0` suffix and optimizers then fail (`'proj:0_momentum' is not a valid scope
-name`), and it refuses to load under `safe_mode=True`. `Wav2Vec2Encoder` loads
+name`), and it refuses to load under `safe_mode=True`. `TFHubSpeechBackbone` loads
 the SavedModel with `tensorflow_hub.load` (URL or local directory), wraps each
 of its own `tf.Variable`s in a Keras variable with a clean name (the same
 storage, so training updates the SavedModel's weights), and calls its
@@ -16,8 +16,11 @@ import dataclasses
 import logging
 
 import keras
+from keras import ops
 
-from mer_tf.models.layers import PACKAGE, frames_for_samples
+from mer_tf.frames import frames_for_samples
+from mer_tf.models.layers import PACKAGE
+from mer_tf.models.speech.backbone import SpeechBackbone
 
 log = logging.getLogger("mer_tf.models")
 
@@ -171,8 +174,10 @@ def clean_variable_name(name: str) -> str:
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Wav2Vec2Encoder(keras.layers.Layer):
-    """A TF-Hub wav2vec2 SavedModel as a Keras 3 layer: waveforms [batch, samples] -> frames.
+class TFHubSpeechBackbone(SpeechBackbone):
+    """A TF-Hub wav2vec2 SavedModel behind the speech-backbone contract: its last layer's
+    frames as one state, and the frame mask from the lengths (the SavedModel takes no mask;
+    `mer_tf.frames` gives its geometry).
 
     Calls the SavedModel's `__call__` (see `CallConvention`), passing `training`
     where the SavedModel takes it. Where it does not (the published TF-Hub form), its
@@ -184,9 +189,11 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         trainable: fine-tune the SavedModel's own variables (False: frozen).
 
     Example:
-        >>> encoder = Wav2Vec2Encoder("/path/to/saved_model")  # doctest: +SKIP
-        >>> frames = encoder(waveforms)  # [batch, frames, hidden]  # doctest: +SKIP
+        >>> backbone = TFHubSpeechBackbone("/path/to/saved_model")  # doctest: +SKIP
+        >>> states, mask = backbone(waveforms, lengths)  # [B, 1, T, H], [B, T]  # doctest: +SKIP
     """
+
+    kind = "tfhub"
 
     def __init__(self, handle: str, **kwargs):
         kwargs.setdefault("dtype", "float32")  # the SavedModel computes in float32
@@ -196,6 +203,7 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         self.convention = read_call_convention(self._hub, self.handle)
         self.input_length = self.convention.input_length
         self.hidden_size = self.convention.hidden_size
+        self.num_states = 1
         trainable = {id(v) for v in getattr(self._hub, "trainable_variables", [])}
         for variable in getattr(self._hub, "variables", []):
             self._track_variable(keras.Variable(
@@ -210,14 +218,21 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                             "TF-Hub form), so its dropout stays off while fine-tuning, as "
                             "under the paper's hub.KerasLayer", self.handle)
 
+    def frames_for(self, samples: int) -> int:
+        return int(self.convention.frames or frames_for_samples(samples))
+
+    def cache_key(self) -> list:
+        return []  # the handle and input length say it all (as before the contract)
+
     def describe(self) -> dict:
         """Facts about the loaded SavedModel, for the run's config.json."""
-        return {"handle": self.handle, "input_length": self.input_length,
+        return {"kind": self.kind, "handle": self.handle, "input_length": self.input_length,
                 "hidden_size": self.hidden_size, "trainable": self.trainable,
                 "takes_training_argument": self.convention.takes_training,
                 "dropout_when_fine_tuning": self.convention.takes_training and self.trainable}
 
-    def call(self, waveforms, training=None):
+    def encode(self, waveforms, training=None):
+        """The SavedModel's own output: frames [B, T, H] of its last layer."""
         import tensorflow as tf
 
         waveforms = tf.cast(waveforms, tf.float32)
@@ -225,11 +240,17 @@ class Wav2Vec2Encoder(keras.layers.Layer):
             return self._hub(waveforms, training=bool(training) and self.trainable)
         return self._hub(waveforms)
 
-    def compute_output_shape(self, input_shape):
-        frames = self.convention.frames
-        if frames is None and input_shape[-1] is not None:
-            frames = frames_for_samples(input_shape[-1])
-        return (input_shape[0], frames, self.hidden_size)
+    def call(self, waveform, waveform_length, training=None):
+        frames = self.encode(waveform, training)
+        valid = ops.maximum(frames_for_samples(ops.cast(waveform_length, "int32")), 0)
+        positions = ops.arange(ops.shape(frames)[1], dtype="int32")
+        mask = ops.cast(positions[None, :] < valid[:, None], "int32")
+        return ops.expand_dims(frames, 1), mask
+
+    def compute_output_spec(self, waveform, waveform_length, training=None):
+        frames = self.frames_for(waveform.shape[-1]) if waveform.shape[-1] else None
+        return (keras.KerasTensor((waveform.shape[0], 1, frames, self.hidden_size), "float32"),
+                keras.KerasTensor((waveform.shape[0], frames), "int32"))
 
     def get_config(self):
         return {**super().get_config(), "handle": self.handle}

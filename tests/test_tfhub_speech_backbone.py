@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from mer_tf.config import SpeechConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
+from mer_tf.models.speech.tfhub import TFHubSpeechBackbone, read_call_convention
 from mer_tf.models.towers.speech import SpeechTower
-from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder, read_call_convention
 from mer_tf.testing.wav2vec2_savedmodel import FORMS, TINY, save_wav2vec2
 from mer_tf.training.fold import compile_model
 
@@ -60,7 +60,7 @@ def test_stand_in_has_the_published_call_structure(form, tmp_path):
 def test_published_forms_fine_tune_one_step(form, takes_training):
     """The upload's stale serving_default (50 000 samples) must not be used: 246 000 is."""
     tower = SpeechTower(SpeechConfig(handle=published(form)), 8, IEMOCAP_FACTS)
-    encoder = tower.encoder
+    encoder = tower.backbone
     assert (encoder.input_length, tower.frames, encoder.hidden_size) == (246000, 768, 16)
     assert encoder.convention.takes_training is takes_training
     assert encoder.describe()["dropout_when_fine_tuning"] is takes_training
@@ -82,9 +82,9 @@ def test_dropout_follows_training_only_where_the_saved_model_takes_it(tmp_path):
     config = TINY.__class__(**{**TINY.__dict__, "input_length": 4000, "dropout": 0.5})
     waves = np.random.default_rng(1).normal(0, 0.1, (2, 4000)).astype("float32")
     for form, differs in (("2021-09", True), ("2021-07", False)):
-        encoder = Wav2Vec2Encoder(save_wav2vec2(str(tmp_path / form), config, form=form))
-        assert differs == (not np.allclose(encoder(waves, training=True),
-                                           encoder(waves, training=False)))
+        encoder = TFHubSpeechBackbone(save_wav2vec2(str(tmp_path / form), config, form=form))
+        assert differs == (not np.allclose(encoder.encode(waves, training=True),
+                                           encoder.encode(waves, training=False)))
 
 
 def test_a_saved_model_that_cannot_be_called_is_described(tmp_path):
@@ -104,8 +104,8 @@ def test_tf_hub_loads_where_setuptools_ships_no_pkg_resources(assets):
     """setuptools >= 81 has no pkg_resources; tensorflow_hub 0.16 imports it."""
     script = (
         "import sys; sys.modules['pkg_resources'] = None\n"  # import pkg_resources fails
-        "from mer_tf.models.wav2vec2_hub import Wav2Vec2Encoder\n"
-        f"encoder = Wav2Vec2Encoder({assets['speech']!r})\n"
+        "from mer_tf.models.speech.tfhub import TFHubSpeechBackbone\n"
+        f"encoder = TFHubSpeechBackbone({assets['speech']!r})\n"
         "assert 'pkg_resources' not in sys.modules or sys.modules['pkg_resources'] is None\n"
         "print('loaded', encoder.input_length)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -118,8 +118,8 @@ def test_a_keras_file_naming_a_remote_handle_is_refused_under_safe_mode(assets, 
     import json
     import zipfile
 
-    inputs = keras.Input((16000,))
-    model = keras.Model(inputs, Wav2Vec2Encoder(assets["speech"], name="wav2vec2")(inputs))
+    inputs = keras.Input((16000,)), keras.Input((), dtype="int32")
+    model = keras.Model(inputs, TFHubSpeechBackbone(assets["speech"], name="wav2vec2")(*inputs))
     path = str(tmp_path / "model.keras")
     model.save(path)
     crafted = str(tmp_path / "crafted.keras")

@@ -32,8 +32,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from mer_tf.models.layers import PACKAGE
+from mer_tf.models.speech.backbone import Float32Policy, SpeechBackbone, lengths_mask
 
-class WhisperSpeechEncoder(keras.layers.Layer):
+
+class WhisperAudioEncoder(keras.layers.Layer):
     """Raw waveforms -> log-mel (the preset's converter) -> keras-hub Whisper encoder layers."""
 
     def __init__(self, backbone, audio_converter, **kwargs):
@@ -43,8 +46,9 @@ class WhisperSpeechEncoder(keras.layers.Layer):
         self.hop = int(audio_converter.stride)
         self.num_mel_frames = self.num_samples // self.hop
         if self.num_mel_frames > backbone.max_encoder_sequence_length:
-            raise ValueError(f"the audio converter makes {self.num_mel_frames} mel frames but the backbone's "
-                             f"max_encoder_sequence_length is {backbone.max_encoder_sequence_length}")
+            raise ValueError(f"the audio converter makes {self.num_mel_frames} mel frames but "
+                             "the backbone's max_encoder_sequence_length is "
+                             f"{backbone.max_encoder_sequence_length}")
         if audio_converter.num_mels != backbone.num_mels:
             raise ValueError(f"audio converter num_mels={audio_converter.num_mels} != backbone "
                              f"num_mels={backbone.num_mels}")
@@ -87,7 +91,7 @@ class WhisperSpeechEncoder(keras.layers.Layer):
 
 
 def whisper_encoder_from_preset(preset, freeze=False):
-    """A `WhisperSpeechEncoder` from a keras-hub preset (a local `save_to_preset` directory or
+    """A `WhisperAudioEncoder` from a keras-hub preset (a local `save_to_preset` directory or
     a preset name; names need a download, which fails offline). Only the encoder half of the
     backbone is used; `freeze=True` makes the backbone's weights non-trainable."""
     import keras_hub
@@ -95,4 +99,45 @@ def whisper_encoder_from_preset(preset, freeze=False):
     backbone = keras_hub.models.WhisperBackbone.from_preset(preset)
     converter = keras_hub.layers.WhisperAudioConverter.from_preset(preset)
     backbone.trainable = not freeze
-    return WhisperSpeechEncoder(backbone, converter, name="whisper_speech_encoder")
+    return WhisperAudioEncoder(backbone, converter, name="whisper_speech_encoder")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class WhisperSpeechBackbone(SpeechBackbone):
+    """Whisper's audio encoder (`WhisperAudioEncoder`) from a keras-hub preset behind the
+    speech-backbone contract, its log-mel converter in the graph.
+    Its window is fixed (the preset's `max_audio_length`, 30 s for released checkpoints):
+    shorter input is zero-padded to it, longer input cut."""
+
+    kind = "whisper"
+
+    def __init__(self, handle: str, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.handle = str(handle)
+        with Float32Policy():
+            self.encoder = whisper_encoder_from_preset(self.handle)
+        self.encoder.trainable = self.trainable  # per variable, now that they exist
+        for layer in self.encoder.backbone.layers:  # only the encoder half is used
+            if "decoder" in layer.name:
+                layer.trainable = False
+        self.hidden_size = int(self.encoder.backbone.hidden_dim)
+        self.num_states = int(self.encoder.backbone.num_layers) + 1
+        self.window_samples = int(self.encoder.num_samples)
+
+    def frames_for(self, samples: int) -> int:
+        return int(self.encoder.num_frames)  # the whole window, whatever the input length
+
+    def call(self, waveform, waveform_length):
+        out = self.encoder(waveform, ops.cast(lengths_mask(waveform, waveform_length), "int32"))
+        return ops.stack(out["hidden_states"], axis=1), ops.cast(out["frame_mask"], "int32")
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "handle": self.handle, "hidden_size": self.hidden_size,
+                "hidden_states": self.num_states, "trainable": self.trainable,
+                "window_samples": self.window_samples}
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("dtype", None)
+        return {**config, "handle": self.handle}

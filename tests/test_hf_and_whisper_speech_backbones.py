@@ -13,9 +13,9 @@ import pytest
 from mer_tf.config import ModelConfig, SpeechConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
-from mer_tf.models.speech_backbones import speech_backbone_kind
+from mer_tf.models.speech.kinds import speech_backbone_kind
 from mer_tf.training.fold import compile_model
-from tests.conftest import run_args, train
+from tests.helpers import run_args, train
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "hf_speech")
 HF = os.path.join(FIXTURES, "wav2vec2_base")

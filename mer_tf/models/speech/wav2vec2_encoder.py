@@ -2,7 +2,7 @@
 tested under the TensorFlow backend), XLA-compilable and traceable into a `tf.function` /
 SavedModel with a dynamic length.
 
-`Wav2Vec2FamilyBackbone(config)` takes the Hugging Face config fields (a dict such as
+`Wav2Vec2FamilyEncoder(config)` takes the Hugging Face config fields (a dict such as
 `config.json`; `hf_checkpoint.load_hf_speech_checkpoint` fills it and its weights):
 
     out = backbone(waveforms, padding_mask)      # [B, S] float32, [B, S] 1 = real sample
@@ -39,14 +39,17 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from mer_tf.models.backbones.wav2vec2_layers import (EncoderLayer, FeatureEncoder,
-                                                     PositionalConvEmbedding,
-                                                     feat_extract_output_lengths,
-                                                     zero_mean_unit_var_norm)
+from mer_tf.frames import frames_for_samples
+from mer_tf.models.speech.wav2vec2_layers import (
+    EncoderLayer,
+    FeatureEncoder,
+    PositionalConvEmbedding,
+    zero_mean_unit_var_norm,
+)
 
 
 @keras.saving.register_keras_serializable(package="mer_tf")
-class Wav2Vec2FamilyBackbone(keras.Model):
+class Wav2Vec2FamilyEncoder(keras.Model):
     """wav2vec2 / HuBERT / WavLM encoder; `config` holds HF config fields (see `hf_checkpoint`).
 
     freeze_feature_encoder: the conv feature encoder's weights are not trainable (the
@@ -57,8 +60,8 @@ class Wav2Vec2FamilyBackbone(keras.Model):
         `preprocessor_config.json`, `zero_mean_unit_var_norm`) in the graph, per sequence.
     """
 
-    def __init__(self, config, freeze_feature_encoder=True, mask_group_norm=True, normalize_waveforms=False,
-                 **kwargs):
+    def __init__(self, config, freeze_feature_encoder=True, mask_group_norm=True,
+                 normalize_waveforms=False, **kwargs):
         super().__init__(**kwargs)
         cfg = self.hf_config = dict(config)
         self.freeze_feature_encoder, self.mask_group_norm = freeze_feature_encoder, mask_group_norm
@@ -71,8 +74,10 @@ class Wav2Vec2FamilyBackbone(keras.Model):
                                                                    name="projection_norm")
         self.projection = keras.layers.Dense(cfg["hidden_size"], name="projection")
         self.pos_conv = PositionalConvEmbedding(cfg, name="pos_conv")
-        self.encoder_norm = keras.layers.LayerNormalization(epsilon=cfg["layer_norm_eps"], name="encoder_norm")
-        self.encoder_layers = [EncoderLayer(cfg, i, name=f"layer_{i}") for i in range(cfg["num_hidden_layers"])]
+        self.encoder_norm = keras.layers.LayerNormalization(epsilon=cfg["layer_norm_eps"],
+                                                            name="encoder_norm")
+        self.encoder_layers = [EncoderLayer(cfg, i, name=f"layer_{i}")
+                               for i in range(cfg["num_hidden_layers"])]
 
     def build(self, input_shape=None):
         cfg = self.hf_config
@@ -86,7 +91,7 @@ class Wav2Vec2FamilyBackbone(keras.Model):
         self.built = True
 
     def frame_lengths(self, sample_lengths):
-        return feat_extract_output_lengths(sample_lengths, self.hf_config["conv_kernel"],
+        return frames_for_samples(sample_lengths, self.hf_config["conv_kernel"],
                                            self.hf_config["conv_stride"])
 
     def call(self, waveforms, padding_mask=None):
@@ -116,5 +121,6 @@ class Wav2Vec2FamilyBackbone(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "config": self.hf_config,
-                "freeze_feature_encoder": self.freeze_feature_encoder, "mask_group_norm": self.mask_group_norm,
+                "freeze_feature_encoder": self.freeze_feature_encoder,
+                "mask_group_norm": self.mask_group_norm,
                 "normalize_waveforms": self.normalize_waveforms}
