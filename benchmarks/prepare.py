@@ -40,15 +40,18 @@ def _child(root: str, out: str, sessions: str) -> None:
 
 
 def main(argv=None) -> dict:
+    from mer_tf.testing.synthetic_design import SyntheticConfig
+
+    synthetic = SyntheticConfig()  # the release's defaults, as experiments.prepare has them
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--utterances", type=int, default=320,
+    parser.add_argument("--utterances", type=int, default=synthetic.utterances,
                         help="labelled utterances over the release's sessions")
     parser.add_argument("--release-sessions", type=int, default=5,
                         help="sessions the release has (1 with --utterances 2000 "
                              "--mean-seconds 4.5 is one full-size IEMOCAP session)")
-    parser.add_argument("--mean-seconds", type=float, default=2.0)
-    parser.add_argument("--dialogs-per-session", type=int, default=4,
+    parser.add_argument("--mean-seconds", type=float, default=synthetic.mean_seconds)
+    parser.add_argument("--dialogs-per-session", type=int, default=synthetic.dialogs_per_session,
                         help="IEMOCAP has about 30 dialogs per session")
     parser.add_argument("--sessions", default="1,2,5",
                         help="comma-separated session counts to prepare")

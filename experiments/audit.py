@@ -18,31 +18,22 @@ import sys
 
 
 def build_parser():
-    from mer_tf.training.config import PROTOCOLS, SUBSETS, TEXT_OVERLAP, VALIDATION_SPLITS
+    from mer_tf.flags import add_setting
 
     parser = argparse.ArgumentParser(prog="python -m experiments.audit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="loso",
-                        help="default: %(default)s")
-    parser.add_argument("--validation", choices=VALIDATION_SPLITS, default="speaker",
-                        help="default: %(default)s")
-    parser.add_argument("--subset", choices=SUBSETS, default="all",
-                        help="the utterances of every split (default: %(default)s)")
-    parser.add_argument("--text-overlap", choices=TEXT_OVERLAP, default="keep",
-                        help="drop: remove from training and validation every utterance whose "
-                             "transcript occurs in the fold's test split (default: %(default)s)")
+    add_setting(parser, "data", "protocol", default="loso")
+    for setting in ("validation", "subset", "text_overlap"):
+        add_setting(parser, "data", setting)
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.quiet import parse_quietly
 
-    quiet_tensorflow(args.verbose)
+    args = parse_quietly(build_parser(), argv)
     from mer_tf import storage
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.data.errors import DataError

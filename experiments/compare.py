@@ -22,16 +22,13 @@ def build_parser():
                         help="bootstrap resamples (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     parser.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.quiet import parse_quietly
 
-    quiet_tensorflow(args.verbose)
+    args = parse_quietly(build_parser(), argv)
     from mer_tf import storage
     from mer_tf.training.compare import compare_runs, comparison_table
 

@@ -39,8 +39,6 @@ def build_parser():
     parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
     parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
     parser.add_argument("--out", help="with --jsonl: write predictions here (default: stdout)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
     return parser
 
 
@@ -60,10 +58,9 @@ def _item(entry):
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.quiet import parse_quietly
 
-    quiet_tensorflow(args.verbose)
+    args = parse_quietly(build_parser(), argv)
     from mer_tf.data.errors import DataError
     from mer_tf.inference import EmotionRecognizer
 

@@ -17,6 +17,11 @@ from mer_tf.data.labels import LABEL_SETS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mer_tf.data.prepare import PrepareConfig
+    from mer_tf.testing.synthetic_design import SyntheticConfig
+
+    defaults = PrepareConfig(source="", out_dir="")  # the defaults live on the dataclasses
+    synthetic = SyntheticConfig()
     parser = argparse.ArgumentParser(
         prog="python -m experiments.prepare", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,21 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="generate a synthetic corpus in IEMOCAP's layout, then prepare it")
     parser.add_argument("--out", required=True, metavar="DATA_DIR",
                         help="where shards and manifest.json go (local path or gs:// URL)")
-    parser.add_argument("--label-set", choices=sorted(LABEL_SETS), default="seed4",
+    parser.add_argument("--label-set", choices=sorted(LABEL_SETS), default=defaults.label_set,
                         help="seed4: ang/exc/neu/sad as annotated (the paper); merged4: hap "
                              "merged into exc (default: %(default)s)")
-    parser.add_argument("--mocap-rate", type=float, default=30.0,
+    parser.add_argument("--mocap-rate", type=float, default=defaults.mocap_rate,
                         help="frames per second of the stored motion-capture frames, averaged "
                              "from 120/s (default: %(default)s)")
-    parser.add_argument("--mocap-chunks", type=int, default=200,
+    parser.add_argument("--mocap-chunks", type=int, default=defaults.mocap_chunks,
                         help="chunks of the paper's fixed-size motion-capture view "
                              "(default: %(default)s)")
-    parser.add_argument("--shard-size", type=int, default=256,
+    parser.add_argument("--shard-size", type=int, default=defaults.shard_size,
                         help="utterances per shard at most; dialogs are never split "
                              "(default: %(default)s)")
-    parser.add_argument("--sessions", default="1,2,3,4,5",
+    parser.add_argument("--sessions", default=",".join(map(str, defaults.sessions)),
                         help="comma-separated sessions to prepare (default: %(default)s)")
-    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="stop",
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default=defaults.on_error,
                         help="stop at the first bad file, or skip the utterances it concerns "
                              "and list them in the manifest (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
@@ -51,26 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
                              "(its other files are never touched)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     synth = parser.add_argument_group("synthetic corpus (with --synthetic)")
-    synth.add_argument("--utterances", type=int, default=320,
+    synth.add_argument("--utterances", type=int, default=synthetic.utterances,
                        help="labelled utterances over five sessions (IEMOCAP has ~10 000; "
                             "default: %(default)s)")
-    synth.add_argument("--dialogs-per-session", type=int, default=4)
-    synth.add_argument("--mean-seconds", type=float, default=2.0,
+    synth.add_argument("--dialogs-per-session", type=int,
+                       default=synthetic.dialogs_per_session,
+                       help="dialogs in each session (default: %(default)s)")
+    synth.add_argument("--mean-seconds", type=float, default=synthetic.mean_seconds,
                        help="mean utterance length (IEMOCAP: ~4.5; default: %(default)s)")
-    synth.add_argument("--cue-confusion", type=float, default=0.3,
+    synth.add_argument("--cue-confusion", type=float, default=synthetic.cue_confusion,
                        help="chance that a modality shows another class's cue "
                             "(default: %(default)s)")
-    synth.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
+    synth.add_argument("--seed", type=int, default=synthetic.seed,
+                       help="the generator's seed (default: %(default)s)")
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.quiet import parse_quietly
 
-    quiet_tensorflow(args.verbose)
+    args = parse_quietly(build_parser(), argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     from mer_tf import locking, storage
     from mer_tf.data import prepare as prep

@@ -1,4 +1,6 @@
-"""Command-line flags shared by every experiment, turned into one RunConfig.
+"""What an experiment command does with its parsed flags (`mer_tf.flags` declares them):
+one RunConfig from the preset and the flags given, then one run (`run_single`), one per
+seed (`run_seeds`) or a group side by side (`run_group`), with one-line errors.
 
 The experiments in `experiments/` are a few lines each: they name their
 modalities and call `run_single` or `run_group` from here.

@@ -80,6 +80,16 @@ def _default_text(section: str, path: str, field) -> str:
     return " (default: " + "; ".join(f"{name}: {v}" for name, v in shown.items()) + ")"
 
 
+def add_setting(parser, section: str, path: str, **overrides) -> None:
+    """One declared setting as a flag of another command (`experiments.audit`), with its
+    own help and choices; `overrides` change what that command needs (a default)."""
+    field = next(f for s, p, f in setting_fields() if (s, p) == (section, path))
+    meta = field.metadata
+    options = {"choices": meta["choices"] or None, "default": field.default,
+               "help": meta["help"] + " (default: %(default)s)", **overrides}
+    parser.add_argument(meta["flag"], dest=_dest(field), **options)
+
+
 def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

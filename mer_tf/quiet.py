@@ -72,3 +72,13 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:
         pass
+
+
+def parse_quietly(parser, argv=None):
+    """`parser` with --verbose added, parsed; TensorFlow quieted unless asked not to (the
+    start of every entry point that is no training command)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
+    args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
+    return args
