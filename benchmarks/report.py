@@ -46,6 +46,10 @@ def markdown(summary: dict) -> str:
         row(f"training, {f['size']} size on {f['device']}: paper config (Flatten head, "
             "float32, batch 5) vs default (pooled head, batch 16)",
             f"{u['paper']} vs {u['default']} utt/s ({f['default_vs_paper']}x)")
+        if "deterministic" in u:
+            row("training with --deterministic (op determinism) vs without",
+                f"{u['deterministic']} vs {u['default']} utt/s "
+                f"({f['deterministic_vs_default']}x)")
     if "features" in r:
         f = r["features"]["figures"]
         e = f["epoch_seconds"]

@@ -4,6 +4,8 @@
 
 paper: the paper's Flatten speech head, float32, batch 5. default: the pooled
 speech head and batch 16, plus mixed precision and XLA where a GPU is present.
+deterministic: default under TensorFlow's op determinism (`--deterministic`), whose
+cost is reported as a ratio.
 Same towers, same data, one run; the two alternate over the repetitions and the
 median utterances per second of each is reported with their ratio. `--size
 paper` uses wav2vec2-base and BERT-base shapes (random weights): meant for a GPU.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import keras
 
 from benchmarks import common
+from mer_tf.training.distribute import op_determinism
 from mer_tf.training.fold import compile_model
 
 
@@ -25,6 +28,7 @@ def measure(assets, data_dir, steps: int, repeats: int, size: str,
         "default": dict(head="mean", batch=16,
                         precision="mixed_float16" if on_gpu else "float32", jit=on_gpu),
     }
+    variants["deterministic"] = {**variants["default"], "deterministic": True}
     runners = {}
     for name, v in variants.items():
         keras.mixed_precision.set_global_policy(v["precision"])
@@ -36,9 +40,15 @@ def measure(assets, data_dir, steps: int, repeats: int, size: str,
         _, model, dataset = common.build_training(config, data_dir, v["batch"])
         compile_model(model, keras.optimizers.Adam(1e-5), jit_compile=v["jit"])
         dataset = dataset.repeat()
-        common.time_fit(model, dataset, 2)  # trace, compile, warm up
-        runners[name] = (lambda m=model, d=dataset, b=v["batch"]:
-                         steps * b / common.time_fit(m, d, steps))
+        deterministic = v.get("deterministic", False)
+        with op_determinism(deterministic):
+            common.time_fit(model, dataset, 2)  # trace, compile, warm up
+
+        def run(m=model, d=dataset, b=v["batch"], on=deterministic):
+            with op_determinism(on):
+                return steps * b / common.time_fit(m, d, steps)
+
+        runners[name] = run
         keras.mixed_precision.set_global_policy("float32")
     rates = common.alternate(runners, repeats)
     medians = {name: common.median(r) for name, r in rates.items()}
@@ -50,6 +60,8 @@ def measure(assets, data_dir, steps: int, repeats: int, size: str,
         "utterances_per_second": {k: round(v, 2) for k, v in medians.items()},
         "all_rates": {k: [round(x, 2) for x in v] for k, v in rates.items()},
         "default_vs_paper": round(medians["default"] / medians["paper"], 2),
+        # utterances/s with op determinism over without (below 1: its cost)
+        "deterministic_vs_default": round(medians["deterministic"] / medians["default"], 2),
         "steps_per_measurement": steps,
     }
 
