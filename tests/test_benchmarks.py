@@ -42,8 +42,8 @@ def test_training_pipeline_and_feature_benchmarks(prepared, assets, tmp_path):
     bench = _assets(prepared, assets, tmp_path)
     steps = train_step.measure(bench, bench["data_dir"], steps=2, repeats=1, size="demo",
                                modalities=("speech",))
-    assert set(steps["utterances_per_second"]) == {"paper", "default"}
-    assert steps["default_vs_paper"] > 0
+    assert set(steps["utterances_per_second"]) == {"paper", "default", "deterministic"}
+    assert steps["default_vs_paper"] > 0 and steps["deterministic_vs_default"] > 0
     flow = pipeline.measure(bench, batches=2, repeats=1, batch_size=4, subsets=["text+mocap"])
     row = flow["subsets"]["text+mocap"]
     assert row["pipeline_examples_per_second"] > 0 and row["pipeline_vs_model"] > 0
