@@ -80,13 +80,36 @@ class MocapConfig:
                         choices=("frames", "chunks"))
     max_frames: int = setting(256, "frames view: frames kept (at 30 frames/s, 96 is 3.2 s)",
                               flag="--mocap-frames")
-    width: int = setting(64, "mocap transformer: model width", flag="--mocap-width")
-    layers: int = setting(2, "mocap transformer: encoder layers", flag="--mocap-layers")
+    width: int = setting(32, "mocap transformer: model width", flag="--mocap-width")
+    layers: int = setting(1, "mocap transformer: encoder layers", flag="--mocap-layers")
     heads: int = setting(4, "mocap transformer: attention heads", flag="--mocap-heads")
-    intermediate: int = setting(128, "mocap transformer: feed-forward width")
-    dropout: float = setting(0.1, "mocap transformer: dropout")
+    intermediate: int = setting(64, "mocap transformer: feed-forward width",
+                                flag="--mocap-intermediate")
+    dropout: float = setting(0.1, "mocap transformer: dropout", flag="--mocap-dropout")
+    learning_rate: float = setting(3e-4, "the mocap tower's learning rate (0: the run's "
+                                   "--learning-rate); it trains from scratch, a transformer "
+                                   "on a few hundred utterances", flag="--mocap-learning-rate")
     center: bool = setting(True, "transformer: subtract each utterance's mean pose (keeps "
                            "movement)")
+    features: str = setting("positions+velocity+acceleration", "mocap transformer: centred "
+                            "marker positions, with their velocities and accelerations from frame "
+                            "to frame beside them (each with every marker's length of it)",
+                            flag="--mocap-features",
+                            choices=("positions", "positions+velocity",
+                                     "positions+velocity+acceleration"))
+    scale: str = setting("utterance", "mocap transformer: divide each marker's movement by "
+                         "its size over the training split, or by its own over the utterance "
+                         "(with that size's logarithm as more features: how much, apart from "
+                         "how)", flag="--mocap-scale", choices=("training", "utterance"))
+    position: str = setting("learned", "mocap transformer: position encoding",
+                            flag="--mocap-position", choices=("learned", "sinusoidal"))
+    block: str = setting("pre-norm", "mocap transformer: layer norm before (pre-norm) or after "
+                         "(post-norm) each sub-layer; post-norm rescales every frame to unit "
+                         "size, which hides how much it moves", flag="--mocap-block",
+                         choices=("pre-norm", "post-norm"))
+    pool: str = setting("mean+std", "mocap transformer: masked mean over frames, or mean and "
+                        "standard deviation side by side", flag="--mocap-pool",
+                        choices=("mean", "mean+std"))
 
 
 @dataclasses.dataclass(frozen=True)

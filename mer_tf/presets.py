@@ -24,7 +24,8 @@ PRESETS = {
     "paper": {
         "model": {"speech": {"handle": DEFAULT_SPEECH_HANDLE},
                   "text": {"preset": DEFAULT_TEXT_PRESET, "sequence_length": 128, "dropout": 0.5},
-                  "mocap": {"max_frames": 256}, "modality_dropout": 0.0},
+                  "mocap": {"max_frames": 256, "learning_rate": 0.0},  # the run's, 1e-5
+                  "modality_dropout": 0.0},
         "train": {"learning_rate": 1e-5, "backbone_learning_rate": 1e-5, "batch_size": 5,
                   "epochs": 100, "patience": 10},
     },

@@ -112,3 +112,35 @@ def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, asset
     reasons = metrics["failed_folds"]["session5"]
     assert "the model's outputs are not finite (NaN or inf)" in reasons
     assert metrics["folds"][0]["failed"] == reasons
+
+
+def test_the_mocap_tower_trains_at_its_own_rate_and_the_head_at_the_runs():
+    """Adam's first step moves each variable by about its rate: the mocap tower's
+    variables by --mocap-learning-rate, the fusion head by --learning-rate."""
+    from mer_tf.config import MocapConfig
+
+    keras.utils.set_random_seed(0)
+    config = ModelConfig(modalities=("mocap",), mocap=MocapConfig(max_frames=8, width=8,
+                                                                  learning_rate=1e-4))
+    builder = ModelBuilder(config, IEMOCAP_FACTS)
+    model = builder.model()
+    (own, rate), = builder.tower_rates()
+    assert rate == 1e-4 and any(v is builder.towers["mocap"].dense.kernel for v in own)
+    head = [v for v in model.trainable_weights if all(v is not w for w in own)]
+    assert head  # the fusion layers and classifier
+    compile_model(model, make_optimizer(TrainConfig(learning_rate=1e-2),
+                                        tower_rates=builder.tower_rates()))
+    frames = np.random.default_rng(0).normal(0, 5, (4, 8, 189)).astype("float32")
+    before = {id(v): np.array(v.numpy()) for v in model.trainable_weights}
+    model.train_on_batch({"mocap": frames, "mocap_mask": np.ones((4, 8), "int32")},
+                         np.array([0, 1, 2, 3]))
+
+    def largest(variables):
+        return max(np.abs(v.numpy() - before[id(v)]).max() for v in variables)
+
+    assert 0.5e-4 < largest(own) <= 1.01e-4
+    assert 0.5e-2 < largest(head) <= 1.01e-2
+    paper = ModelBuilder(dataclasses.replace(config, mocap=MocapConfig(learning_rate=0.0)),
+                         IEMOCAP_FACTS)
+    paper.model()
+    assert paper.tower_rates() == []  # 0: the run's rate

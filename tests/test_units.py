@@ -77,6 +77,7 @@ def test_configs_round_trip_through_json():
 LAYERS = [
     ("MaskedMeanPooling", {}, [(2, 5, 3), (2, 5)], (2, 3)),
     ("MaskedCentering", {}, [(2, 5, 3), (2, 5)], (2, 5, 3)),
+    ("MaskedStatisticsPooling", {}, [(2, 5, 3), (2, 5)], (2, 6)),
     ("AttentionPooling", {}, [(2, 5, 3), (2, 5)], (2, 3)),
     ("FirstToken", {}, [(2, 5, 3)], (2, 3)),
     ("ImputeAndNormalize", {"mean": [0.0, 1.0, 2.0], "variance": [1.0, 4.0, 1.0]},

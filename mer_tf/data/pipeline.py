@@ -171,9 +171,11 @@ def filter_split(dataset, split):
     return dataset
 
 
-def masked_moments(corpus, split, reader, key: str, mask_key: str):
+def masked_moments(corpus, split, reader, key: str, mask_key: str, transform=None):
     """Per-feature mean and variance of the present (not NaN, not masked) values of input
     `key` over a split: normalisation statistics from the training split alone.
+    `transform(values [1, T, F], mask [1, T]) -> (features, present)` takes the moments
+    of features derived from the input instead (what a model's first layer computes).
 
     Streams the split once; the result goes into the model, so validation and test data
     never influence it.
@@ -190,8 +192,12 @@ def masked_moments(corpus, split, reader, key: str, mask_key: str):
     def moments(features):
         inputs = reader.decode(features)
         x = inputs[key]
-        valid = tf.logical_and(tf.logical_not(tf.math.is_nan(x)),
-                               tf.cast(inputs[mask_key], tf.bool)[:, None])
+        if transform is None:
+            valid = tf.logical_and(tf.logical_not(tf.math.is_nan(x)),
+                                   tf.cast(inputs[mask_key], tf.bool)[:, None])
+        else:
+            x, present = transform(x[None], inputs[mask_key][None])
+            x, valid = x[0], present[0] > 0
         x = tf.where(valid, tf.cast(x, tf.float64), tf.zeros_like(x, tf.float64))
         count = tf.reduce_sum(tf.cast(valid, tf.float64), axis=0)
         return count, tf.reduce_sum(x, axis=0), tf.reduce_sum(x * x, axis=0)

@@ -109,6 +109,13 @@ class ModelBuilder:
         layers = [self.backbone(name) for name in self.towers]
         return [v for layer in layers if layer is not None for v in layer.trainable_weights]
 
+    def tower_rates(self) -> list:
+        """[(trainable variables, learning rate)] of the towers that set a rate of their own
+        (`learning_rate` > 0 in their config); build the model first."""
+        return [(tower.own_variables(), tower.config.learning_rate)
+                for tower in self.towers.values()
+                if getattr(tower.config, "learning_rate", 0.0) > 0]
+
     def backbone_fingerprint(self, name: str) -> str:
         """sha256 of a tower's backbone weights as loaded: what its features depend on."""
         import hashlib

@@ -115,7 +115,8 @@ def build_fold(config, fold, corpus, strategy, directory: str | None = None,
                              "(--freeze speech and/or text) in the model")
         model = builder.model(cached=cached)
         optimizer = make_optimizer(train, builder.backbone_variables(),
-                                   warmup_steps=round(train.backbone_warmup_epochs * steps))
+                                   warmup_steps=round(train.backbone_warmup_epochs * steps),
+                                   tower_rates=builder.tower_rates())
         compile_model(model, optimizer, jit_compile=train.jit_compile,
                       # weighted: validation fillers weigh 0 (training data has no weights)
                       weighted_metrics=[

@@ -19,25 +19,32 @@ PACKAGE = "mer_tf"
 
 
 class BackboneRate:
-    """Mixin for a Keras optimizer: `backbone_variables` use their own learning rate.
+    """Mixin for a Keras optimizer: `backbone_variables` use their own learning rate, and
+    so do the variables of a tower that sets one (`tower_rates`).
 
     Args:
         backbone_variables: the pretrained backbones' trainable variables.
         backbone_learning_rate: their rate once warmed up.
         warmup_steps: steps of the linear ramp from 0 (0: none).
+        tower_rates: [(variables, learning rate)], e.g. the mocap transformer's
+            `--mocap-learning-rate`: a tower trained from scratch beside the heads.
     """
 
     def __init__(self, *args, backbone_variables=(), backbone_learning_rate: float = 1e-5,
-                 warmup_steps: int = 0, **kwargs):
+                 warmup_steps: int = 0, tower_rates=(), **kwargs):
         super().__init__(*args, **kwargs)
         self._backbone_variables = list(backbone_variables)
         self._backbone_keys = set()
+        self._tower_rates = [(list(v), float(r)) for v, r in tower_rates]
+        self._rate_of = {}
         self.backbone_learning_rate = float(backbone_learning_rate)
         self.warmup_steps = int(warmup_steps)
 
     def build(self, variables):
         super().build(variables)
         self._backbone_keys = {self._var_key(v) for v in self._backbone_variables}
+        self._rate_of = {self._var_key(v): rate for group, rate in self._tower_rates
+                         for v in group}
 
     def current_backbone_learning_rate(self):
         """The backbone's rate at this step: the ramp's (step + 1) / warmup_steps, then flat."""
@@ -48,8 +55,11 @@ class BackboneRate:
         return rate * ops.minimum(1.0, step / float(self.warmup_steps))
 
     def update_step(self, gradient, variable, learning_rate):
-        if self._var_key(variable) in self._backbone_keys:
+        key = self._var_key(variable)
+        if key in self._backbone_keys:
             learning_rate = self.current_backbone_learning_rate()
+        elif key in self._rate_of:
+            learning_rate = ops.convert_to_tensor(self._rate_of[key], "float32")
         return super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
@@ -72,12 +82,14 @@ class RMSprop(BackboneRate, keras.optimizers.RMSprop):
     """RMSprop with a backbone learning rate (see `BackboneRate`)."""
 
 
-def make_optimizer(train_config, backbone_variables=(), warmup_steps: int = 0):
+def make_optimizer(train_config, backbone_variables=(), warmup_steps: int = 0,
+                   tower_rates=()):
     """The run's optimizer: `train_config.learning_rate` for heads and fusion,
-    `train_config.backbone_learning_rate` (after `warmup_steps`) for backbones."""
+    `train_config.backbone_learning_rate` (after `warmup_steps`) for backbones, and each
+    of `tower_rates` ([(variables, rate)]) its own."""
     rates = dict(backbone_variables=backbone_variables,
                  backbone_learning_rate=train_config.backbone_learning_rate,
-                 warmup_steps=warmup_steps)
+                 warmup_steps=warmup_steps, tower_rates=tower_rates)
     if train_config.optimizer == "adam":
         return Adam(train_config.learning_rate, **rates)
     if train_config.optimizer == "sgd":

@@ -16,7 +16,9 @@ def trial_id(config, fold) -> str:
 
 
 # one table across runs: towers a run lacks say "-"
-HPARAM_DEFAULTS = {"speech_head": "-", "speech_layers": "-", "mocap_encoder": "-"}
+HPARAM_DEFAULTS = {"speech_head": "-", "speech_layers": "-", "mocap_encoder": "-",
+                   "mocap_features": "-", "mocap_scale": "-", "mocap_position": "-",
+                   "mocap_block": "-", "mocap_pool": "-"}
 
 
 def run_hparams(config, fold, builder=None) -> dict:

@@ -115,6 +115,11 @@ class Tower:
         """Extra SavedModel endpoints: {name: (function, input_signature)}."""
         return {}
 
+    def own_variables(self) -> list:
+        """The trainable variables of the tower's own layers (a tower that takes its own
+        learning rate says which they are)."""
+        raise NotImplementedError(f"{type(self).__name__} has no learning rate of its own")
+
     def trackables(self) -> list:
         """Objects outside the Keras model that serving calls (a tokenizer)."""
         return []

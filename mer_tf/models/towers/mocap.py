@@ -1,11 +1,17 @@
 """Motion-capture tower: a Keras transformer over frames, or the paper's CNN.
 
 Input: frames [batch, T, features] (NaN where a marker was missing) and a frame
-mask [batch, T]. The transformer: impute and standardise with training-split
-statistics -> Dense projection -> learned position embedding -> N keras-hub
-`TransformerEncoder` blocks (padding-masked) -> masked mean -> Dense(128).
-The CNN (`encoder="cnn"`, for comparison): 4 x Conv2D(3x3, stride 2, relu) with
-16/32/64/75 filters -> Flatten -> Dense(128), as in the original notebooks.
+mask [batch, T]. The transformer: each marker's position minus the utterance's mean
+pose and its velocity from frame to frame, scaled by their standard deviations over
+the training split, missing markers at 0 and frames with none measured masked
+(`MotionFeatures`) -> Dense projection -> learned (or sinusoidal) position encoding ->
+N keras-hub `TransformerEncoder` blocks (pre-norm, padding-masked) -> masked mean and
+standard deviation over frames -> Dense(128). Why each of these: the README's
+motion-capture table (a post-norm block rescales every frame to unit size, and a mean
+of an oscillation is near zero, so the old tower could not see how much anyone moved).
+The CNN (`encoder="cnn"`, for comparison): impute and standardise -> 4 x Conv2D(3x3,
+stride 2, relu) with 16/32/64/75 filters -> Flatten -> Dense(128), as in the original
+notebooks.
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ import keras
 import numpy as np
 
 from mer_tf.config import MocapConfig
-from mer_tf.models.layers import ImputeAndNormalize, MaskedCentering, MaskedMeanPooling
+from mer_tf.models.layers import (
+    ImputeAndNormalize,
+    MaskedMeanPooling,
+    MaskedStatisticsPooling,
+    MotionFeatures,
+    motion_features,
+    motion_width,
+)
 from mer_tf.models.towers.base import Tower
 
 CNN_FILTERS = (16, 32, 64, 75)
@@ -27,6 +40,14 @@ def mocap_reader(config: MocapConfig, facts):
 
     frames = facts.mocap_chunks if config.view == "chunks" else config.max_frames
     return MocapReader(config.view, int(frames), tuple(facts.mocap_streams))
+
+
+def motion_options(config: MocapConfig, facts) -> dict:
+    """The `motion_features` options of a transformer tower's settings (and the data's
+    marker groups: its streams)."""
+    return {"centre": config.center, "derivatives": len(config.features.split("+")) - 1,
+            "per_utterance_scale": config.scale == "utterance", "magnitudes": True,
+            "groups": tuple(width for _, width in mocap_reader(config, facts).streams)}
 
 
 class MocapTower(Tower):
@@ -42,21 +63,34 @@ class MocapTower(Tower):
         super().__init__(config, units, facts, statistics)
         spec = mocap_reader(config, facts)
         self.frames, self.feature_dim = spec.frames, spec.features
-        features = self.feature_dim
-        mean, variance = ((statistics["mean"], statistics["variance"]) if statistics
-                          else ([0.0] * features, [1.0] * features))
-        self.normalize = ImputeAndNormalize(mean, variance, name="mocap_normalize", dtype="float32")
         if config.encoder == "transformer":
-            self.center = MaskedCentering(name="mocap_center") if config.center else None
+            options = motion_options(config, facts)
+            if self.feature_dim % 3:
+                raise ValueError(f"the mocap transformer reads markers as (x, y, z) triples, "
+                                 f"but the streams have {self.feature_dim} values a frame")
+            width = motion_width(self.feature_dim, **{k: v for k, v in options.items()
+                                                     if k != "centre"})
+            variance = statistics["variance"] if statistics else [1.0] * width
+            self.motion = MotionFeatures(variance, **options, name="mocap_motion",
+                                         dtype="float32")
             self.projection = keras.layers.Dense(config.width, name="mocap_projection")
-            self.position = keras_hub.layers.PositionEmbedding(self.frames, name="mocap_position")
+            self.position = (
+                keras_hub.layers.PositionEmbedding(self.frames, name="mocap_position")
+                if config.position == "learned"
+                else keras_hub.layers.SinePositionEncoding(name="mocap_position"))
             self.add = keras.layers.Add(name="mocap_add_position")
             self.blocks = [keras_hub.layers.TransformerEncoder(
                 config.intermediate, config.heads, dropout=config.dropout,
-                name=f"mocap_transformer_{i}") for i in range(config.layers)]
-            self.pool = MaskedMeanPooling(name="mocap_pool")
+                normalize_first=config.block == "pre-norm", name=f"mocap_transformer_{i}")
+                for i in range(config.layers)]
+            self.pool = (MaskedStatisticsPooling(name="mocap_pool") if config.pool == "mean+std"
+                         else MaskedMeanPooling(name="mocap_pool"))
             self.dense = keras.layers.Dense(units, activation="relu", name="mocap_dense")
         else:
+            mean, variance = ((statistics["mean"], statistics["variance"]) if statistics
+                              else ([0.0] * self.feature_dim, [1.0] * self.feature_dim))
+            self.normalize = ImputeAndNormalize(mean, variance, name="mocap_normalize",
+                                                dtype="float32")
             self.reshape = keras.layers.Reshape((self.frames, self.feature_dim, 1),
                                                 name="mocap_image")
             self.convs = [keras.layers.Conv2D(f, 3, strides=2, activation="relu",
@@ -65,6 +99,13 @@ class MocapTower(Tower):
             self.flatten = keras.layers.Flatten(name="mocap_flatten")
             self.dense = keras.layers.Dense(units, name="mocap_dense")
 
+    def own_variables(self) -> list:
+        layers = ([self.normalize, self.reshape, *self.convs, self.flatten, self.dense]
+                  if self.config.encoder == "cnn" else
+                  [self.motion, self.projection, self.position, *self.blocks, self.pool,
+                   self.dense])
+        return [v for layer in layers for v in layer.trainable_weights]
+
     def raw_inputs(self) -> dict:
         return {
             "mocap": keras.Input((self.frames, self.feature_dim), dtype="float32", name="mocap"),
@@ -72,15 +113,12 @@ class MocapTower(Tower):
         }
 
     def head(self, inputs: dict):
-        x = self.normalize(inputs["mocap"])
         if self.config.encoder == "cnn":
-            x = self.reshape(x)
+            x = self.reshape(self.normalize(inputs["mocap"]))
             for conv in self.convs:
                 x = conv(x)
             return self.dense(self.flatten(x))
-        mask = inputs["mocap_mask"]
-        if self.center is not None:
-            x = self.center(x, mask)
+        x, mask = self.motion(inputs["mocap"], inputs["mocap_mask"])
         x = self.projection(x)
         x = self.add([x, self.position(x)])
         for block in self.blocks:
@@ -89,18 +127,30 @@ class MocapTower(Tower):
 
     @classmethod
     def statistics(cls, config, facts, corpus, split) -> dict:
-        """Per-feature mean and variance of the present values of the training split."""
+        """Per-feature mean and variance over the training split of what the tower's first
+        layer reads: raw values for the CNN, centred positions and velocities for the
+        transformer (present values only)."""
         from mer_tf.data.pipeline import masked_moments
 
+        transform = None
+        if config.encoder == "transformer":
+            def transform(values, mask):
+                return motion_features(values, mask, **motion_options(config, facts))
+
         mean, variance = masked_moments(corpus, split, mocap_reader(config, facts), "mocap",
-                                        "mocap_mask")
+                                        "mocap_mask", transform=transform)
         return {"mean": mean, "variance": variance}
 
     def reader(self):
         return mocap_reader(self.config, self.facts)
 
     def hparams(self) -> dict:
-        return {"mocap_encoder": self.config.encoder}
+        c = self.config
+        if c.encoder == "cnn":
+            return {"mocap_encoder": c.encoder}  # the rest stay "-" (HPARAM_DEFAULTS)
+        return {"mocap_encoder": c.encoder, "mocap_features": c.features,
+                "mocap_scale": c.scale,
+                "mocap_position": c.position, "mocap_block": c.block, "mocap_pool": c.pool}
 
     # -- export ----------------------------------------------------------------------------
     def export_info(self) -> dict:

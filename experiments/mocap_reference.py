@@ -1,0 +1,80 @@
+"""The motion-capture reference: movement statistics into a logistic regression, per fold.
+
+    python -m experiments.mocap_reference [--data-dir DIR] [--protocol loso|session5]
+        [--mocap-frames N] [--json FILE]
+
+What a model can reach from the frames as the pipeline delivers them (the mocap
+tower's reader, the same folds and validation split as training): per marker group,
+the log RMS displacement about the mean pose, mean speed, mean acceleration, speed over
+displacement (rhythm) and how often velocity changes sign, standardised on the
+training split, into scikit-learn's logistic regression with its regularisation chosen
+on validation. See mer_tf/training/mocap_reference.py.
+"""
+
+import argparse
+import sys
+
+
+def build_parser():
+    from mer_tf.flags import add_setting
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.mocap_reference",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
+    add_setting(parser, "data", "protocol", default="loso")
+    for setting in ("validation", "subset", "text_overlap"):
+        add_setting(parser, "data", setting)
+    add_setting(parser, "model", "mocap.max_frames", type=int, default=None,
+                help="frames kept per utterance (default: the preset's: 96 for the demo "
+                     "corpus, 256 with --data-dir)")
+    parser.add_argument("--json", metavar="FILE", help="also write every fold's figures as JSON")
+    return parser
+
+
+def main(argv=None) -> int:
+    from mer_tf.quiet import parse_quietly
+
+    args = parse_quietly(build_parser(), argv)
+    from mer_tf import storage
+    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.data.errors import DataError
+    from mer_tf.models.towers.mocap import mocap_reader
+    from mer_tf.presets import model_config
+    from mer_tf.training.config import DataConfig
+    from mer_tf.training.mocap_reference import reference
+    from mer_tf.training.splits import make_folds
+    from mer_tf.training.summary import format_table
+
+    preset = "paper" if args.data_dir else "demo"
+    try:
+        if args.data_dir is None:
+            from mer_tf import demo
+
+            args.data_dir = demo.ensure_demo_data()
+        corpus = PreparedCorpus.open(args.data_dir)
+        data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
+                          subset=args.subset, text_overlap=args.text_overlap)
+        overrides = {"mocap": {"view": "frames"}}
+        if args.mocap_frames:
+            overrides["mocap"]["max_frames"] = args.mocap_frames
+        config = model_config(preset, overrides)
+        reader = mocap_reader(config.mocap, corpus.facts)
+        result = reference(corpus, make_folds(data, corpus), reader, config.class_names)
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows = [[f["fold"], f["train_utterances"], f"{f['C']:g}", f"{f['validation']['ua']:.3f}",
+             f"{f['test']['ua']:.3f}"] for f in result["folds"]]
+    print(f"{args.data_dir}: {args.protocol}, {reader.frames} frames of "
+          f"{', '.join(s for s, _ in reader.streams)}")
+    print(format_table(["fold", "training utterances", "C", "validation UA", "test UA"], rows))
+    print(f"test UA {result['test_ua_mean']:.3f} ± {result['test_ua_std']:.3f} "
+          f"(mean ± sample sd over {len(rows)} folds)")
+    if args.json:
+        storage.write_json_atomic(args.json, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
