@@ -39,6 +39,11 @@ def build_parser():
     parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
     parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
     parser.add_argument("--out", help="with --jsonl: write predictions here (default: stdout)")
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                        help="answer 'uncertain' (probabilities still given) where the top "
+                             "probability is below P; a run's metrics.json lists coverage and "
+                             "accuracy on validation at several P (calibration.validation."
+                             "coverage) (default: %(default)s, always answer)")
     return parser
 
 
@@ -65,8 +70,12 @@ def main(argv=None) -> int:
     from mer_tf.inference import EmotionRecognizer
 
     try:
+        if not 0.0 <= args.min_confidence <= 1.0:
+            raise ValueError(f"--min-confidence must be between 0 and 1, got "
+                             f"{args.min_confidence}")
         recognizer = (EmotionRecognizer(args.saved_model) if args.saved_model
                       else EmotionRecognizer.from_run(args.run, args.fold))
+        recognizer.min_confidence = args.min_confidence
         if args.jsonl:
             return _predict_jsonl(recognizer, args)
         mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")

@@ -77,8 +77,19 @@ def find_saved_model(run_dir: str, fold: str | None = None) -> str:
     return find_saved_models(run_dir, fold)[0]
 
 
+UNCERTAIN = "uncertain"
+
+
 class EmotionRecognizer:
-    """An exported mer_tf model and the input handling around it."""
+    """An exported mer_tf model and the input handling around it.
+
+    `min_confidence`: below this top probability the label is `uncertain` (the
+    probabilities are still given). A model exported with calibration serves
+    temperature-scaled probabilities (`info["temperature"]`), so the threshold means what
+    it says; choose it from the coverage table in a fold's metrics.json.
+    """
+
+    min_confidence: float = 0.0
 
     def __init__(self, saved_model: str, *more: str):
         """One SavedModel, or several (the folds of a LOSO run) whose probabilities are
@@ -152,9 +163,17 @@ class EmotionRecognizer:
                              f"of this LOSO run ({folds}); --fold picks one"] for note in notes]
         if self.info.get("note"):  # a demo model says what it is on every prediction
             notes = [[*note, self.info["note"]] for note in notes]
-        return [Prediction(self.label_names[int(np.argmax(p))],
-                           {name: float(v) for name, v in zip(self.label_names, p)}, note)
-                for p, note in zip(probabilities, notes)]
+        return [self._prediction(p, note) for p, note in zip(probabilities, notes)]
+
+    def _prediction(self, probabilities, notes: list) -> Prediction:
+        label = self.label_names[int(np.argmax(probabilities))]
+        top = float(np.max(probabilities))
+        if top < self.min_confidence:
+            notes = [*notes, f"uncertain: the top probability, {top:.3f} ({label}), is below "
+                             f"--min-confidence {self.min_confidence:g}"]
+            label = UNCERTAIN
+        return Prediction(label, {n: float(v) for n, v in zip(self.label_names, probabilities)},
+                          notes)
 
     def _check(self, item: dict, notes: list) -> dict:
         """Each tower checks its own input (clear errors; notes for what it handled)."""

@@ -55,6 +55,10 @@ class FoldLayout:
         return self._path("curves.png")
 
     @property
+    def reliability_png(self) -> str:  # calibration on the test split, before and after
+        return self._path("reliability.png")
+
+    @property
     def logs(self) -> str:
         return self._path("logs")
 

@@ -141,6 +141,45 @@ def test_predict_command_agrees_with_the_runs_own_evaluation(trained_run, releas
     assert f"predicted emotion: {predicted[one['id']]['predicted']}" in capsys.readouterr().out
 
 
+def test_the_model_serves_probabilities_calibrated_on_validation(trained_run, release):
+    import tensorflow as tf
+
+    metrics = json.load(open(os.path.join(trained_run, "metrics.json")))
+    block = metrics["calibration"]
+    assert block["method"] == "temperature scaling" and block["fitted_on"] == "validation"
+    for split in ("validation", "test"):
+        assert {"ece_before", "ece_after", "nll_before", "nll_after"} <= set(block[split])
+    # fitted to minimise validation NLL: never worse there than the network's own softmax
+    assert block["validation"]["nll_after"] <= block["validation"]["nll_before"] + 1e-6
+    assert [row["min_confidence"] for row in block["validation"]["coverage"]] == [
+        0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    assert os.path.getsize(os.path.join(trained_run, "reliability.png")) > 1000
+    served = tf.saved_model.load(os.path.join(trained_run, "saved_model")).metadata()
+    assert float(served["temperature"].numpy()) == pytest.approx(block["temperature"])
+    assert b"validation" in served["calibration"].numpy() or block["temperature"] == 1.0
+
+
+def test_min_confidence_answers_uncertain_below_the_threshold_and_never_above(trained_run,
+                                                                              release):
+    items, _ = _release_items(release, trained_run)
+    recognizer = EmotionRecognizer.from_run(trained_run)
+    loaded = [recognizer.load_files(i["wav"], i["transcript"], i["mocap"], i["start"],
+                                    i["end"]) for i in items]
+    sure = recognizer.predict_many(loaded)
+    tops = sorted(max(p.probabilities.values()) for p in sure)
+    recognizer.min_confidence = (tops[1] + tops[2]) / 2  # two below, three above
+    hedged = recognizer.predict_many(loaded)
+    for before, after in zip(sure, hedged):
+        top = max(before.probabilities.values())
+        assert after.probabilities == before.probabilities
+        assert (after.label == "uncertain") == (top < recognizer.min_confidence)
+        if after.label != "uncertain":
+            assert after.label == before.label
+        else:
+            assert any("below --min-confidence" in note for note in after.notes)
+    assert sum(p.label == "uncertain" for p in hedged) == 2
+
+
 @pytest.fixture(scope="module")
 def recognizer(trained_run):
     return EmotionRecognizer.from_run(trained_run)

@@ -12,8 +12,8 @@ import numpy as np
 from mer_tf import storage
 
 
-def evaluate(model, corpus, split, readers, batch_size: int, class_names, feature_cache=None,
-             predictions_path: str | None = None) -> dict:
+def evaluate(model, corpus, split, readers, batch_size: int, class_names,
+             feature_cache=None) -> dict:
     """Predicts a split with Keras' own (distributed) predict, then scores it.
 
     Batches are padded to full size with filler examples (static shapes for TPU
@@ -39,21 +39,40 @@ def evaluate(model, corpus, split, readers, batch_size: int, class_names, featur
     keep = np.array(valid, bool)
     probabilities = probabilities[keep]
     labels = np.array(labels, int)[keep]
-    ids = [u for u, k in zip(ids, keep) if k]
-    sessions = [s for s, k in zip(sessions, keep) if k]
-    speakers = [s for s, k in zip(speakers, keep) if k]
     predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
-    metrics = classification_metrics(labels, predicted, class_names)
-    if predictions_path:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
-                         *[f"p_{c}" for c in class_names]])
-        for i, uid in enumerate(ids):
-            writer.writerow([uid, sessions[i], speakers[i], class_names[labels[i]],
-                             class_names[predicted[i]], *[f"{p:.7f}" for p in probabilities[i]]])
-        storage.write_text_atomic(predictions_path, buffer.getvalue())
-    return {"metrics": metrics, "probabilities": probabilities, "labels": labels, "ids": ids}
+    return {"metrics": classification_metrics(labels, predicted, class_names),
+            "probabilities": probabilities, "labels": labels,
+            "ids": [u for u, k in zip(ids, keep) if k],
+            "sessions": [s for s, k in zip(sessions, keep) if k],
+            "speakers": [s for s, k in zip(speakers, keep) if k]}
+
+
+def write_predictions(path: str, result: dict, class_names, temperature: float = 1.0) -> None:
+    """predictions.csv of an `evaluate` result, its probabilities scaled by `temperature`
+    as the exported model serves them (the predicted class is the same)."""
+    from mer_tf.training.calibration import scale
+
+    probabilities = result["probabilities"]
+    served = scale(probabilities, temperature) if len(probabilities) else probabilities
+    predicted = probabilities.argmax(axis=1) if len(probabilities) else []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
+                     *[f"p_{c}" for c in class_names]])
+    for i, uid in enumerate(result["ids"]):
+        writer.writerow([uid, result["sessions"][i], result["speakers"][i],
+                         class_names[result["labels"][i]], class_names[predicted[i]],
+                         *[f"{p:.7f}" for p in served[i]]])
+    storage.write_text_atomic(path, buffer.getvalue())
+
+
+def write_reliability(fold, test: dict, temperature: float, title: str = "") -> None:
+    """The fold's reliability diagram (test split, before and after temperature scaling)."""
+    from mer_tf.training.calibration import reliability_figure
+    from mer_tf.training.plots import figure_png
+
+    figure = reliability_figure(test, temperature, f"{title}\nreliability on the test split")
+    storage.write_bytes_atomic(fold.reliability_png, figure_png(figure))
 
 
 def failure_reasons(test: dict, history: dict, class_names) -> list[str]:
@@ -104,6 +123,7 @@ class FoldResult:
     weights_sha256: str = ""  # the evaluated weights (the same on every worker)
     leakage: dict = dataclasses.field(default_factory=dict)  # mer_tf.training.audit
     class_weights: dict = dataclasses.field(default_factory=dict)  # --class-weight balanced
+    calibration: dict = dataclasses.field(default_factory=dict)  # mer_tf.training.calibration
 
     @classmethod
     def from_dict(cls, data: dict) -> "FoldResult":

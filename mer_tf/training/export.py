@@ -9,7 +9,8 @@ The exported model needs neither this package nor Keras: `tf.saved_model.load`
   padded inside the graph, text is tokenized inside the graph;
 - `serve_wav(wav [B] string, …)`: the same with encoded 16 kHz WAV files,
   decoded by `tf.audio.decode_wav`;
-- `metadata()`: label names, modalities, sample rate, lengths, mocap view and rate;
+- `metadata()`: label names, modalities, sample rate, lengths, mocap view and rate,
+  and the `temperature` the served probabilities are calibrated with;
 - `token_count(transcript [B] string)`: tokens before truncation, so a caller
   can say when a transcript was cut.
 
@@ -45,11 +46,16 @@ def float32_policy():
 
 # Keys of mer_tf.json (and of the `metadata` endpoint) that every model has, whatever its
 # towers: models without speech, text or mocap say 0 or "".
+# `temperature`: the probabilities served are softmax(log p / temperature), p the network's
+# (1.0: as trained; models exported before 2026-12-03 have no such key and serve p).
 INFO_DEFAULTS = {"sample_rate": 16000, "waveform_length": 0, "text_length": 0, "text_preset": "",
-                 "mocap_view": "", "mocap_frames": 0, "note": ""}
+                 "mocap_view": "", "mocap_frames": 0, "note": "", "temperature": 1.0,
+                 "calibration": ""}
 METADATA_KEYS = ("label_names", "modalities", "sample_rate", "waveform_length", "text_length",
                  "mocap_view", "mocap_frames", "mocap_rate", "mocap_features", "serve_inputs",
-                 "note")
+                 "note", "temperature", "calibration")
+CALIBRATION_NOTE = ("temperature scaling fitted on the validation split: probabilities are "
+                    "softmax(log p / temperature)")
 # What a demo run's model says of itself, in metadata() and on every prediction.
 DEMO_NOTE = ("a demo model: trained on the built-in synthetic corpus with small untrained "
              "backbones; its outputs on real speech mean nothing")
@@ -75,8 +81,9 @@ def export_info(m, builder, experiment: str = "") -> dict:
     return info
 
 
-def export_run_model(builder, config, directory: str) -> str:
-    """Exports the fold's trained model to `directory/saved_model`; returns the path."""
+def export_run_model(builder, config, directory: str, temperature: float = 1.0) -> str:
+    """Exports the fold's trained model to `directory/saved_model`, serving probabilities
+    scaled by `temperature` (fitted on validation); returns the path."""
     from mer_tf.models.fusion import ModelBuilder
 
     weights = builder.model().get_weights()
@@ -88,6 +95,8 @@ def export_run_model(builder, config, directory: str) -> str:
         info = export_info(config.model, export_builder, config.experiment)
         if config.demo:
             info.update(demo=True, note=DEMO_NOTE)
+        if temperature != 1.0:
+            info.update(temperature=float(temperature), calibration=CALIBRATION_NOTE)
         export_saved_model(export_builder, model, info, path)
     return path
 
@@ -109,8 +118,13 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
     archive = _Archive([model] + ([partial_model] if partial_model is not None else []),
                        [t for tower in towers.values() for t in tower.trackables()])
 
+    temperature = float(info.get("temperature", 1.0))
+
     def classify(inputs, network=model):
         probabilities = tf.cast(network(inputs, training=False), tf.float32)
+        if temperature != 1.0:  # calibrated: the argmax is unchanged
+            probabilities = tf.nn.softmax(
+                tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
         return {"probabilities": probabilities,
                 "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
                 "label_names": names}

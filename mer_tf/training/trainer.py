@@ -140,7 +140,14 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
 
     from mer_tf.training import callbacks as cb
     from mer_tf.training import workers
-    from mer_tf.training.evaluation import evaluate, failure_reasons, write_fold_artefacts
+    from mer_tf.training.calibration import calibrate
+    from mer_tf.training.evaluation import (
+        evaluate,
+        failure_reasons,
+        write_fold_artefacts,
+        write_predictions,
+        write_reliability,
+    )
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
     from mer_tf.training.progress import FoldProgress, latest_commit
 
@@ -191,21 +198,27 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     scoring = dict(readers=built.readers, batch_size=train_config.batch_size,
                    class_names=model_config.class_names, feature_cache=built.feature_cache)
     validation = evaluate(model, corpus, fold.validation_split(), **scoring)
-    test = evaluate(model, corpus, fold.test_split(), **scoring,
-                    predictions_path=own.predictions)
+    test = evaluate(model, corpus, fold.test_split(), **scoring)
+    calibration = calibrate(validation, test)  # T from validation; test only reported
+    temperature = calibration["temperature"]
+    write_predictions(own.predictions, test, model_config.class_names, temperature)
     failed = failure_reasons(test, history, model_config.class_names)
     for reason in failed:
         log.error("%s: this fold learned nothing usable: %s", fold.name, reason)
     write_fold_artefacts(own, model_config.class_names, test, history,
                          title=f"{trial_id(config, fold)} ({'+'.join(model_config.modalities)})",
                          best_epoch=tracker.best_epoch)
+    write_reliability(own, test, temperature, title=trial_id(config, fold))
+    print(f"{fold.name}: temperature {temperature:.3f} (fitted on validation); test ECE "
+          f"{calibration['test']['ece_before']:.3f} -> {calibration['test']['ece_after']:.3f}",
+          file=sys.stderr)
     cb.write_test_results(own.logs, test["metrics"], model_config.class_names,
                           tracker.best_epoch, validation["metrics"]["confusion_matrix"])
     faults.point("fold:evaluated")
     if train_config.export and chief:
         from mer_tf.training.export import export_run_model
 
-        export_run_model(built.builder, config, directory)
+        export_run_model(built.builder, config, directory, temperature=temperature)
         faults.point("fold:exported")
     class_weights = {model_config.class_names[c]: w for c, w in (data.class_weight or {}).items()}
     result = FoldResult(
@@ -213,7 +226,8 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
         validation=validation["metrics"], best_epoch=tracker.best_epoch,
         epochs_run=len(history.get("loss", [])), train_utterances=data.counts["train"],
         seconds=round(time.perf_counter() - started, 1), describe=fold.describe(), failed=failed,
-        weights_sha256=digest, leakage=audit_fold(corpus, fold), class_weights=class_weights)
+        weights_sha256=digest, leakage=audit_fold(corpus, fold), class_weights=class_weights,
+        calibration=calibration)
     storage.write_json_atomic(own.metrics, dataclasses.asdict(result))  # the fold is finished
     if chief:
         storage.rmtree(shared.backup)
