@@ -6,11 +6,18 @@
         --start 12.30 --end 15.90
     python -m experiments.predict --saved-model PATH --wav turn.wav --transcript-file turn.txt
     python -m experiments.predict --run RUN --jsonl utterances.jsonl --out predictions.jsonl
+    python -m experiments.predict --run RUN --recording call.wav [--turns call.srt] \\
+        --out timeline.csv [--plot timeline.png] [--min-confidence 0.5]
 
 A model takes only the modalities it was trained on. MOCAP files are IEMOCAP's
 dialog-level files (two header lines, 120 frames/s); --start/--end pick the
 utterance. Each JSONL line holds {"id", "wav", "transcript" or
 "transcript_file", "mocap": {"head", "hand", "rotated"}, "start", "end"}.
+--recording reads a whole conversation in blocks and writes a row per turn (start,
+end, speaker, text, label, probabilities, notes): turns from --turns (SubRip, WebVTT,
+an IEMOCAP transcription or a TSV of start, end, [speaker,] text), or, without it,
+speech found by voice activity detection and predicted without text (a model trained
+with modality dropout). MOCAP files then cover the whole recording.
 """
 
 import argparse
@@ -38,7 +45,17 @@ def build_parser():
     parser.add_argument("--start", type=float, help="utterance start within the MOCAP files (s)")
     parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
     parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
-    parser.add_argument("--out", help="with --jsonl: write predictions here (default: stdout)")
+    parser.add_argument("--recording", help="a whole recording (any length, rate, channels): "
+                                            "a row per turn")
+    parser.add_argument("--turns", help="with --recording: its turns, from a .srt, .vtt, "
+                                        "IEMOCAP .txt or .tsv (start end [speaker] text); "
+                                        "without it, voice activity detection finds them")
+    parser.add_argument("--max-segment", type=float, default=10.0, metavar="S",
+                        help="with --recording and no --turns: cut speech longer than S "
+                             "seconds into equal parts (default: %(default)s)")
+    parser.add_argument("--plot", metavar="PNG", help="with --recording: draw the timeline here")
+    parser.add_argument("--out", help="with --jsonl: write predictions here (default: "
+                                      "stdout); with --recording: a .csv or .jsonl of rows")
     parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                         help="answer 'uncertain' (probabilities still given) where the top "
                              "probability is below P; a run's metrics.json lists coverage and "
@@ -48,7 +65,7 @@ def build_parser():
 
 
 def _read_text(path):
-    from mer_tf.inference import read_transcript_file
+    from mer_tf.data.turns import read_transcript_file
 
     return read_transcript_file(path)
 
@@ -76,6 +93,8 @@ def main(argv=None) -> int:
         recognizer = (EmotionRecognizer(args.saved_model) if args.saved_model
                       else EmotionRecognizer.from_run(args.run, args.fold))
         recognizer.min_confidence = args.min_confidence
+        if args.recording:
+            return _predict_recording(recognizer, args)
         if args.jsonl:
             return _predict_jsonl(recognizer, args)
         mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
@@ -148,6 +167,31 @@ def _predict_jsonl(recognizer, args) -> int:
         storage.write_text_atomic(args.out, "".join(lines))
     else:
         sys.stdout.write("".join(lines))
+    return 0
+
+
+def _predict_recording(recognizer, args) -> int:
+    from mer_tf import recording, storage
+    from mer_tf.data.recording import SpeechSettings
+    from mer_tf.training.plots import figure_png
+
+    if not args.out:
+        raise ValueError("--recording needs --out FILE.csv or FILE.jsonl")
+    if args.wav or args.jsonl:
+        raise ValueError("--recording reads the whole file: leave out --wav and --jsonl")
+    mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
+             if getattr(args, f"mocap_{s}")}
+    rows = recognizer.predict_recording(args.recording, args.turns, mocap or None,
+                                        speech=SpeechSettings(max_segment=args.max_segment),
+                                        progress=True)
+    recording.write_rows(rows, args.out, recognizer.label_names)
+    if args.plot:
+        figure = recording.timeline_figure(rows, recognizer.label_names,
+                                           title=f"{args.recording}: emotion per turn")
+        storage.write_bytes_atomic(args.plot, figure_png(figure))
+    shares = ", ".join(f"{label} {share:.0%}" for label, share in recording.summary(rows).items())
+    print(f"{len(rows)} turns -> {args.out}{' and ' + args.plot if args.plot else ''}; "
+          f"share of speaking time: {shares}")
     return 0
 
 

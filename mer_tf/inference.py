@@ -35,28 +35,6 @@ class Prediction:
         return dataclasses.asdict(self)
 
 
-def read_transcript_file(path: str) -> str:
-    """A transcript from a text file: UTF-8 (a byte-order mark is stripped) or UTF-16 with
-    its byte-order mark; anything else is a DataError naming the file."""
-    from mer_tf.data.audio import check_is_file
-    from mer_tf.data.errors import DataError
-
-    check_is_file(path, "text file")
-    data = storage.read_bytes(path)
-    for mark, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"),
-                           (b"\xfe\xff", "utf-16")):
-        if data.startswith(mark):
-            break
-    else:
-        encoding = "utf-8"
-    try:
-        return data.decode(encoding).strip()
-    except UnicodeDecodeError as error:
-        raise DataError(path, f"not {encoding.upper().replace('-SIG', '')} text (byte "
-                              f"{data[error.start:error.start + 1]!r} at offset {error.start}); "
-                              "save it as UTF-8") from None
-
-
 def find_saved_models(run_dir: str, fold: str | None = None) -> list[str]:
     """The SavedModel of a run folder (session5), of the named LOSO fold, or of every LOSO
     fold that exported one."""
@@ -133,12 +111,29 @@ class EmotionRecognizer:
                                    "mocap_mask": mocap_mask, "input_notes": input_notes}])[0]
 
     def predict_many(self, items: list[dict], batch_size: int = 16) -> list[Prediction]:
-        predictions = []
-        for start in range(0, len(items), batch_size):
-            predictions.extend(self._predict_batch(items[start:start + batch_size]))
-        return predictions
+        probabilities, notes = self.score_many(items, batch_size)
+        return [self.decide(p, note) for p, note in zip(probabilities, notes)]
 
-    def _predict_batch(self, items: list[dict]) -> list[Prediction]:
+    def score_many(self, items: list[dict], batch_size: int = 16):
+        """(probabilities [items, classes], notes per item), before any label is chosen."""
+        scored, notes = [], []
+        for start in range(0, len(items), batch_size):
+            p, n = self._score_batch(items[start:start + batch_size])
+            scored.append(p)
+            notes.extend(n)
+        return (np.concatenate(scored) if scored else np.zeros((0, len(self.label_names))),
+                notes)
+
+    def predict_recording(self, path: str, turns=None, mocap_files: dict | None = None,
+                          **options) -> list:
+        """A row per turn of a whole recording (`mer_tf.recording.predict_recording`):
+        `turns` a turns file (.srt, .vtt, IEMOCAP .txt, .tsv), a list of `Turn`, or None
+        (voice activity detection finds the speech)."""
+        from mer_tf.recording import predict_recording
+
+        return predict_recording(self, path, turns, mocap_files, **options)
+
+    def _score_batch(self, items: list[dict]):
         import tensorflow as tf
 
         notes = [[] for _ in items]
@@ -163,9 +158,11 @@ class EmotionRecognizer:
                              f"of this LOSO run ({folds}); --fold picks one"] for note in notes]
         if self.info.get("note"):  # a demo model says what it is on every prediction
             notes = [[*note, self.info["note"]] for note in notes]
-        return [self._prediction(p, note) for p, note in zip(probabilities, notes)]
+        return probabilities, notes
 
-    def _prediction(self, probabilities, notes: list) -> Prediction:
+    def decide(self, probabilities, notes: list) -> Prediction:
+        """The label of `probabilities`: the top class, or `uncertain` below
+        `min_confidence`."""
         label = self.label_names[int(np.argmax(probabilities))]
         top = float(np.max(probabilities))
         if top < self.min_confidence:
@@ -233,19 +230,29 @@ class EmotionRecognizer:
 
     def mocap_from_files(self, files: dict, start=None, end=None):
         """IEMOCAP MOCAP files (head, hand, rotated) -> the model's view of [start, end)."""
+        return self.mocap_from_tracks(self.read_mocap_tracks(files), start, end)
+
+    def read_mocap_tracks(self, files: dict) -> dict:
+        """{stream: (path, track)} of IEMOCAP MOCAP files, read once for many spans."""
         from mer_tf.data import mocap_files
 
         missing = [s for s in MOCAP_STREAMS if s not in files]
         if missing:
             raise ValueError(f"mocap needs the {', '.join(MOCAP_STREAMS)} files; missing: "
                              f"{', '.join(missing)}")
+        return {s: (files[s], mocap_files.read_mocap(files[s])) for s in MOCAP_STREAMS}
+
+    def mocap_from_tracks(self, tracks: dict, start=None, end=None):
+        """`read_mocap_tracks`' tracks -> the model's view of [start, end)."""
+        from mer_tf.data import mocap_files
         from mer_tf.data.errors import DataError
 
         if start is not None and end is not None and not end > start:
             raise ValueError(f"--end {end:g} s is not after --start {start:g} s")
         parts, masks = [], []
+        files = {stream: path for stream, (path, _) in tracks.items()}
         for stream in MOCAP_STREAMS:
-            track = mocap_files.read_mocap(files[stream])
+            track = tracks[stream][1]
             if not track.times.size:
                 raise DataError(files[stream], "no motion-capture frames")
             first, last = float(track.times[0]), float(track.times[-1])

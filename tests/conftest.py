@@ -27,7 +27,8 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # multiworker ~150, benchmarks ~140, protocol ~110, accelerators ~75, models ~55,
 # reliability ~60, notebook ~50, the rest less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
-SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run"}
+SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run",
+                 "test_recordings": "trained_run"}
 LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_protocol",
                  "test_accelerators", "test_models", "test_reliability", "test_notebook")
 

@@ -16,7 +16,7 @@ LAYERS = [  # lowest first
     ("mer_tf.training",),
     ("mer_tf.testing",),
     ("mer_tf.cli", "mer_tf.flags", "mer_tf.demo", "mer_tf.runs", "mer_tf.inference",
-     "mer_tf.colab", "mer_tf.launch"),
+     "mer_tf.colab", "mer_tf.launch", "mer_tf.recording"),
 ]
 MAX_LINES = 300
 

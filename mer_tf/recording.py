@@ -1,0 +1,232 @@
+"""A whole recording in, a row per turn out: what `predict --recording` and
+`EmotionRecognizer.predict_recording` do.
+
+Turns come from a transcript (`mer_tf.data.turns`) or, without one, from voice activity
+detection (`mer_tf.data.recording.find_speech`; then there is no text, and a model that
+takes text must have learned to do without it: modality dropout). Each turn is read from
+the file when its batch is predicted, so memory holds one batch of windows, not the
+recording. A turn longer than the speech tower's input is read in windows of that
+length, back to back, the last one ending where the turn ends (so it overlaps the one
+before rather than being short); every window gets the turn's whole transcript and the
+motion capture of its own span, and the turn's probabilities are the mean of its
+windows'. A turn shorter than the speech encoder's receptive field (one frame: 400
+samples, 25 ms) gets no prediction, only a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+
+import numpy as np
+
+from mer_tf import storage
+from mer_tf.data.recording import Recording, SpeechSettings, find_speech
+from mer_tf.data.turns import Turn, check_turn, read_turns
+from mer_tf.frames import RECEPTIVE_FIELD
+
+SKIPPED = ""  # the label of a turn too short to predict
+# Colours people read as the emotion (IEMOCAP's codes); other classes take tab10's.
+EMOTION_COLOURS = {"ang": "#d62728", "exc": "#ff7f0e", "hap": "#e6b800", "neu": "#7f9fbf",
+                   "sad": "#1f4e9c", "fru": "#8c564b", "sur": "#e377c2", "fea": "#9467bd",
+                   "dis": "#17becf", "uncertain": "#bbbbbb", SKIPPED: "#eeeeee"}
+
+
+@dataclasses.dataclass
+class TurnPrediction:
+    start: float
+    end: float
+    speaker: str | None
+    text: str | None
+    label: str  # a class, "uncertain" (below --min-confidence) or "" (skipped)
+    probabilities: dict  # class -> probability; empty when skipped
+    notes: list = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def predict_recording(recognizer, path: str, turns=None, mocap_files: dict | None = None,
+                      speech: SpeechSettings = SpeechSettings(), batch_size: int = 16,
+                      progress: bool = False) -> list[TurnPrediction]:
+    """Rows for the turns of the recording at `path`: `turns` is a turns file, a list of
+    `Turn`, or None (find the speech)."""
+    info = recognizer.info
+    with Recording(path, rate=int(info["sample_rate"])) as recording:
+        found = []
+        if turns is None:
+            _check_speech_only(recognizer)
+            turns = [Turn(a, b) for a, b in find_speech(recording, speech)]
+            found = ["turn found by voice activity detection (no --turns): no text, "
+                     "so no transcript went into the prediction"]
+        elif isinstance(turns, str):
+            turns = read_turns(turns, recording.duration)
+        else:
+            turns = [check_turn(path, t, recording.duration) for t in turns]
+        tracks = recognizer.read_mocap_tracks(mocap_files) if mocap_files else None
+        context = [*recording.notes(), *found]
+        return _predict_turns(recognizer, recording, turns, tracks, context, batch_size,
+                              progress)
+
+
+def _check_speech_only(recognizer) -> None:
+    modalities, rate = recognizer.modalities, float(recognizer.info.get("modality_dropout", 0))
+    if "speech" not in modalities:
+        raise ValueError(f"this model takes {', '.join(modalities)}, no speech: without "
+                         "--turns there is nothing to predict from; give --turns")
+    if "text" in modalities and not rate:
+        raise ValueError("without --turns there is no text, and this model was trained "
+                         "without modality dropout, so it cannot predict without it; give "
+                         "--turns (SubRip, WebVTT, IEMOCAP or TSV) with the transcript")
+
+
+def _windows(turn: Turn, rate: int, length: int) -> list[tuple[float, float]]:
+    """[(start, end)] s of the windows a turn is read in (length 0: the whole turn)."""
+    samples = int(round(turn.seconds * rate))
+    if not length or samples <= length:
+        return [(turn.start, turn.end)]
+    count = math.ceil(samples / length)
+    span = length / rate
+    return [(turn.start + i * span, turn.start + (i + 1) * span) for i in range(count - 1)] + [
+        (turn.end - span, turn.end)]
+
+
+def _predict_turns(recognizer, recording, turns, tracks, context, batch_size, progress):
+    from tqdm.auto import tqdm
+
+    info = recognizer.info
+    reads_speech = "speech" in recognizer.modalities
+    rate, length = int(info["sample_rate"]), int(info.get("waveform_length", 0) or 0)
+    rows = [TurnPrediction(t.start, t.end, t.speaker, t.text, SKIPPED, {}, list(context))
+            for t in turns]
+    sums = [None] * len(turns)
+    counts = [0] * len(turns)
+    pending = []
+
+    def flush():
+        items = [_item(recognizer, recording, turns[i], span, tracks, reads_speech)
+                 for i, span in pending]
+        probabilities, notes = recognizer.score_many(items, batch_size)
+        for (i, _), p, note in zip(pending, probabilities, notes):
+            sums[i] = p if sums[i] is None else sums[i] + p
+            counts[i] += 1
+            rows[i].notes.extend(n for n in note if n not in rows[i].notes)
+        pending.clear()
+
+    for index, turn in enumerate(tqdm(turns, desc="turns", unit="turn", disable=not progress)):
+        if reads_speech and turn.seconds * rate < RECEPTIVE_FIELD:
+            rows[index].notes.append(
+                f"skipped: {turn.seconds * 1000:.0f} ms is shorter than one frame of the "
+                f"speech encoder ({RECEPTIVE_FIELD} samples, {RECEPTIVE_FIELD / rate * 1000:.0f} "
+                "ms)")
+            continue
+        windows = _windows(turn, rate, length if reads_speech else 0)
+        if len(windows) > 1:
+            rows[index].notes.append(
+                f"{turn.seconds:.1f} s read in {len(windows)} windows of the model's "
+                f"{length / rate:g} s input; their probabilities averaged")
+        for span in windows:
+            pending.append((index, span))
+            if len(pending) >= batch_size:
+                flush()
+    if pending:
+        flush()
+    for index, row in enumerate(rows):
+        if counts[index]:
+            decided = recognizer.decide(sums[index] / counts[index], row.notes)
+            row.label, row.probabilities, row.notes = (decided.label, decided.probabilities,
+                                                      decided.notes)
+    return rows
+
+
+def _item(recognizer, recording, turn: Turn, span, tracks, reads_speech) -> dict:
+    item = {"transcript": turn.text, "input_notes": []}
+    if reads_speech:
+        item["waveform"], item["sample_rate"] = recording.read(*span), recording.rate
+    if tracks is not None:
+        item["mocap"], item["mocap_mask"] = recognizer.mocap_from_tracks(tracks, *span)
+    return item
+
+
+# -- output -------------------------------------------------------------------------------
+
+def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
+    """CSV (`.csv`: start, end, speaker, text, label, p_<class>…, notes joined by ' | ') or
+    JSON Lines (`.jsonl`: one object per row), written to a temporary name, then renamed."""
+    if path.lower().endswith(".jsonl"):
+        import json
+
+        text = "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
+    elif path.lower().endswith(".csv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["start", "end", "speaker", "text", "label",
+                         *[f"p_{name}" for name in label_names], "notes"])
+        for row in rows:
+            writer.writerow([f"{row.start:.3f}", f"{row.end:.3f}", row.speaker or "",
+                             row.text or "", row.label,
+                             *[f"{row.probabilities[n]:.4f}" if row.probabilities else ""
+                               for n in label_names], " | ".join(row.notes)])
+        text = buffer.getvalue()
+    else:
+        raise ValueError(f"--out {path}: give a .csv or .jsonl file")
+    storage.write_text_atomic(path, text)
+
+
+def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
+    """Each class's probability per turn (above) and the turns as bars coloured by their
+    label, one lane per speaker (below)."""
+    from mer_tf.training.plots import _pyplot
+
+    plt = _pyplot()
+    colours = {**dict(zip(label_names, plt.get_cmap("tab10").colors)), **EMOTION_COLOURS}
+    speakers = sorted({row.speaker or "speech" for row in rows})
+    figure, (top, bottom) = plt.subplots(
+        2, 1, sharex=True, figsize=(12, 3.2 + 0.45 * len(speakers)),
+        gridspec_kw={"height_ratios": [3, max(1, 0.45 * len(speakers))]})
+    scored = [row for row in rows if row.probabilities]
+    for name in label_names:
+        middle = [(row.start + row.end) / 2 for row in scored]
+        top.plot(middle, [row.probabilities[name] for row in scored], color=colours[name],
+                 linewidth=1, alpha=0.6, marker="o", markersize=3, label=name)
+        top.hlines([row.probabilities[name] for row in scored], [r.start for r in scored],
+                   [r.end for r in scored], color=colours[name], linewidth=3)
+    top.set(ylim=(0, 1), ylabel="probability", title=title or "Emotion per turn")
+    top.legend(loc="upper right", ncol=len(label_names), fontsize=8)
+    top.grid(alpha=0.3)
+    for lane, speaker in enumerate(speakers):
+        mine = [row for row in rows if (row.speaker or "speech") == speaker]
+        bottom.broken_barh([(row.start, row.end - row.start) for row in mine], (lane - 0.4, 0.8),
+                           facecolors=[colours.get(row.label, "#bbbbbb") for row in mine],
+                           edgecolor="white", linewidth=0.5)
+    bottom.set(yticks=range(len(speakers)), yticklabels=speakers, xlabel="time (min:s)",
+               ylim=(-0.6, len(speakers) - 0.4))
+    from matplotlib.ticker import MaxNLocator
+
+    bottom.xaxis.set_major_locator(MaxNLocator(nbins=12, steps=[1, 1.5, 3, 6, 10]))
+    bottom.xaxis.set_major_formatter(
+        plt.FuncFormatter(lambda x, _: f"{int(x // 60)}:{int(x % 60):02d}"))
+    used = [n for n in [*label_names, "uncertain"] if any(r.label == n for r in rows)]
+    bottom.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colours[n]) for n in used],
+                  labels=used, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+                  title="label", title_fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def summary(rows: list[TurnPrediction]) -> dict:
+    """Share of speaking time per label (skipped turns apart)."""
+    seconds = {}
+    for row in rows:
+        key = row.label or "skipped"
+        seconds[key] = seconds.get(key, 0.0) + row.end - row.start
+    total = sum(seconds.values()) or 1.0
+    return {label: round(s / total, 3) for label, s in sorted(seconds.items(),
+                                                            key=lambda kv: -kv[1])}
+
+
+def probabilities_array(rows: list[TurnPrediction], label_names) -> np.ndarray:
+    """[turns, classes], NaN for skipped turns."""
+    return np.array([[row.probabilities.get(n, np.nan) for n in label_names] for row in rows])
