@@ -76,6 +76,12 @@ def markdown(summary: dict) -> str:
                       f"{x['paper_in_memory_audio_mib']:.0f} MiB)"
                       for x in f["runs"])
             + f"; corpus x{f['corpus_ratio']}, memory x{f['peak_memory_ratio']}")
+    if "recording" in r:
+        for mode, rows in r["recording"]["figures"].items():
+            how = "turns from a TSV" if mode == "turns" else "voice activity detection"
+            row(f"whole recording ({how}): audio s per s; peak memory (x the shortest)",
+                ", ".join(f"{k}: {x['audio_seconds_per_second']} s/s; {x['peak_rss_mib']:.0f} "
+                          f"MiB (x{x['peak_over_shortest']})" for k, x in rows.items()))
     if "model_size" in r:
         for size, variants in r["model_size"]["figures"].items():
             pooled, flatten = variants["speech_head_mean"], variants["speech_head_flatten"]

@@ -35,6 +35,8 @@ BENCHMARKS = {
                   ["--utterances", "40", "--calls", "3"]),
     "memory": (["--utterances", "1600"], ["--utterances", "40", "--mean-seconds", "1.5"]),
     "model_size": (["--sizes", "demo,paper"], ["--sizes", "demo", "--utterances", "40"]),
+    "recording": (["--minutes", "1,10,60"],
+                  ["--minutes", "0.25,1", "--modes", "turns", "--utterances", "40"]),
     "speech_backbones": (["--size", "base", "--batch", "1", "--repeats", "3"],
                          ["--size", "tiny", "--repeats", "1", "--epoch-utterances", "20"]),
 }

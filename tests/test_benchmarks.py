@@ -13,6 +13,7 @@ from benchmarks import (
     memory,
     model_size,
     pipeline,
+    recording,
     run_all,
     speech_backbones,
     train_step,
@@ -64,6 +65,16 @@ def test_inference_and_memory_benchmarks(prepared, assets, tmp_path):
     runs = peaks["runs"]
     assert runs[0]["training_utterances"] < runs[1]["training_utterances"]
     assert all(r["peak_rss_mib"] > 0 for r in runs)
+
+
+def test_recording_benchmark_memory_stays_flat_with_length(prepared, assets, tmp_path):
+    bench = _assets(prepared, assets, tmp_path)
+    model = recording.export_model(bench, str(tmp_path / "model"))
+    rows = recording.measure(model, str(tmp_path), minutes=(0.25, 1.5), modes=("turns",))
+    short, long = rows["turns"]["0.25min"], rows["turns"]["1.5min"]
+    assert short["rows"] == short["turns_planted"] and long["rows"] == long["turns_planted"] > 15
+    assert long["audio_seconds_per_second"] > 0
+    assert long["peak_over_shortest"] < 1.2  # six times the audio, not six times the memory
 
 
 def test_model_size_counts_and_tower_step_shares(assets):
