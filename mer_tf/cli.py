@@ -41,10 +41,13 @@ def reported_as_one_line():
     except (PermissionError, tf.errors.PermissionDeniedError) as error:
         print(f"error: cannot write there: {getattr(error, 'message', error)}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT_CODE) from None
-    except OSError as error:
-        if error.errno != errno.ENOSPC:
+    except (OSError, tf.errors.ResourceExhaustedError) as error:
+        # tf.io.gfile says a full disk with ResourceExhaustedError (also an accelerator's
+        # out-of-memory, which is no disk error and stays a traceback)
+        if not (getattr(error, "errno", None) == errno.ENOSPC
+                or "No space left on device" in str(error)):
             raise
-        print(f"error: the disk is full: {error}", file=sys.stderr)
+        print(f"error: the disk is full: {getattr(error, 'message', error)}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT_CODE) from None
 
 

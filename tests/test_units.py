@@ -178,3 +178,23 @@ def test_folds_are_speaker_independent_and_follow_the_protocol(tmp_path):
     assert {r["kind"] for r in corpus.rows(improvised.test_split())} == {"impro"}
     stratified = make_folds(DataConfig(corpus.data_dir, validation="stratified"), corpus)[0]
     assert len(stratified.validation_ids) == 4 and not stratified.validation_speakers
+
+
+def test_a_full_disk_is_one_line_whichever_layer_says_it(capsys):
+    """Python says ENOSPC with an OSError, tf.io.gfile with ResourceExhaustedError; an
+    accelerator's out-of-memory (also ResourceExhaustedError) stays a traceback."""
+    import errno
+
+    import tensorflow as tf
+
+    from mer_tf.cli import USAGE_EXIT_CODE, reported_as_one_line
+
+    for error in (OSError(errno.ENOSPC, "No space left on device"),
+                  tf.errors.ResourceExhaustedError(None, None, "runs/x/checkpoint.tmp; No "
+                                                               "space left on device")):
+        with pytest.raises(SystemExit) as stopped, reported_as_one_line():
+            raise error
+        assert stopped.value.code == USAGE_EXIT_CODE
+        assert capsys.readouterr().err.startswith("error: the disk is full: ")
+    with pytest.raises(tf.errors.ResourceExhaustedError), reported_as_one_line():
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
