@@ -3,6 +3,7 @@
     from mer_tf.runs import load_run
     run = load_run("runs/concat/20261128-120000")          # LOSO: load_run(path, "fold3")
     run.model                  # the raw-input Keras model with the fold's best weights
+    run.calibrated(p)          # its probabilities as the SavedModel serves them
     run.dataset(split)         # inputs as the run read them (needs the prepared corpus)
 
 The exported SavedModel (`mer_tf.inference`) serves without this package; this is the
@@ -26,6 +27,14 @@ class LoadedRun:
     model: object  # keras.Model on raw inputs, best weights loaded
     statistics: dict  # per tower, from the training split
     corpus: object = None  # PreparedCorpus, when the run's data folder is there
+    temperature: float = 1.0  # fitted on validation after training (1.0: none)
+
+    def calibrated(self, probabilities):
+        """`model`'s probabilities scaled by the fold's temperature, as its SavedModel
+        serves them (the argmax is the same)."""
+        from mer_tf.training.calibration import scale
+
+        return scale(probabilities, self.temperature) if self.temperature != 1.0 else probabilities
 
     @property
     def label_names(self) -> tuple:
@@ -85,4 +94,7 @@ def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
     # the run cached them. Both models share their layers, so loading one fills the other.
     cached = builder.cacheable() if config.train.cache_features else ()
     load_weights(builder.model(cached=cached), layout.best_weights)
-    return LoadedRun(config, directory, builder, builder.model(), statistics, corpus)
+    metrics = storage.read_json(layout.metrics) if storage.exists(layout.metrics) else {}
+    temperature = float(metrics.get("calibration", {}).get("temperature", 1.0))
+    return LoadedRun(config, directory, builder, builder.model(), statistics, corpus,
+                     temperature)

@@ -370,14 +370,20 @@ def _readme_python_blocks():
     return re.findall(r"```python\n(.*?)```", readme, re.S)
 
 
-def test_every_python_block_of_the_readme_runs(trained_run, release, capsys):
+def test_every_python_block_of_the_readme_runs(trained_run, release, capsys, tmp_path):
     """The README's Python, executed as written: only the paths of its placeholders (a run
-    folder, a WAV and MOCAP files, their times) are filled in by the test."""
+    folder, a WAV and MOCAP files, their times, a recording and its SubRip) are filled in
+    by the test."""
+    from mer_tf.testing.conversation import make_conversation, write_srt
+
     item = _item(release, trained_run)
+    call = str(tmp_path / "call.wav")
+    write_srt(make_conversation(call, 20.0), str(tmp_path / "call.srt"))
     places = {"runs/concat/20261126-120000": trained_run, "turn.wav": item["wav"],
               "head.txt": item["mocap"]["head"], "hand.txt": item["mocap"]["hand"],
               "rotated.txt": item["mocap"]["rotated"],
-              "start=12.3, end=15.9": f"start={item['start']}, end={item['end']}"}
+              "start=12.3, end=15.9": f"start={item['start']}, end={item['end']}",
+              "call.wav": call, "call.srt": call[:-4] + ".srt"}
     blocks = _readme_python_blocks()
     assert len(blocks) >= 2
     for block in blocks:

@@ -89,7 +89,8 @@ def test_fine_tuned_hf_run_exports_a_model_that_serves_raw_waveforms(prepared, a
     rng = np.random.default_rng(1)
     waveform = rng.normal(0, 0.1, (3, 8000)).astype("float32")
     lengths = np.array([8000, 5000, 2000], "int32")
-    expected = run.model.predict({"waveform": waveform, "waveform_length": lengths}, verbose=0)
+    expected = run.calibrated(run.model.predict({"waveform": waveform,
+                                                 "waveform_length": lengths}, verbose=0))
     # Plain TensorFlow restores it (the graph alone: no Keras class is looked up; a fresh
     # process without mer_tf serves the concat model in tests/test_export.py).
     import tensorflow as tf
