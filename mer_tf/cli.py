@@ -16,6 +16,7 @@ import time
 
 from mer_tf.config import MODALITIES
 from mer_tf.flags import build_parser, flag_overrides, given_flags
+from mer_tf.layout import RunLayout
 from mer_tf.presets import PRETRAINED_BACKBONE_LEARNING_RATE
 from mer_tf.training.config import RunConfig
 
@@ -159,11 +160,11 @@ def run_seeds(args, experiment: str, modalities) -> dict:
         with reported_as_one_line():
             config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)},
                                                         "train": {"seed": seed}},
-                                     run_dir=storage.join(base, f"seed{seed}"))
+                                     run_dir=RunLayout(base).seed(seed).root)
             summaries[seed] = run_experiment(config, progress=not args.quiet,
                                              overwrite=args.overwrite)
     report = seeds_summary(experiment, summaries)
-    storage.write_json_atomic(storage.join(base, "seeds.json"), report)
+    storage.write_json_atomic(RunLayout(base).seeds_summary, report)
     rows = [[f"seed {seed}", *(f"{s[k]:.3f}" for k in ("wa", "ua", "macro_f1"))]
             for seed, s in summaries.items()]
     for name, block in (("over seeds", report["over_seeds"]),

@@ -21,8 +21,8 @@ import numpy as np
 
 from mer_tf import storage
 from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE
 from mer_tf.registry import tower_class
-from mer_tf.training.export import INFO_FILE
 
 
 @dataclasses.dataclass
@@ -78,7 +78,7 @@ class EmotionRecognizer:
 
         self.paths = [saved_model, *more]
         for path in self.paths:
-            if not storage.exists(storage.join(path, "saved_model.pb")):
+            if not storage.exists(storage.join(path, SAVED_MODEL_FILE)):
                 raise FileNotFoundError(f"{path}: not a SavedModel directory")
         self.path = saved_model
         self._models = [tf.saved_model.load(path) for path in self.paths]

@@ -19,6 +19,26 @@ from mer_tf import storage
 
 SESSION5 = "session5"
 LOSO_FOLD = re.compile(r"^fold\d+$")
+SAVED_MODEL_FILE = "saved_model.pb"  # TensorFlow's; a SavedModel folder is complete with it
+INFO_FILE = "mer_tf.json"  # beside it: what serving needs to know (towers, labels, lengths)
+COMMIT = re.compile(r"^commit-\d{4}\.json$")
+
+
+def fold_name(test_session: int) -> str:
+    """A LOSO fold's folder, named after its test session."""
+    return f"fold{test_session}"
+
+
+def epoch_weights_name(epoch: int) -> str:  # in backup/: the weights to resume from
+    return f"epoch-{epoch:04d}.weights.h5"
+
+
+def best_weights_name(epoch: int) -> str:  # in backup/: the best epoch's weights so far
+    return f"best-{epoch:04d}.weights.h5"
+
+
+def commit_name(epoch: int) -> str:  # in backup/: the epoch's commit, written after them
+    return f"commit-{epoch:04d}.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +112,7 @@ class FoldLayout:
         return storage.exists(self.best_weights)
 
     def has_saved_model(self) -> bool:
-        return storage.exists(storage.join(self.saved_model, "saved_model.pb"))
+        return storage.exists(storage.join(self.saved_model, SAVED_MODEL_FILE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +144,13 @@ class RunLayout:
     @property
     def lock(self) -> str:
         return storage.join(self.root, ".lock")
+
+    @property
+    def seeds_summary(self) -> str:  # --seeds: every seed's figures and their spread
+        return storage.join(self.root, "seeds.json")
+
+    def seed(self, seed: int) -> "RunLayout":  # --seeds: one run folder per seed
+        return RunLayout(storage.join(self.root, f"seed{seed}"))
 
     def fold(self, name: str) -> FoldLayout:
         return FoldLayout(self.root if name == SESSION5 else storage.join(self.root, name))

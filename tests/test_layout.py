@@ -108,3 +108,26 @@ print("ok")
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300,
                             cwd=os.path.dirname(ROOT))
     assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
+
+
+# Names that only a run folder has: every file of mer_tf/ takes them from mer_tf/layout.py.
+RUN_FOLDER_NAMES = ("metrics.json", "summary.json", "summary.md", "history.csv",
+                    "predictions.csv", "best.json", "seeds.json", "mer_tf.json", "saved_model.pb",
+                    "best.weights.h5", "confusion_matrix.png", "curves.png", "reliability.png",
+                    "_statistics.json", "commit-", "epoch-0")
+
+
+def test_no_file_but_the_layout_spells_a_run_folder_name():
+    found = []
+    for module, path in _modules().items():
+        if module == "mer_tf.layout":
+            continue
+        tree = ast.parse(open(path).read())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        found += [f"{path}:{node.lineno}: {name}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in docstrings
+                  for name in RUN_FOLDER_NAMES if name in node.value]
+    assert not found, found

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from mer_tf import storage
+from mer_tf.layout import SAVED_MODEL_FILE
 
 # The demo's and benchmarks' tiny BERT; tests shrink it further.
 TINY_BERT = {"vocabulary_size": 400, "num_layers": 2, "num_heads": 2, "hidden_dim": 32,
@@ -33,7 +34,7 @@ def tiny_backbones(root: str, texts, audio_seconds: float = 3.0, bert: dict | No
                           else f"wav2vec2_tiny_{samples}{suffix}")
     text = storage.join(root, "bert_tiny" if bert == TINY_BERT
                         else "bert_tiny_" + "_".join(str(bert[k]) for k in sorted(bert)))
-    if not storage.exists(storage.join(speech, "saved_model.pb")):
+    if not storage.exists(storage.join(speech, SAVED_MODEL_FILE)):
         config = dataclasses.replace(TINY, input_length=samples)
         build_atomically(speech, lambda path: save_wav2vec2(path, config, form=form))
     if not storage.exists(storage.join(text, "config.json")):
@@ -48,7 +49,7 @@ def paper_size_backbones(root: str) -> dict:
     from mer_tf.testing.wav2vec2_savedmodel import BASE, save_wav2vec2
 
     speech = storage.join(root, "wav2vec2-base-random")
-    if not storage.exists(storage.join(speech, "saved_model.pb")):
+    if not storage.exists(storage.join(speech, SAVED_MODEL_FILE)):
         build_atomically(speech, lambda path: save_wav2vec2(path, BASE))
     text = storage.join(root, "bert-base-random")
     if not storage.exists(storage.join(text, "config.json")):

@@ -15,7 +15,7 @@ def read_predictions(run_dir: str) -> tuple[dict, tuple]:
     """({utterance id: (label, predicted)} over every fold's predictions.csv, class names)."""
     run = RunLayout(run_dir)
     if not storage.exists(run.config):
-        raise FileNotFoundError(f"{run_dir}: not a run folder (no config.json)")
+        raise FileNotFoundError(f"{run_dir}: not a run folder (no {run.config})")
     classes = tuple(storage.read_json(run.config)["model"]["class_names"])
     found = {}
     for fold in run.folds():
@@ -25,7 +25,7 @@ def read_predictions(run_dir: str) -> tuple[dict, tuple]:
             found[row["utterance_id"]] = (classes.index(row["label"]),
                                           classes.index(row["predicted"]))
     if not found:
-        raise FileNotFoundError(f"{run_dir}: no predictions.csv in any fold (is it finished?)")
+        raise FileNotFoundError(f"{run_dir}: no fold has its predictions (is it finished?)")
     return found, classes
 
 

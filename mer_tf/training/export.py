@@ -27,9 +27,7 @@ import contextlib
 import sys
 
 from mer_tf import storage
-from mer_tf.layout import FoldLayout
-
-INFO_FILE = "mer_tf.json"
+from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE, FoldLayout
 
 
 @contextlib.contextmanager
@@ -185,7 +183,7 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
     try:
         archive.write_out(tmp)
         storage.write_json_atomic(storage.join(tmp, INFO_FILE), info)
-        storage.move_tree(tmp, path, last="saved_model.pb")
+        storage.move_tree(tmp, path, last=SAVED_MODEL_FILE)
     finally:
         if storage.isdir(tmp):
             storage.rmtree(tmp)

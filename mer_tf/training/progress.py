@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from mer_tf import faults, storage
+from mer_tf.layout import COMMIT, best_weights_name, commit_name, epoch_weights_name
 from mer_tf.training.callbacks import load_weights, save_weights
 
 
@@ -87,7 +88,7 @@ class FoldProgress(keras.callbacks.Callback):
         improved = value is not None and np.isfinite(value) and self._improved(float(value))
         if improved:
             best = {"epoch": n, "value": float(value), "monitor": self.monitor,
-                    "weights": f"best-{n:04d}.weights.h5"}
+                    "weights": best_weights_name(n)}
         elif best is not None and n - best["epoch"] >= self.patience:
             self.model.stop_training = True
         stopped = bool(self.model.stop_training)  # patience, or TerminateOnNaN
@@ -96,13 +97,13 @@ class FoldProgress(keras.callbacks.Callback):
             return
         backup = self.fold.backup
         storage.makedirs(backup)
-        resume = f"epoch-{n:04d}.weights.h5"
+        resume = epoch_weights_name(n)
         save_weights(self.model, storage.join(backup, resume))
         if improved:
             storage.copy(storage.join(backup, resume), storage.join(backup, best["weights"]))
         faults.point("epoch:backup-written")
         commit = {**self.state, "weights": resume, "sha256": _digests(backup, resume, best)}
-        storage.write_json_atomic(storage.join(backup, f"commit-{n:04d}.json"), commit)
+        storage.write_json_atomic(storage.join(backup, commit_name(n)), commit)
         faults.point("epoch:committed")
         apply_commit(self.fold, commit)
         faults.point("epoch:applied")
@@ -117,8 +118,7 @@ def _digests(backup: str, resume: str, best: dict | None) -> dict:
 def _commits(backup: str) -> list[str]:
     if not storage.isdir(backup):
         return []
-    return sorted((n for n in storage.listdir(backup)
-                   if n.startswith("commit-") and n.endswith(".json")), reverse=True)
+    return sorted((n for n in storage.listdir(backup) if COMMIT.match(n)), reverse=True)
 
 
 def latest_commit(fold) -> tuple[dict | None, list[str]]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from mer_tf.layout import SESSION5, fold_name
+
 SESSIONS = (1, 2, 3, 4, 5)
 
 
@@ -69,7 +71,7 @@ def make_folds(data_config, corpus) -> list[Fold]:
 
     kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions
-    if data_config.protocol == "session5":
+    if data_config.protocol == SESSION5:
         tests = [(5,)]
     else:
         chosen = data_config.folds or available
@@ -81,7 +83,7 @@ def make_folds(data_config, corpus) -> list[Fold]:
         train = tuple(s for s in available if s not in test)
         if not train:
             raise ValueError("no training sessions left")
-        name = "session5" if data_config.protocol == "session5" else f"fold{test[0]}"
+        name = SESSION5 if data_config.protocol == SESSION5 else fold_name(test[0])
         dropped = ()
         if data_config.text_overlap == "drop":
             tested = {normalise_transcript(r["text"])
