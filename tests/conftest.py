@@ -1,6 +1,7 @@
 """Shared fixtures: a small synthetic IEMOCAP release and its prepared TFRecords.
 
-Everything is built offline by the tests themselves (DESIGN.md section 4).
+Everything is built offline by the tests themselves (no network here: no TF-Hub,
+Hugging Face or IEMOCAP download).
 """
 
 import os

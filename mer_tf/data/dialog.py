@@ -57,7 +57,8 @@ DEGRADED = {
     "empty_transcripts": "empty transcripts",
     "mocap_not_covering": "motion capture not covering [start, end)",
     "audio_cut_short": "audio cut from a dialog WAV that ends before the utterance does",
-    "audio_shorter_than_one_frame": "audio shorter than one wav2vec2 frame (400 samples)",
+    "audio_shorter_than_one_frame": f"audio shorter than one wav2vec2 frame ({RECEPTIVE_FIELD} "
+                                    "samples)",
 }
 
 

@@ -5,7 +5,7 @@ shards). `index_release` only reads the small text files, so it is cheap and is
 simply redone on every run; the heavy per-dialog reading (audio, motion
 capture) lives in `mer_tf.data.dialog`.
 
-Layout (DESIGN.md section 2)::
+Layout (the release folder, as IEMOCAP ships it)::
 
     Session{1..5}/dialog/EmoEvaluation/<dialog>.txt
     Session{1..5}/dialog/transcriptions/<dialog>.txt

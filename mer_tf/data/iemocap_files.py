@@ -1,6 +1,6 @@
 """IEMOCAP's text files: ids, EmoEvaluation label blocks and transcriptions.
 
-Formats (DESIGN.md section 2): an EmoEvaluation block's head line is tab-separated,
+Formats (as the release writes them): an EmoEvaluation block's head line is tab-separated,
 `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`, then
 evaluator lines; a transcription line is `Ses01F_impro01_F000 [006.2901-008.2357]: text`,
 and lines such as `M: sorry` name no utterance. Files are read as UTF-8; what had to be

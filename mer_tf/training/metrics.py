@@ -8,6 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from mer_tf.models.layers import PACKAGE
+
 # Written into every metrics.json, so nobody has to guess how an average was taken.
 AVERAGING = {
     "ua": "mean recall over the classes present in the labels (a class absent from the "
@@ -67,7 +69,7 @@ def sample_std(values) -> float:
     return float(np.std(values, ddof=1)) if values.size > 1 else 0.0
 
 
-@keras.saving.register_keras_serializable(package="mer_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class UnweightedAccuracy(keras.metrics.Metric):
     """Streaming UA: mean recall over classes seen, from an accumulated confusion matrix.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-PACKAGE = "mer_tf"
+from mer_tf.models.layers import PACKAGE
 
 
 class BackboneRate:

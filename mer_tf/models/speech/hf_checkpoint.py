@@ -34,6 +34,8 @@ import os
 
 import numpy as np
 
+from mer_tf.frames import CONV_KERNELS, CONV_STRIDES
+
 SUPPORTED_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm")
 IGNORED_KEYS = ("masked_spec_embed",)
 HEAD_PREFIXES = ("lm_head.", "quantizer.", "project_hid.", "project_q.", "projector.",
@@ -90,7 +92,7 @@ CONFIG_DEFAULTS = dict(
     hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
     hidden_act="gelu", layer_norm_eps=1e-5, feat_extract_norm="group",
     feat_extract_activation="gelu", conv_bias=False,
-    conv_dim=(512,) * 7, conv_stride=(5, 2, 2, 2, 2, 2, 2), conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+    conv_dim=(512,) * 7, conv_stride=CONV_STRIDES, conv_kernel=CONV_KERNELS,
     num_conv_pos_embeddings=128, num_conv_pos_embedding_groups=16, do_stable_layer_norm=False,
     feat_proj_layer_norm=True, num_buckets=320, max_bucket_distance=800,
 )

@@ -40,6 +40,7 @@ import keras
 from keras import ops
 
 from mer_tf.frames import frames_for_samples
+from mer_tf.models.layers import PACKAGE
 from mer_tf.models.speech.wav2vec2_layers import (
     EncoderLayer,
     FeatureEncoder,
@@ -48,7 +49,7 @@ from mer_tf.models.speech.wav2vec2_layers import (
 )
 
 
-@keras.saving.register_keras_serializable(package="mer_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class Wav2Vec2FamilyEncoder(keras.Model):
     """wav2vec2 / HuBERT / WavLM encoder; `config` holds HF config fields (see `hf_checkpoint`).
 

@@ -12,6 +12,7 @@ import numpy as np
 from keras import ops
 
 from mer_tf.frames import frames_for_samples
+from mer_tf.models.layers import PACKAGE
 
 _ACTIVATIONS = {
     "gelu": lambda x: keras.activations.gelu(x, approximate=False),
@@ -56,7 +57,7 @@ def relative_position_bucket_table(num_buckets, max_distance):
     return np.where(dist < max_exact, dist, large).astype("int32")
 
 
-@keras.saving.register_keras_serializable(package="mer_tf")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ChannelGroupNorm(keras.layers.Layer):
     """torch `GroupNorm(num_groups=C, num_channels=C)` on [B, T, C] (per channel over time),
     with the statistics optionally restricted to the frames where `valid` is true."""

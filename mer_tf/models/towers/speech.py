@@ -18,7 +18,6 @@ import numpy as np
 from mer_tf.config import SpeechConfig
 from mer_tf.models.towers.base import Tower
 
-SPEECH_HEADS = ("mean", "attention", "flatten")
 SAMPLE_RATE = 16000
 SILENCE_PEAK = 1e-4  # below this peak amplitude a waveform counts as silent
 
@@ -36,8 +35,6 @@ class SpeechTower(Tower):
         from mer_tf.models.speech.states import LayerMix, MaskedStateMeans
 
         super().__init__(config, units, facts, statistics)
-        if config.head not in SPEECH_HEADS:
-            raise ValueError(f"speech head must be one of {SPEECH_HEADS}, got {config.head!r}")
         self.backbone = load_speech_backbone(config)
         if config.layers != "last" and self.backbone.num_states == 1:
             raise ValueError(f"{config.handle}: this backbone gives its last layer only; "
