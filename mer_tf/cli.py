@@ -247,11 +247,16 @@ def demo_ceiling(modalities) -> float:
 
 
 def _cell(summary: dict, key: str) -> str:
+    """The figure (± sd over folds) with its 95 % bootstrap interval: the pooled one of a
+    LOSO run, the test set's of a single fold."""
+    folds = summary.get("folds") or [{}]
+    ci = (summary.get("pooled") or folds[0].get("test", {})).get("ci95", {}).get(key)
+    interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
     if summary.get("failed_folds"):
-        return f"{summary[key]:.3f} (FAILED)"
+        return f"{summary[key]:.3f}{interval} (FAILED)"
     if summary.get(f"{key}_std"):
-        return f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}"
-    return f"{summary[key]:.3f}"
+        return f"{summary[key]:.3f} ± {summary[key + '_std']:.3f}{interval}"
+    return f"{summary[key]:.3f}{interval}"
 
 
 ALL_SUBSETS = {

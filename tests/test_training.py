@@ -4,6 +4,7 @@ import csv
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -228,6 +229,11 @@ def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
                           "--optimizers", "sgd,rmsprop"])
     table = (tmp_path / "ablation" / "summary.md").read_text()
     assert "sgd" in table and "rmsprop" in table and "speech+text+mocap" in table
+    rows = {line.split()[0]: line for line in table.splitlines()
+            if line.split() and line.split()[0] in ("sgd", "rmsprop")}
+    for row in rows.values():  # WA, UA and F1, each with its 95 % bootstrap interval
+        assert len(re.findall(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", row)) == 3
+    assert re.search(r"[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]", rows["rmsprop"])  # ΔUA
     configs = [json.load(open(tmp_path / "ablation" / o / "config.json"))
                for o in ("sgd", "rmsprop")]
     assert [c["train"]["optimizer"] for c in configs] == ["sgd", "rmsprop"]
