@@ -214,3 +214,26 @@ def test_the_command_writes_rows_and_a_timeline_and_hedges_below_the_threshold(
                          "--out", str(tmp_path / "x.csv")]) == 2
     assert f"{bad}:2: turn ends at 0.5 s" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "x.csv")
+
+
+def test_a_whole_iemocap_dialog_with_its_transcription_and_motion_capture(recognizer, release):
+    """The release's own files: the stereo dialog WAV, its transcription as the turns (lines
+    naming no utterance skipped) and the dialog's MOCAP files, read once for every turn."""
+    root, truth = release
+    dialog = truth[0].dialog
+    folder = os.path.join(root, f"Session{truth[0].session}", "dialog")
+    mocap = {s: os.path.join(folder, f"MOCAP_{s}", f"{dialog}.txt")
+             for s in ("head", "hand", "rotated")}
+    rows = recognizer.predict_recording(os.path.join(folder, "wav", f"{dialog}.wav"),
+                                        os.path.join(folder, "transcriptions", f"{dialog}.txt"),
+                                        mocap_files=mocap)
+    spoken = {t.transcript: t for t in truth if t.dialog == dialog}
+    assert len(rows) >= len(spoken) and {r.speaker for r in rows} <= {"Ses01F", "Ses01M"}
+    for row in rows:
+        assert row.label in recognizer.label_names
+        assert not any("no mocap" in n or "no text" in n for n in row.notes)
+        assert "2 channels averaged to mono" in row.notes
+    labelled = [r for r in rows if r.text in spoken]
+    assert len(labelled) == len(spoken)
+    for row in labelled:  # the planted times, to the transcription's precision
+        assert abs(row.start - spoken[row.text].start) < 1e-3
