@@ -184,6 +184,9 @@ def _predict_recording(recognizer, args) -> int:
     rows = recognizer.predict_recording(args.recording, args.turns, mocap or None,
                                         speech=SpeechSettings(max_segment=args.max_segment),
                                         progress=True)
+    if not rows:
+        print(f"note: no {'turn in --turns' if args.turns else 'speech found'} in "
+              f"{args.recording}; {args.out} holds the header alone", file=sys.stderr)
     recording.write_rows(rows, args.out, recognizer.label_names)
     if args.plot:
         figure = recording.timeline_figure(rows, recognizer.label_names,
