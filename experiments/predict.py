@@ -22,6 +22,7 @@ with modality dropout). MOCAP files then cover the whole recording.
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -189,8 +190,8 @@ def _predict_recording(recognizer, args) -> int:
               f"{args.recording}; {args.out} holds the header alone", file=sys.stderr)
     recording.write_rows(rows, args.out, recognizer.label_names)
     if args.plot:
-        figure = recording.timeline_figure(rows, recognizer.label_names,
-                                           title=f"{args.recording}: emotion per turn")
+        title = f"{os.path.basename(args.recording)}: emotion per turn"
+        figure = recording.timeline_figure(rows, recognizer.label_names, title=title)
         storage.write_bytes_atomic(args.plot, figure_png(figure))
     shares = ", ".join(f"{label} {share:.0%}" for label, share in recording.summary(rows).items())
     print(f"{len(rows)} turns -> {args.out}{' and ' + args.plot if args.plot else ''}; "
