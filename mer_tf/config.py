@@ -86,9 +86,10 @@ class MocapConfig:
     intermediate: int = setting(64, "mocap transformer: feed-forward width",
                                 flag="--mocap-intermediate")
     dropout: float = setting(0.1, "mocap transformer: dropout", flag="--mocap-dropout")
-    learning_rate: float = setting(3e-4, "the mocap tower's learning rate (0: the run's "
-                                   "--learning-rate); it trains from scratch, a transformer "
-                                   "on a few hundred utterances", flag="--mocap-learning-rate")
+    learning_rate: float = setting(3e-4, "mocap transformer: its own learning rate (0: the "
+                                   "run's --learning-rate; the CNN always takes the run's); "
+                                   "it trains from scratch on a few hundred utterances",
+                                   flag="--mocap-learning-rate")
     center: bool = setting(True, "transformer: subtract each utterance's mean pose (keeps "
                            "movement)")
     features: str = setting("positions+velocity+acceleration", "mocap transformer: centred "

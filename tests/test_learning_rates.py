@@ -144,3 +144,7 @@ def test_the_mocap_tower_trains_at_its_own_rate_and_the_head_at_the_runs():
                          IEMOCAP_FACTS)
     paper.model()
     assert paper.tower_rates() == []  # 0: the run's rate
+    cnn = ModelBuilder(dataclasses.replace(config, mocap=MocapConfig(
+        encoder="cnn", view="chunks", learning_rate=1e-4)), IEMOCAP_FACTS)
+    cnn.model()
+    assert cnn.tower_rates() == []  # the paper's CNN trains at the run's rate

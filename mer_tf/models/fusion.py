@@ -111,10 +111,9 @@ class ModelBuilder:
 
     def tower_rates(self) -> list:
         """[(trainable variables, learning rate)] of the towers that set a rate of their own
-        (`learning_rate` > 0 in their config); build the model first."""
-        return [(tower.own_variables(), tower.config.learning_rate)
-                for tower in self.towers.values()
-                if getattr(tower.config, "learning_rate", 0.0) > 0]
+        (`own_learning_rate()` > 0); build the model first."""
+        return [(tower.own_variables(), tower.own_learning_rate())
+                for tower in self.towers.values() if tower.own_learning_rate() > 0]
 
     def backbone_fingerprint(self, name: str) -> str:
         """sha256 of a tower's backbone weights as loaded: what its features depend on."""

@@ -115,6 +115,10 @@ class Tower:
         """Extra SavedModel endpoints: {name: (function, input_signature)}."""
         return {}
 
+    def own_learning_rate(self) -> float:
+        """The tower's own learning rate (0: the run's), from its config's `learning_rate`."""
+        return float(getattr(self.config, "learning_rate", 0.0))
+
     def own_variables(self) -> list:
         """The trainable variables of the tower's own layers (a tower that takes its own
         learning rate says which they are)."""

@@ -99,6 +99,11 @@ class MocapTower(Tower):
             self.flatten = keras.layers.Flatten(name="mocap_flatten")
             self.dense = keras.layers.Dense(units, name="mocap_dense")
 
+    def own_learning_rate(self) -> float:
+        """The transformer's rate; the paper's CNN trains at the run's (better for it on the
+        demo: README's motion-capture table)."""
+        return float(self.config.learning_rate) if self.config.encoder == "transformer" else 0.0
+
     def own_variables(self) -> list:
         layers = ([self.normalize, self.reshape, *self.convs, self.flatten, self.dense]
                   if self.config.encoder == "cnn" else
