@@ -35,21 +35,12 @@ def main(argv=None) -> int:
 
     args = parse_quietly(build_parser(), argv)
     from mer_tf import storage
-    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.cli import corpus_and_folds
     from mer_tf.data.errors import DataError
     from mer_tf.training.audit import audit, audit_table
-    from mer_tf.training.config import DataConfig
-    from mer_tf.training.splits import make_folds
 
     try:
-        if args.data_dir is None:
-            from mer_tf import demo
-
-            args.data_dir = demo.ensure_demo_data()
-        corpus = PreparedCorpus.open(args.data_dir)
-        data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
-                          subset=args.subset, text_overlap=args.text_overlap)
-        report = audit(corpus, make_folds(data, corpus))
+        report = audit(*corpus_and_folds(args))
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -37,30 +37,22 @@ def main(argv=None) -> int:
 
     args = parse_quietly(build_parser(), argv)
     from mer_tf import storage
-    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.cli import corpus_and_folds
     from mer_tf.data.errors import DataError
     from mer_tf.models.towers.mocap import mocap_reader
     from mer_tf.presets import model_config
-    from mer_tf.training.config import DataConfig
     from mer_tf.training.mocap_reference import reference
-    from mer_tf.training.splits import make_folds
     from mer_tf.training.summary import format_table
 
     preset = "paper" if args.data_dir else "demo"
     try:
-        if args.data_dir is None:
-            from mer_tf import demo
-
-            args.data_dir = demo.ensure_demo_data()
-        corpus = PreparedCorpus.open(args.data_dir)
-        data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
-                          subset=args.subset, text_overlap=args.text_overlap)
+        corpus, folds = corpus_and_folds(args)
         overrides = {"mocap": {"view": "frames"}}
         if args.mocap_frames:
             overrides["mocap"]["max_frames"] = args.mocap_frames
         config = model_config(preset, overrides)
         reader = mocap_reader(config.mocap, corpus.facts)
-        result = reference(corpus, make_folds(data, corpus), reader, config.class_names)
+        result = reference(corpus, folds, reader, config.class_names)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

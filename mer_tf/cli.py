@@ -52,6 +52,24 @@ def reported_as_one_line():
         raise SystemExit(USAGE_EXIT_CODE) from None
 
 
+def corpus_and_folds(args):
+    """The prepared corpus of `--data-dir` (the demo corpus without it) and the folds that
+    `--protocol`, `--validation`, `--subset` and `--text-overlap` make of it: what the
+    commands that read folds without training (audit, mocap_reference) share."""
+    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.training.config import DataConfig
+    from mer_tf.training.splits import make_folds
+
+    if args.data_dir is None:
+        from mer_tf import demo
+
+        args.data_dir = demo.ensure_demo_data()
+    corpus = PreparedCorpus.open(args.data_dir)
+    data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
+                      subset=args.subset, text_overlap=args.text_overlap)
+    return corpus, make_folds(data, corpus)
+
+
 def make_run_config(args, experiment: str, overrides: dict | None = None,
                     run_dir: str | None = None) -> RunConfig:
     """RunConfig from `--preset`, then the flags given, then `overrides` (a group
