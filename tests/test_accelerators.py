@@ -16,7 +16,9 @@ from mer_tf.training.fold import compile_model
 from tests.helpers import run_args, train
 
 # Each tower alone and all three: the pairs add no code path (the same fusion layers).
-SUBSETS = [("speech",), ("text",), ("mocap",), MODALITIES]
+# The full model holds every tower (speech and text alone add nothing it does not compile);
+# mocap alone, because its motion layer computes its own masks and statistics.
+SUBSETS = [("mocap",), MODALITIES]
 
 
 def _builder_and_data(prepared, assets, modalities, batch=4):
@@ -36,7 +38,7 @@ def _fully_static(dataset) -> bool:
 
 
 @pytest.mark.parametrize("modalities", SUBSETS, ids=["+".join(s) for s in SUBSETS])
-def test_static_shapes_mixed_precision_and_xla_for_every_subset(prepared, assets, modalities):
+def test_static_shapes_mixed_precision_and_xla_for_every_tower(prepared, assets, modalities):
     """Trains with the settings --strategy tpu implies (full static batches), bfloat16
     compute and jit_compile=True; float16 on a GPU goes through the same code."""
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
