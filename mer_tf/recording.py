@@ -20,8 +20,6 @@ import dataclasses
 import io
 import math
 
-import numpy as np
-
 from mer_tf import storage
 from mer_tf.data.recording import Recording, SpeechSettings, find_speech
 from mer_tf.data.turns import Turn, check_turn, read_turns
@@ -225,8 +223,3 @@ def summary(rows: list[TurnPrediction]) -> dict:
     total = sum(seconds.values()) or 1.0
     return {label: round(s / total, 3) for label, s in sorted(seconds.items(),
                                                             key=lambda kv: -kv[1])}
-
-
-def probabilities_array(rows: list[TurnPrediction], label_names) -> np.ndarray:
-    """[turns, classes], NaN for skipped turns."""
-    return np.array([[row.probabilities.get(n, np.nan) for n in label_names] for row in rows])
