@@ -16,6 +16,7 @@ import soundfile
 from mer_tf.data import mocap_files
 from mer_tf.data import prepare as prep
 from mer_tf.data.corpus import read_manifest
+from mer_tf.data.errors import DataError
 from mer_tf.data.iemocap import MOCAP_STREAMS
 from tests.helpers import records as _records
 
@@ -172,3 +173,40 @@ def test_a_folder_prepared_from_another_release_is_rebuilt_not_reused(tmp_path):
     # every shard whose name release A's plan also had was rebuilt, saying why
     assert reused["rebuilt"] and set(reused["rebuilt"]) <= {s["file"] for s in reused["shards"]}
     assert all("source file(s) changed" in why for why in reused["rebuilt"].values())
+
+
+def _rotated_text(rows=240, seed=0):
+    """A MOCAP_rotated file of the release's width (frame, time, 55 markers x 3) with NaN
+    gaps, values written with 3 decimals and with all 17 digits."""
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-200, 200, (rows, 165))
+    for marker in rng.integers(0, 55, 8):
+        start = int(rng.integers(0, rows - 30))
+        values[start:start + 30, 3 * marker:3 * marker + 3] = np.nan
+    lines = [f"{frame + 1} {frame / 120:.4f} " + " ".join(
+        f"{v:.3f}" if k % 2 else repr(float(v)) for k, v in enumerate(row)).replace("nan", "NaN")
+        for frame, row in enumerate(values)]
+    header = "Frame# Time " + " ".join(f"M{k:02d}" for k in range(1, 56)) + "\n" + " ".join(
+        f"X{k:02d} Y{k:02d} Z{k:02d}" for k in range(1, 56)) + "\n"
+    return header + "\n".join(lines) + "\n"
+
+
+def test_mocap_rows_parse_to_the_bits_of_numpy_loadtxt():
+    text = _rotated_text()
+    assert mocap_files._single_space_table(text) is not None  # the fast parser reads it
+    track = mocap_files.parse_mocap_text(text, "x.txt")
+    table = np.loadtxt(text.splitlines()[2:], dtype=np.float64, ndmin=2)
+    assert np.isnan(track.values).any() and track.values.shape == (240, 165)
+    assert track.times.tobytes() == table[:, 1].tobytes()
+    assert track.values.tobytes() == table[:, 2:].astype(np.float32).tobytes()
+    assert track.columns[:4] == ("M01_X", "M01_Y", "M01_Z", "M02_X")
+    lines = text.splitlines()
+    row = lines[9]
+    lines[9] = row.rsplit(" ", 1)[0]
+    with pytest.raises(DataError) as error:
+        mocap_files.parse_mocap_text("\n".join(lines), "x.txt")
+    assert str(error.value) == ("x.txt:10: row has 166 columns, the first row has 167 "
+                                "(frame, time and 165 values)")
+    lines[9] = " ".join(["10", "1.5e", *row.split(" ")[2:]])
+    with pytest.raises(DataError, match="^x.txt:10: value '1.5e' is not a number$"):
+        mocap_files.parse_mocap_text("\n".join(lines), "x.txt")

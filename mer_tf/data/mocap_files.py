@@ -22,6 +22,7 @@ Two views of an utterance, both kept by preparation:
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
@@ -55,7 +56,70 @@ def _is_number(token: str) -> bool:
 
 
 def parse_mocap_text(text: str, path: str) -> MocapTrack:
-    """Parses MOCAP text; raises DataError naming the line on any bad row."""
+    """Parses MOCAP text; raises DataError naming the line on any bad row.
+
+    The release's rows are single-space separated, which pyarrow's CSV reader parses
+    about four times as fast as `numpy.loadtxt`, to the same bits (both round each
+    number correctly). Text it refuses or cannot vouch for (other spacing, comments, a
+    bad row, times that are NaN or go backwards) is parsed by loadtxt as before, so
+    the values and every error message stay loadtxt's.
+    """
+    fast = _single_space_table(text)
+    if fast is not None:
+        header, table = fast
+        times = table[:, 1]
+        if not np.isnan(times).any() and not np.any(np.diff(times) < 0):
+            return _track(path, header, table)
+    return _parse_lines(text, path)
+
+
+def _track(path: str, header: str, table: np.ndarray) -> MocapTrack:
+    values = table[:, 2:].astype(np.float32)
+    return MocapTrack(path, column_names(header, values.shape[1]), table[:, 1], values)
+
+
+_FIRST_ROW = re.compile(rb"[\r\n]*([^\r\n]*)")  # blank lines, then the first row
+
+
+def _single_space_table(text: str) -> tuple[str, np.ndarray] | None:
+    """(header line 1, float64 rows) read by pyarrow, or None where loadtxt must decide.
+
+    Only text whose first two lines end at `\\n` is taken (the lines `splitlines`
+    would see), and only rows of single-space separated numbers: pyarrow refuses any
+    other spacing, a row of another width, and every token loadtxt would refuse.
+    """
+    first_end = text.find("\n")
+    second_end = text.find("\n", first_end + 1) if first_end >= 0 else -1
+    if second_end < 0:
+        return None
+    header = text[:second_end + 1].splitlines()
+    if len(header) != 2:
+        return None
+    body = text[second_end + 1:].encode("utf-8")
+    first_row = _FIRST_ROW.match(body).group(1)
+    columns = first_row.count(b" ") + 1
+    if not first_row or columns < 3:
+        return None
+    import pyarrow
+    from pyarrow import csv
+
+    try:
+        table = csv.read_csv(pyarrow.BufferReader(body), read_options=csv.ReadOptions(
+            autogenerate_column_names=True, use_threads=False), parse_options=csv.ParseOptions(
+            delimiter=" ", quote_char=False), convert_options=csv.ConvertOptions(
+            column_types={f"f{k}": pyarrow.float64() for k in range(columns)}, null_values=[]))
+    except pyarrow.ArrowInvalid:
+        return None
+    if table.num_columns != columns or table.num_rows == 0:
+        return None
+    rows = np.empty((table.num_rows, columns), dtype=np.float64)
+    for k, column in enumerate(table.columns):
+        rows[:, k] = column.to_numpy()
+    return header[0], rows
+
+
+def _parse_lines(text: str, path: str) -> MocapTrack:
+    """numpy.loadtxt's parse, and the error that names the line of a bad row."""
     lines = text.splitlines()
     if len(lines) < 2:
         raise DataError(path, "MOCAP file has fewer than the two header lines", len(lines) or None)
@@ -79,8 +143,7 @@ def parse_mocap_text(text: str, path: str) -> MocapTrack:
     if times.size > 1 and np.any(np.diff(times) < 0):
         row = int(np.argmax(np.diff(times) < 0)) + 1
         raise DataError(path, "time column goes backwards", _body_line_number(lines, row))
-    values = table[:, 2:].astype(np.float32)
-    return MocapTrack(path, column_names(lines[0], values.shape[1]), times, values)
+    return _track(path, lines[0], table)
 
 
 def column_names(header: str, width: int) -> tuple[str, ...]:
