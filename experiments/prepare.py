@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--into-existing", action="store_true",
                         help="write into a non-empty DATA_DIR that holds no earlier preparation "
                              "(its other files are never touched)")
+    parser.add_argument("--workers", type=int, default=defaults.workers,
+                        help="processes writing shards at once; the output is the same "
+                             "whatever the number (default: the usable cores, one for a "
+                             "corpus too small to repay their start)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     synth = parser.add_argument_group("synthetic corpus (with --synthetic)")
     synth.add_argument("--utterances", type=int, default=synthetic.utterances,
@@ -91,7 +95,8 @@ def main(argv=None) -> int:
     config = prep.PrepareConfig(
         source=source, out_dir=args.out, label_set=args.label_set, mocap_rate=args.mocap_rate,
         mocap_chunks=args.mocap_chunks, shard_size=args.shard_size, on_error=args.on_error,
-        sessions=sessions, overwrite=args.overwrite, into_existing=args.into_existing)
+        sessions=sessions, overwrite=args.overwrite, into_existing=args.into_existing,
+        workers=args.workers)
     try:
         prep.prepare(config, progress=not args.quiet)
     except (DataError, ValueError, locking.Locked) as error:

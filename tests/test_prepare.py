@@ -27,6 +27,23 @@ def _digests(directory):
             if name.endswith(".tfrecord") or name == "manifest.json"}
 
 
+def _every_file(directory):
+    return {str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def test_workers_write_the_bytes_one_process_writes(release, tmp_path):
+    """Shards, their states, the index and the manifest: the same bytes from two worker
+    processes as from one."""
+    for workers in (1, 2):
+        prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(tmp_path / str(workers)),
+                                        shard_size=16, workers=workers), progress=False)
+    one, two = _every_file(tmp_path / "1"), _every_file(tmp_path / "2")
+    assert len([n for n in one if n.endswith(".tfrecord")]) > 2
+    assert {"manifest.json", "utterances.json", ".state/settings.json"} < set(one)
+    assert one == two
+
+
 def test_manifest_counts_equal_the_generator(prepared, release):
     data_dir, manifest = prepared
     _, truth = release

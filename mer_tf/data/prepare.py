@@ -11,14 +11,23 @@ checksum and its sources and settings are unchanged, and rebuilds it otherwise,
 saying why; so an interrupted run resumes, the output is byte-identical to an
 uninterrupted one, and a folder prepared from another release (or another
 `--on-error`) never passes its old shards off as new. `manifest.json` sums it up.
+
+Shards are written by `workers` processes at once; this process takes their files in
+plan order, so every byte is what one process writes (see `_ShardWriters`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 
 from mer_tf import faults, locking, storage
 from mer_tf.data import out_folder
@@ -48,6 +57,9 @@ class PrepareConfig:
     sessions: tuple = (1, 2, 3, 4, 5)
     overwrite: bool = False
     into_existing: bool = False  # write into a non-empty folder that is not ours
+    # processes writing shards; None: the usable cores, or one for a job too small to
+    # repay their start. Not a setting: it changes no byte.
+    workers: int | None = None
 
     def settings(self) -> dict:
         """What decides the bytes of the shards; a resumed run must match it."""
@@ -95,7 +107,9 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
     """Runs preparation; returns the manifest (also written to out_dir/manifest.json).
 
     Holds the folder's lock throughout; a run refused before it wrote a shard leaves
-    nothing behind (no folder, no `.state/`) that it did not find there."""
+    nothing behind (no folder, no `.state/`) that it did not find there. Workers are
+    started by spawn, which imports the caller's main module again: a script that calls
+    this needs the `if __name__ == "__main__":` guard."""
     out_existed = storage.exists(config.out_dir)
     state_dir = storage.join(config.out_dir, STATE_DIR)
     state_existed = storage.exists(state_dir)
@@ -110,11 +124,12 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict:
 
 
 def _prepare(config: PrepareConfig, progress: bool) -> dict:
-    import tensorflow as tf
     from tqdm.auto import tqdm
 
+    if config.workers is not None and config.workers < 1:
+        raise ValueError(f"workers must be at least 1, got {config.workers}")
     label_set = get_label_set(config.label_set)
-    options = SignalOptions(config.mocap_rate, config.mocap_chunks)
+    SignalOptions(config.mocap_rate, config.mocap_chunks)  # refused before any file is read
     state_dir = storage.join(config.out_dir, STATE_DIR)
 
     index_policy = ErrorPolicy(config.on_error)
@@ -139,29 +154,37 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
         storage.remove(manifest_path)
 
     out_folder.remove_orphans(config.out_dir, state_dir, plans, before_a_change)
+    finished = {}  # shard -> the state an earlier run left, to keep
+    inputs = {plan.name: shard_inputs(plan, config.source) for plan in plans}
+    for plan in plans:
+        state, reason = _finished_state(config, state_dir, plan, inputs[plan.name])
+        if state is not None:
+            finished[plan.name] = state
+        elif reason:
+            rebuilt[plan.name] = reason
+            tqdm.write(f"rebuilding {plan.name}: {reason}", file=sys.stderr)
+    to_write = [plan for plan in plans if plan.name not in finished]
+    if to_write:
+        before_a_change()
     streams = {}  # stream -> {"width", "columns"}, from the first dialog read
-    for session in sorted(index):
-        session_plans = [p for p in plans if p.session == session]
-        total = sum(p.utterances for p in session_plans)
-        bar = tqdm(total=total, desc=f"Session {session}", unit="utt", disable=not progress,
-                   file=sys.stderr, leave=True)
-        for plan in session_plans:
-            inputs = shard_inputs(plan, config.source)
-            state, reason = _finished_state(config, state_dir, plan, inputs)
-            if state is None:
-                if reason:
-                    rebuilt[plan.name] = reason
-                    tqdm.write(f"rebuilding {plan.name}: {reason}", file=sys.stderr)
-                before_a_change()
-                state = _write_shard(config, state_dir, plan, label_set, options, streams,
-                                     tf, bar, inputs)
-                faults.point("prepare:shard-written")
-            else:
-                bar.update(plan.utterances)
-                for stream, layout in state["streams"].items():
-                    streams.setdefault(stream, layout)
-            shard_states.append(state)
-        bar.close()
+    with _ShardWriters(config, to_write, worker_count(config, to_write)) as writers:
+        for session in sorted(index):
+            session_plans = [p for p in plans if p.session == session]
+            total = sum(p.utterances for p in session_plans)
+            bar = tqdm(total=total, desc=f"Session {session}", unit="utt",
+                       disable=not progress, file=sys.stderr, leave=True)
+            for plan in session_plans:
+                state = finished.get(plan.name)
+                if state is None:
+                    state = _finish_shard(config, state_dir, plan, writers.take(plan, streams),
+                                          streams, inputs[plan.name], bar)
+                    faults.point("prepare:shard-written")
+                else:
+                    bar.update(plan.utterances)
+                    for stream, layout in state["streams"].items():
+                        streams.setdefault(stream, layout)
+                shard_states.append(state)
+            bar.close()
 
     manifest = build_manifest(config, label_set, index, shard_states, excluded,
                               index_policy.records, streams)
@@ -219,14 +242,145 @@ def _finished_state(config: PrepareConfig, state_dir: str, plan: ShardPlan,
     return state, None
 
 
-def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
-                 inputs: dict) -> dict:
-    from tqdm.auto import tqdm
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` may allow fewer)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
+
+# A worker starts by importing TensorFlow: a pool of two took ~10 s to start on two busy
+# cores, the time one process takes to write ~700 utterances (~75/s at IEMOCAP's 4.5 s
+# mean length). By default each worker gets at least this many, so a small corpus (the
+# tests', the demo's) stays in one process, where it is written fastest.
+UTTERANCES_PER_WORKER = 500
+
+
+def worker_count(config: PrepareConfig, to_write: list) -> int:
+    """Processes to write `to_write` with: `config.workers`, or by default the usable
+    cores for a job big enough; never more than there are shards."""
+    if config.workers is not None:
+        wanted = config.workers
+    else:
+        wanted = min(usable_cores(), sum(p.utterances for p in to_write) // UTTERANCES_PER_WORKER)
+    return max(1, min(wanted, len(to_write)))
+
+
+class _ShardWriters:
+    """Writes shards in worker processes, ahead of the loop that finishes them in plan order.
+
+    A worker writes a shard to a temporary name; this process renames it and writes its
+    state, in plan order, so the lock, the resume logic and the fault points work as with
+    one process. A worker reads its dialogs without the stream widths of the shards before
+    it; where its widths disagree with theirs, or it failed (a DataError under
+    `--on-error stop`, say), this process writes the shard again itself, as one process
+    would, raising the same error. When the run fails, the workers stop at their next
+    utterance and leave no temporary behind; when it is killed, they exit at once.
+    """
+
+    def __init__(self, config: PrepareConfig, to_write: list, workers: int):
+        self._futures = {}
+        self._temps = {}
+        self._executor = None
+        if workers < 2:
+            return
+        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        self._stop = context.Event()
+        self._executor = ProcessPoolExecutor(workers, mp_context=context,
+                                             initializer=_start_worker,
+                                             initargs=(self._stop, os.getpid()))
+        for plan in to_write:
+            tmp = storage.temp_name(storage.join(config.out_dir, plan.name))
+            self._temps[plan.name] = tmp
+            self._futures[plan.name] = self._executor.submit(_write_in_worker, config, plan, tmp)
+
+    def take(self, plan: ShardPlan, streams: dict) -> dict | None:
+        """The worker's shard, when it wrote one that agrees with `streams`; else None."""
+        future = self._futures.pop(plan.name, None)
+        if future is None:
+            return None
+        try:
+            written = future.result()
+        except Exception as error:  # noqa: BLE001  a lost worker: this process writes it
+            log.debug("worker failed on %s: %s", plan.name, error)
+            written = None
+        if written is not None and any(streams[s]["width"] != layout["width"]
+                                       for s, layout in written["streams"].items()
+                                       if s in streams):
+            storage.remove(written["tmp"])
+            written = None
+        return written
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, error_type, error, traceback):
+        if self._executor is None:
+            return
+        if error_type is not None:
+            self._stop.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for plan_name in self._futures:  # shards never taken: a failed run
+            storage.remove(self._temps[plan_name])
+
+
+_stop_event = None  # set by the parent when its run failed
+
+
+def _start_worker(stop_event, parent_pid: int) -> None:
+    global _stop_event
+    _stop_event = stop_event
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the workers
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    from mer_tf.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """A worker of a killed run exits at once: idle, it would wait for work forever, and
+    busy, it would go on writing into a folder the next run may own. (The temporary it
+    leaves is removed by the next run, as a killed single process's is.)"""
+    while os.getppid() == parent_pid:
+        time.sleep(0.1)
+    os._exit(1)
+
+
+class _Stopped(Exception):
+    """The run this worker writes for failed."""
+
+
+def _stop_if_asked() -> None:
+    if _stop_event.is_set():
+        raise _Stopped
+
+
+def _write_in_worker(config: PrepareConfig, plan: ShardPlan, tmp: str) -> dict | None:
+    """A worker's shard at `tmp`; None where it failed (the parent writes it again)."""
+    try:
+        _stop_if_asked()
+        return _write_shard_file(config, plan, {}, tmp, on_example=_stop_if_asked)
+    except _Stopped:
+        return None
+    except Exception as error:  # noqa: BLE001  the parent raises it, as one process does
+        log.debug("%s: %s", plan.name, error)
+        return None
+
+
+def _write_shard_file(config: PrepareConfig, plan: ShardPlan, streams: dict, tmp: str,
+                      on_example=None) -> dict:
+    """Writes the shard's examples to `tmp`; returns what its state says of them.
+
+    `streams` is read and filled as `read_dialog_examples` does; `on_example` is called
+    after each example written.
+    """
+    import tensorflow as tf
+
+    label_set = get_label_set(config.label_set)
+    options = SignalOptions(config.mocap_rate, config.mocap_chunks)
     policy = ErrorPolicy(config.on_error)
     notes = DialogNotes()
-    shard_path = storage.join(config.out_dir, plan.name)
-    tmp = storage.temp_name(shard_path)
     counts = Counter()
     speakers = Counter()
     kinds = {}  # kind -> Counter of classes
@@ -235,7 +389,6 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
     try:
         with tf.io.TFRecordWriter(tmp) as writer:
             for dialog in plan.dialogs:
-                seen = len(notes.resampled)
                 for example in read_dialog_examples(dialog, label_set, options, policy, notes,
                                                     streams):
                     writer.write(encode_example(example))
@@ -248,19 +401,14 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
                                   "script": u.script, "label": example.label,
                                   "text": u.transcript})
                     listener += not example.utterance.mocap_is_speaker
-                    bar.update(1)
-                for path, rate in notes.resampled[seen:]:
-                    tqdm.write(f"resampled {path} from {rate} Hz to 16000 Hz with soxr",
-                               file=sys.stderr)
+                    if on_example is not None:
+                        on_example()
         checksum = storage.sha256_of(tmp)
-        storage.rename(tmp, shard_path)
-    finally:
+    except BaseException:
         storage.remove(tmp)
-    bar.update(plan.utterances - sum(counts.values()))  # the skipped ones
-    state = {
-        "file": plan.name,
-        "session": plan.session,
-        "dialogs": [d.dialog_id for d in plan.dialogs],
+        raise
+    return {
+        "tmp": tmp,
         "utterances": sum(counts.values()),
         "classes": dict(sorted(counts.items())),
         "speakers": dict(sorted(speakers.items())),
@@ -271,8 +419,39 @@ def _write_shard(config, state_dir, plan, label_set, options, streams, tf, bar,
         "resampled": notes.resampled,
         "audio_from_dialog": notes.audio_from_dialog,
         "degraded": notes.counts,
-        "streams": dict(streams),
+        "streams": streams,
         "sha256": checksum,
+    }
+
+
+def _finish_shard(config, state_dir, plan, written: dict | None, streams: dict, inputs: dict,
+                  bar) -> dict:
+    """Renames the shard a worker wrote (or writes it here, when `written` is None) and
+    writes its state; `streams` takes the shard's stream widths."""
+    from tqdm.auto import tqdm
+
+    shard_path = storage.join(config.out_dir, plan.name)
+    if written is None:
+        written = _write_shard_file(config, plan, streams, storage.temp_name(shard_path),
+                                    on_example=lambda: bar.update(1))
+        bar.update(plan.utterances - written["utterances"])  # the skipped ones
+    else:
+        bar.update(plan.utterances)
+    for stream, layout in written.pop("streams").items():
+        streams.setdefault(stream, layout)
+    tmp = written.pop("tmp")
+    try:
+        storage.rename(tmp, shard_path)
+    finally:
+        storage.remove(tmp)
+    for path, rate in written["resampled"]:
+        tqdm.write(f"resampled {path} from {rate} Hz to 16000 Hz with soxr", file=sys.stderr)
+    state = {
+        "file": plan.name,
+        "session": plan.session,
+        "dialogs": [d.dialog_id for d in plan.dialogs],
+        **written,
+        "streams": dict(streams),
         "bytes": storage.size(shard_path),
         "recipe": shard_recipe(config),
         "inputs": inputs,
