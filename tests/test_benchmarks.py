@@ -36,6 +36,14 @@ def test_run_all_writes_results_and_the_table(tmp_path):
     figures = summary["results"]["prepare"]["figures"]
     assert [r["sessions"] for r in figures["runs"]] == [1, 5]
     assert figures["runs"][1]["utterances_written"] > figures["runs"][0]["utterances_written"]
+    from mer_tf.data.prepare import usable_cores
+
+    workers = figures["workers"]  # one process, then one per core, on the same five sessions
+    assert (workers is None) == (usable_cores() == 1)
+    assert workers is None or (workers["workers"] == usable_cores() and workers["speedup"] > 0)
+    parse = figures["mocap_parse"]  # checked equal to loadtxt's parse before it is timed
+    assert parse["values_per_row"] == 165 and parse["bytes"] > 0
+    assert parse["loadtxt_mb_per_s"] > 0 and parse["pyarrow_mb_per_s"] > 0
     assert "preparation" in markdown(summary)
 
 
