@@ -110,6 +110,7 @@ def _single_space_table(text: str) -> tuple[str, np.ndarray] | None:
             column_types={f"f{k}": pyarrow.float64() for k in range(columns)}, null_values=[]))
     except pyarrow.ArrowInvalid:
         return None
+    del body  # the table holds its own copy of the values
     if table.num_columns != columns or table.num_rows == 0:
         return None
     rows = np.empty((table.num_rows, columns), dtype=np.float64)
