@@ -42,6 +42,10 @@ def test_workers_write_the_bytes_one_process_writes(release, tmp_path):
     assert len([n for n in one if n.endswith(".tfrecord")]) > 2
     assert {"manifest.json", "utterances.json", ".state/settings.json"} < set(one)
     assert one == two
+    # the worker count is no setting: another one keeps every shard
+    again = prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(tmp_path / "2"),
+                                            shard_size=16, workers=1), progress=False)
+    assert again["rebuilt"] == {} and _every_file(tmp_path / "2") == one
 
 
 def test_manifest_counts_equal_the_generator(prepared, release):

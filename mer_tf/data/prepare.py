@@ -250,10 +250,10 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-# A worker starts by importing TensorFlow: a pool of two took ~10 s to start on two busy
-# cores, the time one process takes to write ~700 utterances (~75/s at IEMOCAP's 4.5 s
-# mean length). By default each worker gets at least this many, so a small corpus (the
-# tests', the demo's) stays in one process, where it is written fastest.
+# A worker starts by importing TensorFlow: ~6 s of CPU on the 2-core machine of the
+# benchmarks, the time one process takes there to write ~450 utterances (~75/s at
+# IEMOCAP's 4.5 s mean length). By default each worker gets at least this many, so a
+# small corpus (the tests', the demo's) stays in one process, where it is written fastest.
 UTTERANCES_PER_WORKER = 500
 
 
