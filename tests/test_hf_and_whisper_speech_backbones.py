@@ -120,3 +120,41 @@ def test_frozen_whisper_with_cached_features_trains_its_layer_weights(prepared, 
     weights = run.builder.towers["speech"].mix.layer_weights.numpy()
     assert weights.shape == (3,) and np.ptp(weights) > 0  # moved from equal, on the cache
     assert os.path.exists(run_dir / "saved_model" / "saved_model.pb")
+
+
+def test_the_feature_cache_cuts_batches_to_their_longest_and_equals_the_padded(prepared,
+                                                                                tmp_path):
+    """Building the cache runs utterances sorted by length, each batch only as long as its
+    longest, through one traced function for every length; what it stores, in shard order,
+    equals the features of each utterance padded to the model's input length."""
+    import tensorflow as tf
+
+    from mer_tf.data.corpus import PreparedCorpus, Split
+    from mer_tf.data.pipeline import make_dataset
+    from mer_tf.training.feature_cache import FeatureCache
+
+    data = tmp_path / "data"
+    shutil.copytree(prepared[0], data, ignore=shutil.ignore_patterns("feature_cache"))
+    corpus = PreparedCorpus.open(str(data))
+    config = ModelConfig(modalities=("speech",), speech=SpeechConfig(
+        handle=HF, freeze=True, layers="weighted", head="attention", input_seconds=4.0))
+    builder = ModelBuilder(config, corpus.facts)
+    cache = FeatureCache(corpus, builder, ("speech",))
+    assert cache.ensure(batch_size=3, progress=False) == len(corpus.shards)
+    assert cache.extractors["speech"].experimental_get_tracing_count() == 1
+
+    shard = corpus.shard_paths()[0]
+    inputs, _, meta = next(iter(make_dataset(corpus, Split(()), builder.readers(), 1000,
+                                             training=False, with_metadata=True,
+                                             files=[shard])))
+    lengths = inputs["waveform_length"].numpy()
+    assert len(set(lengths)) > 3 and lengths.max() < 4 * 16000  # mixed lengths, padded
+    expected = builder.feature_model(("speech",)).predict_on_batch(
+        {key: inputs[key] for key in ("waveform", "waveform_length")})
+    records = [tf.io.parse_single_example(r, cache.parse_spec())
+               for r in tf.data.TFRecordDataset(cache.path_for(shard))]
+    assert [r["utterance_id"].numpy() for r in records] == list(meta["utterance_id"].numpy())
+    cached = {key: np.stack([cache.decode(r)[key].numpy() for r in records])
+              for key in ("speech_frames", "speech_frame_mask")}
+    np.testing.assert_array_equal(cached["speech_frame_mask"], expected["speech_frame_mask"])
+    np.testing.assert_allclose(cached["speech_frames"], expected["speech_frames"], atol=1e-5)

@@ -6,6 +6,14 @@ the data, one per shard, in the same order. Later epochs, later runs and every
 fold of a leave-one-session-out run read those instead of running the
 backbones, which is what makes 5-fold cross-validation affordable.
 
+Building it runs at the backbone's speed: utterances are read a window of batches at a
+time and, where a tower's features do not depend on the padding after an utterance
+(`Tower.input_lengths`, e.g. a Hugging Face wav2vec2 that masks it), run in batches of
+similar length (`length_batches`), each cut to its longest utterance, through one traced
+function that takes any length (no retrace per batch); the features go back into shard
+order, padded to the fixed shapes the cached model reads, so they equal those of the
+padded utterance.
+
 The cache key covers the shards' checksums and everything that decides the
 features (backbone handle or preset, a digest of the backbone's loaded weights,
 the compute dtype, input lengths, speech head), so a cache is reused only when it
@@ -20,6 +28,9 @@ import sys
 
 from mer_tf import storage
 from mer_tf.data.schema import Field, Schema
+
+WINDOW_BATCHES = 8  # batches read at once and regrouped by length
+LENGTH_SPREAD = 1.1  # a batch's longest utterance is at most 10 % longer than its shortest
 
 
 class FeatureCache:
@@ -61,7 +72,6 @@ class FeatureCache:
 
     def ensure(self, batch_size: int = 32, progress: bool = True) -> int:
         """Computes the features of every shard not cached yet; returns how many."""
-        import numpy as np
         import tensorflow as tf
         from tqdm.auto import tqdm
 
@@ -74,33 +84,72 @@ class FeatureCache:
         storage.makedirs(self.directory)
         storage.remove_temporaries(self.directory)
         storage.write_json_atomic(storage.join(self.directory, "cache.json"), self.description)
-        feature_model = self.builder.feature_model(self.modalities)
+        models = {name: self.builder.feature_model((name,)) for name in self.modalities}
+        self.extractors = {}  # tower -> one traced function for every length, from window 1
         readers = [self.builder.towers[name].reader() for name in self.modalities]
         total = sum(s["utterances"] for s in self.corpus.shards
                     if storage.join(self.corpus.data_dir, s["file"]) in set(missing))
         bar = tqdm(total=total, desc="caching features", unit="utt", disable=not progress,
                    file=sys.stderr)
         for shard in missing:
-            dataset = make_dataset(self.corpus, Split(()), readers, batch_size, training=False,
-                                   with_metadata=True, files=[shard])
+            dataset = make_dataset(self.corpus, Split(()), readers, batch_size * WINDOW_BATCHES,
+                                   training=False, with_metadata=True, files=[shard])
             target = self.path_for(shard)
             tmp = storage.temp_name(target)
             try:
                 with tf.io.TFRecordWriter(tmp) as writer:
                     for inputs, _, meta in dataset:
-                        wanted = {k: inputs[k] for k in feature_model.input}
-                        outputs = feature_model.predict_on_batch(wanted)
+                        outputs = {}
+                        for name, model in models.items():
+                            raw = {key: inputs[key].numpy() for key in model.input}
+                            if name not in self.extractors:
+                                self.extractors[name] = self._extractor(name, model, raw)
+                            outputs.update(self._window_features(name, raw, batch_size))
                         ids = meta["utterance_id"].numpy()
                         for i, uid in enumerate(ids):
                             writer.write(self.schema.encode(
-                                {"utterance_id": uid,
-                                 **{k: np.asarray(v[i]) for k, v in outputs.items()}}))
+                                {"utterance_id": uid, **{k: v[i] for k, v in outputs.items()}}))
                         bar.update(len(ids))
                 storage.rename(tmp, target)
             finally:
                 storage.remove(tmp)
         bar.close()
         return len(missing)
+
+    def _extractor(self, name: str, feature_model, raw: dict):
+        """`feature_model` as one traced function: where the tower can `trim`, its inputs
+        take any length; otherwise they keep their static size (a TF-Hub SavedModel fixes
+        its own)."""
+        import tensorflow as tf
+
+        any_length = self.builder.towers[name].input_lengths(raw) is not None
+        signature = {key: tf.TensorSpec([None] * value.ndim if any_length
+                                        else [None, *value.shape[1:]], tf.as_dtype(value.dtype))
+                     for key, value in raw.items()}
+        return tf.function(lambda inputs: feature_model(inputs, training=False),
+                           input_signature=[signature])
+
+    def _window_features(self, name: str, raw: dict, batch_size: int) -> dict:
+        """{output: [n, *fixed shape]} of tower `name` for a window of raw inputs, in the
+        window's order, computed in batches of similar length (`length_batches`)."""
+        import numpy as np
+
+        tower, extract = self.builder.towers[name], self.extractors[name]
+        lengths = tower.input_lengths(raw)
+        count = len(next(iter(raw.values())))
+        batches = (np.array_split(np.arange(count), range(batch_size, count, batch_size))
+                   if lengths is None else length_batches(lengths, batch_size))
+        out = {}
+        for rows in batches:
+            batch = {key: value[rows] for key, value in raw.items()}
+            if lengths is not None:
+                batch = tower.trim(batch, int(np.max(lengths[rows])))
+            for key, value in extract(batch).items():  # back to the fixed shapes, zero-padded
+                value, shape = np.asarray(value), self.outputs[key][0]
+                value = np.pad(value, [(0, 0)] + [(0, want - have) for want, have
+                                                  in zip(shape, value.shape[1:])])
+                out.setdefault(key, np.empty((count, *shape), value.dtype))[rows] = value
+        return out
 
     def parse_spec(self) -> dict:
         return self.schema.parse_spec(self.schema.fields)
@@ -127,6 +176,23 @@ class FeatureCache:
                 (tf.data.TFRecordDataset(data), tf.data.TFRecordDataset(features))),
             cycle_length=min(len(files), 4), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True)
+
+
+def length_batches(lengths, batch_size: int) -> list:
+    """Rows of a window grouped by increasing length: at most `batch_size` to a batch, the
+    longest at most `LENGTH_SPREAD` times the shortest, so cutting each batch to its longest
+    leaves little padding to compute (a CPU runs one utterance about as fast per second of
+    audio as sixteen; an accelerator gets full batches wherever a window has them)."""
+    import numpy as np
+
+    batches, current = [], []
+    for row in np.argsort(lengths, kind="stable"):
+        if current and (len(current) == batch_size
+                        or lengths[row] > LENGTH_SPREAD * max(lengths[current[0]], 1)):
+            batches.append(np.array(current))
+            current = []
+        current.append(row)
+    return batches + [np.array(current)] if current else batches
 
 
 def _is_integer(dtype) -> bool:

@@ -9,6 +9,7 @@ A speech backbone is a Keras layer
 
 computing in float32 whatever the global precision policy, with `kind`, `handle`,
 `hidden_size`, `num_states`, `input_length` (the samples it fixes, or None for any),
+`padding_invariant` (an utterance's states do not depend on the padding after it),
 `frames_for(samples)`, `describe()` (facts for config.json) and `cache_key()`. The tower,
 the fusion and the feature cache never ask which kind it is. `--speech-model` names one of:
 
@@ -33,6 +34,9 @@ class SpeechBackbone(keras.layers.Layer):
 
     kind = ""
     input_length: int | None = None  # samples it fixes (TF-Hub); None: any length
+    # True: an utterance's states and frame mask are the same whatever padding follows it
+    # (it masks padding), so a batch may be cut to its longest utterance (feature cache).
+    padding_invariant = False
     hidden_size = 0
     num_states = 1
 

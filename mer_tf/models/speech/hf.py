@@ -22,6 +22,7 @@ class HFSpeechBackbone(SpeechBackbone):
     """
 
     kind = "hf"
+    padding_invariant = True  # padded frames are masked out of every layer (parity-tested)
 
     def __init__(self, handle: str, freeze_feature_encoder: bool = True, **kwargs):
         kwargs["dtype"] = "float32"

@@ -9,7 +9,8 @@ Stages of a tower, and who asks:
 - `reader()` (data pipeline): which record fields it reads and the inputs they become;
 - `raw_inputs()`, `features(raw)`, `head(features)` (fusion): `features` is the part a
   frozen pretrained backbone computes, which a feature cache may store
-  (`feature_inputs()` are its inputs when cached; `cache_key()` says what decides it);
+  (`feature_inputs()` are its inputs when cached; `cache_key()` says what decides it;
+  `input_lengths(raw)` and `trim(raw, length)` let it skip a batch's padding);
 - `statistics(...)` (trainer, before building): numbers the tower needs from the
   training split alone (normalisation);
 - `export_info()`, `serving_specs()`, `serving_inputs(...)`, `endpoints()` (export):
@@ -74,6 +75,16 @@ class Tower:
 
     def feature_inputs(self) -> dict:
         raise ValueError(f"the {self.name} tower has nothing to cache")
+
+    def input_lengths(self, raw: dict):
+        """Each item's real length in a batch of raw inputs (numpy), where `features` do
+        not depend on the padding after it: the feature cache then runs items of similar
+        length together, each batch cut by `trim` to its longest. None: they do."""
+        return None
+
+    def trim(self, raw: dict, length: int) -> dict:
+        """A batch of raw inputs cut to `length` (see `input_lengths`)."""
+        return raw
 
     def head(self, features: dict):
         raise NotImplementedError

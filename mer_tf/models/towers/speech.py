@@ -97,6 +97,13 @@ class SpeechTower(Tower):
             return self.dense(self.pool(frames, features["speech_frame_mask"]))
         return self.dense(self.pool(frames))
 
+    def input_lengths(self, raw: dict):
+        return raw["waveform_length"] if self.backbone.padding_invariant else None
+
+    def trim(self, raw: dict, length: int) -> dict:
+        # at least 0.1 s: a batch of empty utterances still gives the conv stack a frame
+        return {**raw, "waveform": raw["waveform"][:, :max(length, SAMPLE_RATE // 10)]}
+
     def cache_key(self):
         return [self.config.handle, self.config.head, self.input_length,
                 *self.backbone.cache_key()]

@@ -84,6 +84,14 @@ class TextTower(Tower):
         outputs = self.backbone({k: raw[k] for k in TOKEN_KEYS})
         return {"text_features": self.first_token(outputs["sequence_output"])}
 
+    def input_lengths(self, raw: dict):
+        # keras-hub encoders mask padding out of attention, and positions count from the
+        # start, so the first token's state does not depend on the padding after it.
+        return raw["padding_mask"].sum(axis=1)
+
+    def trim(self, raw: dict, length: int) -> dict:
+        return {**raw, **{key: raw[key][:, :max(length, 1)] for key in TOKEN_KEYS}}
+
     def head(self, features: dict):
         return self.dropout_out(self.dense(self.dropout_in(features["text_features"])))
 
