@@ -158,3 +158,17 @@ def test_the_feature_cache_cuts_batches_to_their_longest_and_equals_the_padded(p
               for key in ("speech_frames", "speech_frame_mask")}
     np.testing.assert_array_equal(cached["speech_frame_mask"], expected["speech_frame_mask"])
     np.testing.assert_allclose(cached["speech_frames"], expected["speech_frames"], atol=1e-5)
+
+
+def test_the_cache_key_of_the_same_weights_is_the_same_in_the_next_build():
+    """The next fold or run in the same process builds the backbone again (Keras names it
+    `…_1`): its features are the same, so must be its cache key."""
+    fingerprints = set()
+    for _ in range(2):
+        builder = _builder(HF, freeze=True)
+        builder.model()
+        fingerprints.add(builder.backbone_fingerprint("speech"))
+    assert len(fingerprints) == 1
+    other = _builder(HF, freeze=True)
+    other.backbone("speech").weights[-1].assign(other.backbone("speech").weights[-1] + 1.0)
+    assert other.backbone_fingerprint("speech") not in fingerprints

@@ -116,15 +116,19 @@ class ModelBuilder:
                 for tower in self.towers.values() if tower.own_learning_rate() > 0]
 
     def backbone_fingerprint(self, name: str) -> str:
-        """sha256 of a tower's backbone weights as loaded: what its features depend on."""
+        """sha256 of a tower's backbone weights as loaded: what its features depend on.
+
+        Weights are taken in order, by position and shape, not by path: Keras names a layer
+        made without a name `…_1`, `…_2` in a process that built one before (the next fold,
+        the next run of a group), which must not change the key of the same weights."""
         import hashlib
 
         import numpy as np
 
         digest = hashlib.sha256()
-        for variable in self.backbone(name).weights:
+        for position, variable in enumerate(self.backbone(name).weights):
             value = np.ascontiguousarray(keras.ops.convert_to_numpy(variable))
-            digest.update(f"{variable.path}{value.shape}{value.dtype}".encode())
+            digest.update(f"{position}{value.shape}{value.dtype}".encode())
             digest.update(value.tobytes())
         return digest.hexdigest()
 
