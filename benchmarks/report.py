@@ -17,6 +17,10 @@ def markdown(summary: dict) -> str:
              f"TensorFlow {summary['versions'].get('tensorflow')}; "
              f"`make bench` took {summary['seconds'] / 60:.1f} min.", "",
              "| what | figure |", "| --- | --- |"]
+    if summary.get("merged"):
+        lines[0] += (" Measured later on " + "; ".join(
+            f"{r[name]['date'][:10]} on {r[name]['machine']['cpu']}: {name}"
+            for name in summary["merged"] if name in r) + " (`run_all --only … --merge`).")
 
     def row(what, figure):
         lines.append(f"| {what} | {figure} |")
@@ -113,6 +117,20 @@ def markdown(summary: dict) -> str:
             f"{e['epoch_seconds']['end_to_end']} s vs {e['epoch_seconds']['cached']} s "
             f"({e['speedup_cached_vs_end_to_end']}x; cache built once in "
             f"{e['cache_build_seconds']} s)")
+    if "extraction" in r:
+        for shape, f in r["extraction"]["figures"].items():
+            rate = f["audio_seconds_per_second"]
+            row(f"feature cache vs the backbone alone, {shape}, {f['utterances']} utt of "
+                f"{f['shortest_seconds']}-{f['longest_seconds']} s: audio s per s",
+                f"cache {rate['cache']} vs forward {rate['forward']} ({f['cache_vs_forward']}x;"
+                f" padded to {f['input_seconds']:g} s, as before: {rate['padded']})")
+    if "laptop_recipe" in r:
+        f = r["laptop_recipe"]["figures"]
+        s, estimate = f["seconds"], f["iemocap_four_class_estimate_minutes"]
+        row(f"laptop recipe, {f['audio_minutes']} min of audio ({f['utterances']} utt): cache, "
+            f"then LOSO ({f['epochs_per_fold']} epochs a fold); IEMOCAP 4-class estimate",
+            f"{s['cache']} s + {s['loso_on_cache']} s; IEMOCAP: {estimate['cache']} min + "
+            f"{estimate['loso_on_cache']} min")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Runs every benchmark, each in a fresh process, and writes benchmarks/results.json.
 
-    python -m benchmarks.run_all [--out benchmarks/results.json] [--tiny]
+    python -m benchmarks.run_all [--out benchmarks/results.json] [--tiny] [--only A,B --merge]
 
 `make bench` calls this. The default sizes finish in under 20 minutes on two CPU
 cores; `--tiny` is the smoke-test size the test suite uses. Prints the README's
@@ -39,6 +39,9 @@ BENCHMARKS = {
                   ["--minutes", "0.25,1", "--modes", "turns", "--utterances", "40"]),
     "speech_backbones": (["--size", "base", "--batch", "1", "--repeats", "3"],
                          ["--size", "tiny", "--repeats", "1", "--epoch-utterances", "20"]),
+    "extraction": (["--repeats", "2"],
+                   ["--shapes", "tiny", "--utterances", "40", "--repeats", "1"]),
+    "laptop_recipe": ([], ["--speech-shape", "tiny", "--utterances", "40", "--epochs", "1"]),
 }
 
 
@@ -72,6 +75,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes")
     parser.add_argument("--only", default="", help="comma-separated benchmarks to run")
     parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other benchmarks' results already in --out (each "
+                             "result carries its own date, machine and command)")
     args = parser.parse_args(argv)
     work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_")
     chosen = [b for b in BENCHMARKS if not args.only or b in args.only.split(",")]
@@ -84,6 +90,11 @@ def main(argv=None) -> dict:
     summary = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "versions": versions(),
                "tiny": args.tiny, "seconds": round(time.perf_counter() - started, 1),
                "results": results}
+    if args.merge and os.path.exists(args.out):
+        with open(args.out) as f:
+            earlier = json.load(f)
+        summary = {**earlier, "results": {**earlier["results"], **results},
+                   "merged": sorted({*earlier.get("merged", []), *results})}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".tmp", "w") as f:
         json.dump(summary, f, indent=2)

@@ -7,9 +7,11 @@ run_all (subprocesses, results.json, the README table) runs with `prepare`."""
 import json
 
 from benchmarks import (
+    extraction,
     features,
     inference,
     keras3_backbone,
+    laptop_recipe,
     memory,
     model_size,
     pipeline,
@@ -31,8 +33,13 @@ def _assets(prepared, assets, tmp_path):
 
 def test_run_all_writes_results_and_the_table(tmp_path):
     out = tmp_path / "results.json"
-    summary = run_all.main(["--tiny", "--only", "prepare", "--out", str(out)])
+    earlier = {"date": "2026-01-01", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
+               "tiny": False, "seconds": 60, "results": {"other": {"figures": {"kept": 1}}}}
+    out.write_text(json.dumps(earlier))
+    summary = run_all.main(["--tiny", "--only", "prepare", "--out", str(out), "--merge"])
     assert json.loads(out.read_text()) == summary
+    assert summary["results"]["other"] == earlier["results"]["other"]  # kept by --merge
+    assert summary["merged"] == ["prepare"] and "Measured later on" in markdown(summary)
     figures = summary["results"]["prepare"]["figures"]
     assert [r["sessions"] for r in figures["runs"]] == [1, 5]
     assert figures["runs"][1]["utterances_written"] > figures["runs"][0]["utterances_written"]
@@ -123,3 +130,32 @@ def test_keras3_backbone_benchmark_on_this_backend():
     result = keras3_backbone.measure(checkpoint, 0.25, [2], ["float32", "mixed_bfloat16"], 1)
     assert result["backend"] == "tensorflow" and len(result["runs"]) == 2
     assert all(r["finite"] and r["step_ms"] > 0 and r["forward_ms"] > 0 for r in result["runs"])
+
+
+def test_extraction_benchmark_compares_the_cache_with_the_backbone_alone(prepared, assets,
+                                                                          tmp_path):
+    bench = _assets(prepared, assets, tmp_path)
+    result = extraction.measure_shape(str(tmp_path), bench["data_dir"], "tiny", batch=4,
+                                      repeats=1, input_seconds=4.0)
+    assert result["utterances"] == prepared[1]["utterances"]
+    assert result["shortest_seconds"] < result["longest_seconds"] < 4.0
+    assert all(v > 0 for v in result["audio_seconds_per_second"].values())
+    assert result["cache_vs_forward"] > 0 and result["cache_vs_padded"] > 0
+    summary = {"date": "d", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
+               "seconds": 1, "results": {"extraction": {"figures": {"tiny": result}}}}
+    assert "feature cache vs the backbone alone, tiny" in markdown(summary)
+
+
+def test_laptop_recipe_benchmark_times_the_cache_and_the_training_apart(release, prepared,
+                                                                        assets, tmp_path):
+    bench = {**_assets(prepared, assets, tmp_path), "release": release[0]}
+    result = laptop_recipe.measure(str(tmp_path), 0, 0.0, epochs=1, batch=8, shape="tiny",
+                                   assets=bench, folds="5", text_length=32)
+    seconds = result["seconds"]
+    assert seconds["cache_and_loso"] > 0 and seconds["loso_on_cache"] > 0  # (2nd: no rebuild)
+    assert result["utterances"] == prepared[1]["utterances"] and result["audio_minutes"] > 0
+    estimate = result["iemocap_four_class_estimate_minutes"]
+    assert estimate["cache"] > 0 and estimate["loso_on_cache"] > 0
+    summary = {"date": "d", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
+               "seconds": 1, "results": {"laptop_recipe": {"figures": result}}}
+    assert "IEMOCAP 4-class estimate" in markdown(summary)

@@ -45,12 +45,18 @@ def tiny_backbones(root: str, texts, audio_seconds: float = 3.0, bert: dict | No
 
 def paper_size_backbones(root: str) -> dict:
     """wav2vec2-base and BERT-base shapes with random weights (for speed and memory)."""
-    from mer_tf.models.towers.bert import SPECIAL_TOKENS
     from mer_tf.testing.wav2vec2_savedmodel import BASE, save_wav2vec2
 
     speech = storage.join(root, "wav2vec2-base-random")
     if not storage.exists(storage.join(speech, SAVED_MODEL_FILE)):
         build_atomically(speech, lambda path: save_wav2vec2(path, BASE))
+    return {"speech": speech, "text": bert_base_random(root)}
+
+
+def bert_base_random(root: str) -> str:
+    """A keras-hub preset of BERT-base's shape with random weights, under `root`."""
+    from mer_tf.models.towers.bert import SPECIAL_TOKENS
+
     text = storage.join(root, "bert-base-random")
     if not storage.exists(storage.join(text, "config.json")):
         def build(path):
@@ -64,7 +70,7 @@ def paper_size_backbones(root: str) -> dict:
                                            lowercase=True).save_to_preset(path)
 
         build_atomically(text, build)
-    return {"speech": speech, "text": text}
+    return text
 
 
 def build_atomically(path: str, build) -> None:

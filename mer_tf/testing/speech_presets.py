@@ -38,6 +38,15 @@ WAV2VEC2_BASE = {
 }
 
 
+# WavLM-large's architecture (microsoft/wavlm-large config.json), for benchmarks.
+WAVLM_LARGE = {
+    **WAV2VEC2_BASE, "model_type": "wavlm", "hidden_size": 1024, "num_hidden_layers": 24,
+    "num_attention_heads": 16, "intermediate_size": 4096, "feat_extract_norm": "layer",
+    "do_stable_layer_norm": True, "conv_bias": False, "num_buckets": 320,
+    "max_bucket_distance": 800, "architectures": ["WavLMModel"],
+}
+
+
 def save_hf_speech_checkpoint(path: str, config: dict, seed: int = 0) -> str:
     """A random-weight checkpoint of `config` in Hugging Face's layout, built by our Keras
     model and written under HF's key names (the loader's name map, inverted): the loader
