@@ -86,7 +86,9 @@ def _single_space_table(text: str) -> tuple[str, np.ndarray] | None:
 
     Only text whose first two lines end at `\\n` is taken (the lines `splitlines`
     would see), and only rows of single-space separated numbers: pyarrow refuses any
-    other spacing, a row of another width, and every token loadtxt would refuse.
+    other spacing, a row of another width, and every token loadtxt would refuse but two,
+    so a body holding them is left to loadtxt: `nan(...)` (MSVC writes `-nan(ind)`) and
+    a byte order mark, which pyarrow skips at the start.
     """
     first_end = text.find("\n")
     second_end = text.find("\n", first_end + 1) if first_end >= 0 else -1
@@ -96,6 +98,8 @@ def _single_space_table(text: str) -> tuple[str, np.ndarray] | None:
     if len(header) != 2:
         return None
     body = text[second_end + 1:].encode("utf-8")
+    if b"(" in body or b"\xef\xbb\xbf" in body:
+        return None
     first_row = _FIRST_ROW.match(body).group(1)
     columns = first_row.count(b" ") + 1
     if not first_row or columns < 3:
@@ -108,7 +112,7 @@ def _single_space_table(text: str) -> tuple[str, np.ndarray] | None:
             autogenerate_column_names=True, use_threads=False), parse_options=csv.ParseOptions(
             delimiter=" ", quote_char=False), convert_options=csv.ConvertOptions(
             column_types={f"f{k}": pyarrow.float64() for k in range(columns)}, null_values=[]))
-    except pyarrow.ArrowInvalid:
+    except pyarrow.ArrowException:  # any refusal: loadtxt decides
         return None
     del body  # the table holds its own copy of the values
     if table.num_columns != columns or table.num_rows == 0:
