@@ -2,6 +2,7 @@
 
 import glob
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -32,16 +33,20 @@ def _every_file(directory):
             for path in sorted(directory.rglob("*")) if path.is_file()}
 
 
-def test_workers_write_the_bytes_one_process_writes(release, tmp_path):
+def test_workers_write_the_bytes_one_process_writes(release, tmp_path, caplog):
     """Shards, their states, the index and the manifest: the same bytes from two worker
     processes as from one."""
+    caplog.set_level(logging.DEBUG, logger="mer_tf.data")
     for workers in (1, 2):
         prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(tmp_path / str(workers)),
                                         shard_size=16, workers=workers), progress=False)
     one, two = _every_file(tmp_path / "1"), _every_file(tmp_path / "2")
-    assert len([n for n in one if n.endswith(".tfrecord")]) > 2
+    shards = len([n for n in one if n.endswith(".tfrecord")])
+    assert shards > 2
     assert {"manifest.json", "utterances.json", ".state/settings.json"} < set(one)
     assert one == two
+    # the workers wrote them: this process rewrites a shard only where a worker failed
+    assert f"{shards} of {shards} shards written by worker processes" in caplog.text
     # the worker count is no setting: another one keeps every shard
     again = prep.prepare(prep.PrepareConfig(source=release[0], out_dir=str(tmp_path / "2"),
                                             shard_size=16, workers=1), progress=False)
@@ -230,4 +235,13 @@ def test_mocap_rows_parse_to_the_bits_of_numpy_loadtxt():
                                 "(frame, time and 165 values)")
     lines[9] = " ".join(["10", "1.5e", *row.split(" ")[2:]])
     with pytest.raises(DataError, match="^x.txt:10: value '1.5e' is not a number$"):
+        mocap_files.parse_mocap_text("\n".join(lines), "x.txt")
+    # what pyarrow reads and loadtxt refuses, loadtxt's error: MSVC's NaN, a byte order mark
+    tokens = row.split(" ")
+    lines[9] = " ".join([*tokens[:5], "-nan(ind)", *tokens[6:]])
+    with pytest.raises(DataError, match=r"^x.txt:10: value '-nan\(ind\)' is not a number$"):
+        mocap_files.parse_mocap_text("\n".join(lines), "x.txt")
+    lines[9] = row
+    lines[2] = "\ufeff" + lines[2]
+    with pytest.raises(DataError, match=r"^x.txt:3: value '\\ufeff1' is not a number$"):
         mocap_files.parse_mocap_text("\n".join(lines), "x.txt")

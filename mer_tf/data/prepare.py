@@ -21,13 +21,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from mer_tf import faults, locking, storage
 from mer_tf.data import out_folder
@@ -259,7 +260,10 @@ UTTERANCES_PER_WORKER = 500
 
 def worker_count(config: PrepareConfig, to_write: list) -> int:
     """Processes to write `to_write` with: `config.workers`, or by default the usable
-    cores for a job big enough; never more than there are shards."""
+    cores for a job big enough; never more than there are shards. One unless both paths
+    are local: a worker's `ram://` is its own, so this process could not take its files."""
+    if storage.is_remote(config.source) or storage.is_remote(config.out_dir):
+        return 1
     if config.workers is not None:
         wanted = config.workers
     else:
@@ -275,45 +279,70 @@ class _ShardWriters:
     one process. A worker reads its dialogs without the stream widths of the shards before
     it; where its widths disagree with theirs, or it failed (a DataError under
     `--on-error stop`, say), this process writes the shard again itself, as one process
-    would, raising the same error. When the run fails, the workers stop at their next
-    utterance and leave no temporary behind; when it is killed, they exit at once.
+    would, raising the same error; a temporary it does not take is removed. When the run
+    fails, the workers stop at their next utterance and leave no temporary behind; when
+    it is killed, they exit at once.
+
+    The pool starts in `__enter__`, so that `__exit__` stops it whatever interrupts.
     """
 
     def __init__(self, config: PrepareConfig, to_write: list, workers: int):
+        self._config = config
+        self._to_write = to_write
+        self._workers = workers
         self._futures = {}
-        self._temps = {}
+        self._temps = {}  # shard -> its temporary, until this process takes it
         self._executor = None
-        if workers < 2:
-            return
+        self._broken = False
+        self.taken = 0  # shards a worker wrote and this process took
+
+    def __enter__(self):
+        if self._workers < 2:
+            return self
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
         self._stop = context.Event()
-        self._executor = ProcessPoolExecutor(workers, mp_context=context,
-                                             initializer=_start_worker,
-                                             initargs=(self._stop, os.getpid()))
-        for plan in to_write:
-            tmp = storage.temp_name(storage.join(config.out_dir, plan.name))
-            self._temps[plan.name] = tmp
-            self._futures[plan.name] = self._executor.submit(_write_in_worker, config, plan, tmp)
+        try:
+            self._executor = ProcessPoolExecutor(self._workers, mp_context=context,
+                                                 initializer=_start_worker,
+                                                 initargs=(self._stop,))
+            for plan in self._to_write:
+                tmp = storage.temp_name(storage.join(self._config.out_dir, plan.name))
+                self._temps[plan.name] = tmp
+                self._futures[plan.name] = self._executor.submit(_write_in_worker,
+                                                                 self._config, plan, tmp)
+        except BaseException as error:  # Ctrl-C: `with` calls no `__exit__` for this
+            self.__exit__(type(error), error, error.__traceback__)
+            raise
+        return self
 
     def take(self, plan: ShardPlan, streams: dict) -> dict | None:
-        """The worker's shard, when it wrote one that agrees with `streams`; else None."""
+        """The worker's shard, when it wrote one that agrees with `streams`; else None,
+        its temporary removed."""
         future = self._futures.pop(plan.name, None)
         if future is None:
             return None
         try:
             written = future.result()
-        except Exception as error:  # noqa: BLE001  a lost worker: this process writes it
+        except BrokenProcessPool:  # a worker died; the pool ends the others mid-write
+            if not self._broken:
+                self._broken = True
+                log.warning("a shard-writing worker process died: this process writes the "
+                            "remaining shards itself")
+                self._executor.shutdown(wait=True)  # no worker writes on
+            written = None
+        except Exception as error:  # noqa: BLE001  this process writes it
             log.debug("worker failed on %s: %s", plan.name, error)
             written = None
         if written is not None and any(streams[s]["width"] != layout["width"]
                                        for s, layout in written["streams"].items()
                                        if s in streams):
-            storage.remove(written["tmp"])
             written = None
+        if written is None:
+            storage.remove(self._temps.pop(plan.name))
+            return None
+        del self._temps[plan.name]
+        self.taken += 1
         return written
-
-    def __enter__(self):
-        return self
 
     def __exit__(self, error_type, error, traceback):
         if self._executor is None:
@@ -321,29 +350,33 @@ class _ShardWriters:
         if error_type is not None:
             self._stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        for plan_name in self._futures:  # shards never taken: a failed run
-            storage.remove(self._temps[plan_name])
+        for tmp in self._temps.values():  # shards never taken: a failed run
+            storage.remove(tmp)
+        log.debug("%d of %d shards written by worker processes", self.taken,
+                  len(self._to_write))
 
 
 _stop_event = None  # set by the parent when its run failed
 
 
-def _start_worker(stop_event, parent_pid: int) -> None:
+def _start_worker(stop_event) -> None:
     global _stop_event
     _stop_event = stop_event
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the workers
-    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    # The parent logs what a shard skipped when it takes the shard: in plan order, once.
+    logging.getLogger("mer_tf").setLevel(logging.CRITICAL + 1)
+    threading.Thread(target=_exit_when_orphaned, daemon=True).start()
     from mer_tf.quiet import quiet_tensorflow
 
     quiet_tensorflow()
 
 
-def _exit_when_orphaned(parent_pid: int) -> None:
+def _exit_when_orphaned() -> None:
     """A worker of a killed run exits at once: idle, it would wait for work forever, and
     busy, it would go on writing into a folder the next run may own. (The temporary it
-    leaves is removed by the next run, as a killed single process's is.)"""
-    while os.getppid() == parent_pid:
-        time.sleep(0.1)
+    leaves is removed by the next run, as a killed single process's is.) The parent's
+    sentinel, unlike `os.getppid()`, works on Windows too."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
     os._exit(1)
 
 
@@ -363,8 +396,7 @@ def _write_in_worker(config: PrepareConfig, plan: ShardPlan, tmp: str) -> dict |
         return _write_shard_file(config, plan, {}, tmp, on_example=_stop_if_asked)
     except _Stopped:
         return None
-    except Exception as error:  # noqa: BLE001  the parent raises it, as one process does
-        log.debug("%s: %s", plan.name, error)
+    except Exception:  # noqa: BLE001  the parent writes it again, raising it as one process does
         return None
 
 
@@ -436,6 +468,9 @@ def _finish_shard(config, state_dir, plan, written: dict | None, streams: dict, 
                                     on_example=lambda: bar.update(1))
         bar.update(plan.utterances - written["utterances"])  # the skipped ones
     else:
+        for record in written["skipped"]:  # what one process logs as it skips
+            log.warning("skipped: %s", DataError(record["path"], record["reason"],
+                                                 record["line"]))
         bar.update(plan.utterances)
     for stream, layout in written.pop("streams").items():
         streams.setdefault(stream, layout)
