@@ -18,9 +18,13 @@ def markdown(summary: dict) -> str:
              f"`make bench` took {summary['seconds'] / 60:.1f} min.", "",
              "| what | figure |", "| --- | --- |"]
     if summary.get("merged"):
-        lines[0] += (" Measured later on " + "; ".join(
-            f"{r[name]['date'][:10]} on {r[name]['machine']['cpu']}: {name}"
-            for name in summary["merged"] if name in r) + " (`run_all --only … --merge`).")
+        later = {}  # (date, cpu) -> benchmarks measured then, by `run_all --only … --merge`
+        for name in summary["merged"]:
+            if name in r:
+                when = (r[name]["date"][:10], r[name]["machine"]["cpu"])
+                later.setdefault(when, []).append(name)
+        lines[0] += " Measured later on " + "; ".join(
+            f"{date} on {cpu}: {', '.join(names)}" for (date, cpu), names in later.items()) + "."
 
     def row(what, figure):
         lines.append(f"| {what} | {figure} |")
@@ -36,6 +40,16 @@ def markdown(summary: dict) -> str:
             row("preparation: time per utterance, largest / smallest corpus",
                 f"{f['seconds_per_utterance_ratio_largest_vs_smallest']} (1.0 = linear); "
                 f"peak memory ratio {f['peak_memory_ratio_largest_vs_smallest']}")
+        if f.get("mocap_parse"):
+            x = f["mocap_parse"]
+            row(f"MOCAP text parse, a real-width file ({x['bytes'] / 1e6:.1f} MB, "
+                f"{x['values_per_row']} values a row): numpy.loadtxt vs pyarrow",
+                f"{x['loadtxt_mb_per_s']} vs {x['pyarrow_mb_per_s']} MB/s ({x['speedup']}x)")
+        if f.get("workers"):
+            x = f["workers"]
+            row(f"preparation of {x['labelled_utterances_read']} utterances: one process vs "
+                f"{x['workers']} workers",
+                f"{x['one_process_seconds']} s vs {x['workers_seconds']} s ({x['speedup']}x)")
     if "pipeline" in r:
         f = r["pipeline"]["figures"]
         row("tf.data pipeline / model consumption (lowest over the 7 subsets)",

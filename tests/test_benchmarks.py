@@ -153,6 +153,7 @@ def test_laptop_recipe_benchmark_times_the_cache_and_the_training_apart(release,
                                    assets=bench, folds="5", text_length=32)
     seconds = result["seconds"]
     assert seconds["cache_and_loso"] > 0 and seconds["loso_on_cache"] > 0  # (2nd: no rebuild)
+    assert seconds["loso_fixed"] > 0 and seconds["loso_per_epoch"] >= 0
     assert result["utterances"] == prepared[1]["utterances"] and result["audio_minutes"] > 0
     estimate = result["iemocap_four_class_estimate_minutes"]
     assert estimate["cache"] > 0 and estimate["loso_on_cache"] > 0
