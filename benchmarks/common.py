@@ -210,3 +210,23 @@ def work_dir(args) -> str:
     path = args.work_dir or os.path.join(tempfile.gettempdir(), "mer_tf_bench")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def timed_run(experiment: str, modalities, argv: list) -> float:
+    """Seconds of one `run_single` run in a scratch run folder (removed after). A run
+    that fails because it learned nothing still took its time: that is what is timed."""
+    import shutil
+    import tempfile
+
+    from mer_tf.cli import FAILED_EXIT_CODE, run_single
+
+    run_dir = tempfile.mkdtemp(prefix=f"mer_tf_bench_{experiment}_")
+    start = time.perf_counter()
+    try:
+        run_single(experiment, tuple(modalities), "", [*argv, "--run-dir", run_dir])
+    except SystemExit as error:
+        if error.code != FAILED_EXIT_CODE:
+            raise
+    seconds = time.perf_counter() - start
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return seconds

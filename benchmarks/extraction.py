@@ -30,20 +30,16 @@ SHAPES = ("wav2vec2-base", "wavlm-large")
 
 
 def checkpoint(root: str, shape: str) -> str:
-    from mer_tf.testing.speech_presets import (
-        WAV2VEC2_BASE,
-        WAVLM_LARGE,
-        save_hf_speech_checkpoint,
-    )
+    """A random-weight Hugging Face checkpoint of `shape` under `root`, built once."""
+    from benchmarks.speech_backbones import hf_checkpoint
 
-    if shape == "tiny":  # the test size
-        from benchmarks.speech_backbones import hf_checkpoint
+    if shape in ("tiny", "wav2vec2-base"):  # the speech_backbones benchmark's own
+        return hf_checkpoint(root, "tiny" if shape == "tiny" else "base")
+    from mer_tf.testing.speech_presets import WAVLM_LARGE, save_hf_speech_checkpoint
 
-        return hf_checkpoint(root, "tiny")
     path = os.path.join(root, f"{shape}-hf")
     if not os.path.exists(os.path.join(path, "model.safetensors")):
-        config = {"wav2vec2-base": WAV2VEC2_BASE, "wavlm-large": WAVLM_LARGE}[shape]
-        save_hf_speech_checkpoint(path, config)
+        save_hf_speech_checkpoint(path, {"wavlm-large": WAVLM_LARGE}[shape])
     return path
 
 

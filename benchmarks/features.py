@@ -60,27 +60,15 @@ def measure(assets, repeats: int, loso_epochs: int, batch_size: int = 16,
 
 
 def _loso_seconds(assets, epochs: int, batch_size: int, folds: str, modalities) -> dict:
-    import tempfile
-
-    from mer_tf.cli import FAILED_EXIT_CODE, run_single
-
     shutil.rmtree(os.path.join(assets["data_dir"], "feature_cache"), ignore_errors=True)
-    run_dir = tempfile.mkdtemp(prefix="mer_tf_bench_loso_")
     frozen = ",".join(m for m in modalities if m in ("speech", "text"))
-    start = time.perf_counter()
-    try:  # timing only: a fold that learned nothing in 3 epochs still took its time
-        run_single("features_benchmark", tuple(modalities), "", [
-                     "--data-dir", assets["data_dir"], "--speech-model", assets["speech"],
-                     "--text-preset", assets["text"], "--text-length", "32", "--mocap-frames", "96",
-                     "--protocol", "loso", "--freeze", frozen, "--cache-features",
-                     "--epochs", str(epochs), "--patience", str(epochs), "--batch-size",
-                     str(batch_size), "--learning-rate", "1e-3", "--no-export", "--quiet",
-                     "--run-dir", run_dir, *(["--folds", folds] if folds else [])])
-    except SystemExit as error:
-        if error.code != FAILED_EXIT_CODE:
-            raise
-    seconds = time.perf_counter() - start
-    shutil.rmtree(run_dir, ignore_errors=True)
+    seconds = common.timed_run("features_benchmark", modalities, [
+        "--data-dir", assets["data_dir"], "--speech-model", assets["speech"],
+        "--text-preset", assets["text"], "--text-length", "32", "--mocap-frames", "96",
+        "--protocol", "loso", "--freeze", frozen, "--cache-features",
+        "--epochs", str(epochs), "--patience", str(epochs), "--batch-size",
+        str(batch_size), "--learning-rate", "1e-3", "--no-export", "--quiet",
+        *(["--folds", folds] if folds else [])])
     return {"epochs_per_fold": epochs, "folds": folds or "1,2,3,4,5",
             "seconds": round(seconds, 1)}
 

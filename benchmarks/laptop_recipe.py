@@ -20,8 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
-import time
 
 from benchmarks import common
 
@@ -29,24 +27,13 @@ IEMOCAP_FOUR_CLASS = {"utterances": 5531, "audio_hours": 7.0}  # sessions 1-5, h
 
 
 def _run(assets: dict, hf: str, epochs: int, batch: int, folds: str, text_length: int) -> float:
-    from mer_tf.cli import FAILED_EXIT_CODE, run_single
-
-    run_dir = tempfile.mkdtemp(prefix="mer_tf_bench_recipe_")
-    start = time.perf_counter()
-    try:  # timing only: random backbones learn nothing, which still takes its time
-        run_single("laptop_recipe_benchmark", ("speech", "text"), "", [
-            "--data-dir", assets["data_dir"], "--speech-model", hf, "--text-preset",
-            assets["text"], "--speech-layers", "weighted", "--protocol", "loso", "--freeze",
-            "speech,text", "--cache-features", "--epochs", str(epochs), "--patience",
-            str(epochs), "--batch-size", str(batch), "--learning-rate", "1e-3",
-            "--text-length", str(text_length), "--no-export", "--quiet", "--run-dir", run_dir,
-            *(["--folds", folds] if folds else [])])
-    except SystemExit as error:
-        if error.code != FAILED_EXIT_CODE:
-            raise
-    seconds = time.perf_counter() - start
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return seconds
+    return common.timed_run("laptop_recipe_benchmark", ("speech", "text"), [
+        "--data-dir", assets["data_dir"], "--speech-model", hf, "--text-preset",
+        assets["text"], "--speech-layers", "weighted", "--protocol", "loso", "--freeze",
+        "speech,text", "--cache-features", "--epochs", str(epochs), "--patience",
+        str(epochs), "--batch-size", str(batch), "--learning-rate", "1e-3",
+        "--text-length", str(text_length), "--no-export", "--quiet",
+        *(["--folds", folds] if folds else [])])
 
 
 def _cache_files(data_dir: str) -> dict:
