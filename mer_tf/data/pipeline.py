@@ -24,14 +24,21 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
                  training: bool, seed: int = 0, with_metadata: bool = False,
                  pad_final_batch: bool = False, shuffle_buffer: int = 512, feature_cache=None,
                  drop_remainder: bool = False, files=None, num_examples: int | None = None,
-                 weight_fillers: bool = False):
+                 weight_fillers: bool = False, epoch: int = 0, steps_per_epoch: int | None = None):
     """The dataset of `split`, read by `readers` (one per tower that reads raw input).
 
     Args:
         readers: `mer_tf.data.readers` objects; each parses its record fields and
             decodes them into model inputs. Towers whose features come from
             `feature_cache` have no reader.
-        training: shuffle (seeded); evaluation keeps file order.
+        training: shuffle; evaluation keeps file order. Pass `epoch` over the split is
+            shuffled with a seed made of `seed` and `epoch` alone, never with the state of
+            an earlier pass, so a run resumed at epoch k reads what an uninterrupted run
+            reads there.
+        epoch: the first epoch (counted from 0) the dataset yields (training).
+        steps_per_epoch: training: yield epochs `epoch`, `epoch + 1`, ... without end, each
+            exactly this many batches (its pass over the split, repeated or cut); without
+            it, the one pass of `epoch`.
         with_metadata: yield (inputs, labels, meta) with utterance ids, sessions, speakers
             and a `valid` flag.
         pad_final_batch: append filler examples (valid=0) so that every batch is full:
@@ -74,10 +81,7 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
         def parse(record):
             return tf.io.parse_single_example(record, spec_tf)
 
-    if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(parse, num_parallel_calls=AUTOTUNE)  # pairs unpack into (record, cached)
-    dataset = filter_split(dataset, split)
+    keep = split_filter(split)  # its tables are made here, once, not in every pass
 
     def to_inputs(features):
         inputs = {}
@@ -89,24 +93,48 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
                 "speaker": features["speaker"], "valid": tf.constant(1, tf.int32)}
         return inputs, tf.cast(features["label"], tf.int32), meta
 
-    dataset = dataset.map(to_inputs, num_parallel_calls=AUTOTUNE)
-    if pad_final_batch:
-        filler = dataset.take(1).map(_as_filler).repeat(batch_size - 1)
-        dataset = dataset.concatenate(filler)
-        drop_remainder = True
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder,
-                            num_parallel_calls=AUTOTUNE)
-    if num_examples is not None:
-        total = num_examples + (batch_size - 1 if pad_final_batch else 0)
-        batches = total // batch_size if drop_remainder else -(-total // batch_size)
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
-    if any(r.works_on_batches for r in readers):
-        def after_batch(inputs, labels, meta):
-            for reader in readers:
-                inputs = reader.after_batch(inputs)
-            return inputs, labels, meta
+    def after_batch(inputs, labels, meta):
+        for reader in readers:
+            inputs = reader.after_batch(inputs)
+        return inputs, labels, meta
 
-        dataset = dataset.map(after_batch, num_parallel_calls=AUTOTUNE)
+    full_batches = drop_remainder or pad_final_batch
+
+    def one_pass(records, shuffle_seed=None):
+        if shuffle_seed is not None:
+            records = records.shuffle(shuffle_buffer, seed=shuffle_seed,
+                                      reshuffle_each_iteration=True)
+        # (record, cached) pairs unpack into parse's two arguments
+        examples = keep(records.map(parse, num_parallel_calls=AUTOTUNE))
+        examples = examples.map(to_inputs, num_parallel_calls=AUTOTUNE)
+        if pad_final_batch:
+            filler = examples.take(1).map(_as_filler).repeat(batch_size - 1)
+            examples = examples.concatenate(filler)
+        batches = examples.batch(batch_size, drop_remainder=full_batches,
+                                 num_parallel_calls=AUTOTUNE)
+        if num_examples is not None:
+            total = num_examples + (batch_size - 1 if pad_final_batch else 0)
+            count = total // batch_size if full_batches else -(-total // batch_size)
+            batches = batches.apply(tf.data.experimental.assert_cardinality(count))
+        if any(r.works_on_batches for r in readers):
+            batches = batches.map(after_batch, num_parallel_calls=AUTOTUNE)
+        return batches
+
+    if not training:
+        dataset = one_pass(dataset)
+    elif steps_per_epoch is None:
+        dataset = one_pass(dataset, epoch_seed(seed, epoch))
+    else:
+        records, steps = dataset, int(steps_per_epoch)
+
+        def one_epoch(index):
+            # The graph-level seed of this function is fixed, so the op seed alone (the
+            # run's seed and the epoch) decides; TensorFlow's seed helper also cannot
+            # take a tensor op seed beside a graph seed of 0 (a run's --seed 0).
+            tf.compat.v1.set_random_seed(EPOCH_GRAPH_SEED)
+            return one_pass(records, epoch_seed(seed, index)).repeat().take(steps)
+
+        dataset = tf.data.Dataset.range(int(epoch), 2**62).flat_map(one_epoch)
     dataset = dataset.with_options(_sharding())
     if weight_fillers:
         if with_metadata or not pad_final_batch or num_examples is None:
@@ -141,9 +169,25 @@ def _as_filler(inputs, labels, meta):
     return inputs, labels, {**meta, "valid": meta["valid"] * 0}
 
 
+EPOCH_GRAPH_SEED = 20_261_207
+
+
+def epoch_seed(seed: int, epoch):
+    """The shuffle seed of training pass `epoch` (an int, or an int64 tensor inside the
+    dataset): a function of the run's seed and the epoch alone, below 2**31 as
+    TensorFlow's op seeds are."""
+    return (epoch * 1_000_003 + int(seed) * 7_919 + 1) % 2_147_483_647
+
+
 def filter_split(dataset, split):
-    """Keeps the records of `split` (parsed records with speaker, utterance_id and
-    dialog_kind). Sets of ids are hash tables: thousands of ids cost one lookup."""
+    """Keeps the records of `split` (see `split_filter`)."""
+    return split_filter(split)(dataset)
+
+
+def split_filter(split):
+    """dataset -> the dataset of `split`'s records (parsed records with speaker,
+    utterance_id and dialog_kind). Sets of ids are hash tables, made here once:
+    thousands of ids cost one lookup."""
     import tensorflow as tf
 
     def member(values):
@@ -153,22 +197,28 @@ def filter_split(dataset, split):
                                                 tf.ones(len(values), tf.int32)), default_value=0)
         return lambda x: table.lookup(x) > 0
 
+    tests = []  # (field, predicate, keep when the predicate holds)
     if split.exclude_speakers:
-        is_excluded = member(split.exclude_speakers)
-        dataset = dataset.filter(lambda f: tf.logical_not(is_excluded(f["speaker"])))
+        tests.append(("speaker", member(split.exclude_speakers), False))
     if split.only_speakers:
-        is_kept = member(split.only_speakers)
-        dataset = dataset.filter(lambda f: is_kept(f["speaker"]))
+        tests.append(("speaker", member(split.only_speakers), True))
     if split.kinds:
-        is_kind = member(split.kinds)
-        dataset = dataset.filter(lambda f: is_kind(f["dialog_kind"]))
+        tests.append(("dialog_kind", member(split.kinds), True))
     if split.exclude_ids:
-        is_excluded_id = member(split.exclude_ids)
-        dataset = dataset.filter(lambda f: tf.logical_not(is_excluded_id(f["utterance_id"])))
+        tests.append(("utterance_id", member(split.exclude_ids), False))
     if split.only_ids is not None:
-        is_kept_id = member(split.only_ids) if split.only_ids else (lambda x: tf.constant(False))
-        dataset = dataset.filter(lambda f: is_kept_id(f["utterance_id"]))
-    return dataset
+        none = lambda x: tf.constant(False)  # noqa: E731
+        tests.append(("utterance_id", member(split.only_ids) if split.only_ids else none, True))
+
+    def apply(dataset):
+        for field, predicate, wanted in tests:
+            if wanted:
+                dataset = dataset.filter(lambda f, p=predicate, k=field: p(f[k]))
+            else:
+                dataset = dataset.filter(lambda f, p=predicate, k=field: tf.logical_not(p(f[k])))
+        return dataset
+
+    return apply
 
 
 def masked_moments(corpus, split, reader, key: str, mask_key: str, transform=None):

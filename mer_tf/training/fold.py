@@ -138,7 +138,11 @@ def uses_static_shapes(config, strategy) -> bool:
             or strategy.num_replicas_in_sync > 1)
 
 
-def fold_datasets(config, fold, corpus, built: BuiltFold, strategy) -> FoldData:
+def fold_datasets(config, fold, corpus, built: BuiltFold, strategy,
+                  first_epoch: int = 0) -> FoldData:
+    """The fold's training and validation data. Training starts at `first_epoch` (counted
+    from 0: the epochs a resumed fold already has), each epoch shuffled by the run's seed
+    and its own index alone, so a resumed fold reads what an uninterrupted one would."""
     from mer_tf.training.distribute import check_batch_size
 
     train = config.train
@@ -149,31 +153,30 @@ def fold_datasets(config, fold, corpus, built: BuiltFold, strategy) -> FoldData:
     if min(counts.values()) == 0:
         raise ValueError(f"{fold.name}: an empty split {counts}; check the prepared sessions")
     static = uses_static_shapes(config, strategy)
+    steps = steps_per_epoch(config, counts["train"], drop_remainder=static)
     common = dict(seed=train.seed, feature_cache=built.feature_cache,
                   shuffle_buffer=config.data.shuffle_buffer)
+    # Both datasets run without end and fit is told how many batches an epoch and a
+    # validation pass have: Keras then keeps one iterator for the whole fit instead of
+    # making two every epoch (each costs a fresh start of the pipeline: 0.2-0.35 s with
+    # the text tower's tokenizer).
     train_data = corpus.dataset(fold.train_split(), built.readers, train.batch_size,
                                 training=True, drop_remainder=static,
-                                num_examples=counts["train"], **common)
+                                num_examples=counts["train"], epoch=first_epoch,
+                                steps_per_epoch=steps, **common)
     # Static shapes pad the last validation batch with fillers: they weigh 0, so they
     # never count in val_loss / val_ua, which pick the best epoch and stop training.
     validation_data = corpus.dataset(fold.validation_split(), built.readers, train.batch_size,
                                      training=False, pad_final_batch=static,
                                      weight_fillers=static, num_examples=counts["validation"],
-                                     **common)
-    # Both repeat, and fit is told how many batches an epoch and a validation pass have:
-    # Keras then keeps one iterator for the whole fit instead of making two every epoch
-    # (each costs a fresh start of the pipeline: 0.2-0.35 s with the text tower's
-    # tokenizer). Each pass over the training split is shuffled anew, as before.
-    train_data = train_data.repeat()
+                                     **common).repeat()
     validation_batches = (-(-counts["validation"] // train.batch_size))
-    validation_data = validation_data.repeat()
     weights = None
     if train.class_weight == "balanced":
         weights = balanced_class_weights([r["label"] for r in corpus.rows(fold.train_split())],
                                          config.model.num_classes)
-    return FoldData(train_data, validation_data, counts,
-                    steps_per_epoch(config, counts["train"], drop_remainder=static), static,
-                    validation_batches, weights)
+    return FoldData(train_data, validation_data, counts, steps, static, validation_batches,
+                    weights)
 
 
 def balanced_class_weights(labels, num_classes: int) -> dict:

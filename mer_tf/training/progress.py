@@ -1,8 +1,9 @@
 """A fold's training state, committed once per epoch (`FoldProgress`): what lets any kill
-resume to the same history and best checkpoint."""
+resume to the same history, best checkpoint and, with `--deterministic`, the same bits."""
 
 from __future__ import annotations
 
+import random
 import sys
 
 import keras
@@ -20,7 +21,8 @@ class FoldProgress(keras.callbacks.Callback):
     Each epoch end, in this order: the model's weights (with the optimizer's) go to
     `backup/epoch-N.weights.h5` (and, when `monitor` improved, `backup/best-N.weights.h5`);
     then `backup/commit-N.json` records them with their sha256, the history of every
-    epoch so far, the best epoch and whether training stopped: that file is the commit.
+    epoch so far, the best epoch, whether training stopped and the random state the next
+    epoch draws from (`random_state`): that file is the commit.
     Only then are `history.csv`, `checkpoints/best.weights.h5` and `best.json` brought in
     line with it. A kill before the commit repeats the epoch; a kill after it is
     finished by the next start, which applies the commit again. The two newest commits
@@ -44,6 +46,8 @@ class FoldProgress(keras.callbacks.Callback):
         self.patience = int(patience)
         self.state = {"epochs_done": 0, "history": [], "best": None, "stopped": False}
         self.notes: list[str] = []
+        self.commit: dict | None = None  # the commit adopted by `restore`
+        self._restored = False
 
     @property
     def best_epoch(self) -> int | None:
@@ -59,15 +63,27 @@ class FoldProgress(keras.callbacks.Callback):
             self.state = {k: commit[k] for k in ("epochs_done", "history", "best", "stopped")}
             if self.writer:
                 apply_commit(self.fold, commit)
+        self.commit, self._restored = commit, True
         return commit
 
+    @property
+    def epochs_done(self) -> int:
+        """Epochs the adopted commit holds (0 before any): where training goes on."""
+        return self.state["epochs_done"]
+
     def on_train_begin(self, logs=None):
-        commit = self.restore()
+        # The trainer restores before it makes the datasets, whose first epoch this decides.
+        commit = self.commit if self._restored else self.restore()
         if commit is None:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         load_weights(self.model, storage.join(self.fold.backup, commit["weights"]))
+        if "random" in commit:
+            set_random_state(self.model, commit["random"])
+        else:
+            print(f"note: {self.fold.backup} was committed without its random state (an "
+                  "older mer_tf): the resumed epochs draw new dropout", file=sys.stderr)
         self.model._initial_epoch = commit["epochs_done"]  # as Keras' BackupAndRestore does
         print(f"resumed from the backup: {commit['epochs_done']} epoch(s) done, continuing "
               f"with epoch {commit['epochs_done'] + 1}", file=sys.stderr)
@@ -102,12 +118,54 @@ class FoldProgress(keras.callbacks.Callback):
         if improved:
             storage.copy(storage.join(backup, resume), storage.join(backup, best["weights"]))
         faults.point("epoch:backup-written")
-        commit = {**self.state, "weights": resume, "sha256": _digests(backup, resume, best)}
+        commit = {**self.state, "weights": resume, "sha256": _digests(backup, resume, best),
+                  "random": random_state(self.model)}
         storage.write_json_atomic(storage.join(backup, commit_name(n)), commit)
         faults.point("epoch:committed")
         apply_commit(self.fold, commit)
         faults.point("epoch:applied")
         _prune(backup)
+
+
+def _seed_states(model) -> list:
+    """The model's variables its weights file does not hold: the states of its layers'
+    `SeedGenerator`s (dropout, modality dropout), in the model's own order."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def random_state(model) -> dict:
+    """Everything the next epoch's randomness depends on that the weights file lacks: the
+    Keras seed generators' states (every dropout of the model draws from one), numpy's
+    and Python's global generators. The shuffle needs nothing: each epoch's order is a
+    function of the run's seed and the epoch (`mer_tf.data.pipeline.epoch_seed`). Not
+    here: TensorFlow's stateful random kernels, whose position no API reads; nothing
+    of mer_tf draws from them (a speech SavedModel whose `__call__` takes `training`
+    does: its dropout continues the same schedule on a resume, not the same bits)."""
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    python = random.getstate()
+    return {
+        "keras_seed_generators": [np.asarray(v).tolist() for v in _seed_states(model)],
+        "numpy": {"kind": kind, "keys": keys.tolist(), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "python": [python[0], list(python[1]), python[2]],
+    }
+
+
+def set_random_state(model, state: dict) -> None:
+    """Puts back what `random_state` took (the same model, built the same way)."""
+    variables = _seed_states(model)
+    saved = state["keras_seed_generators"]
+    if len(saved) != len(variables):
+        raise ValueError(f"the commit holds {len(saved)} seed generator states, the model "
+                         f"has {len(variables)}: it was built differently")
+    for variable, value in zip(variables, saved):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], np.asarray(numpy["keys"], np.uint32),
+                         numpy["position"], numpy["has_gauss"], numpy["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
 
 
 def _digests(backup: str, resume: str, best: dict | None) -> dict:

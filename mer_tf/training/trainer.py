@@ -149,7 +149,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
         write_reliability,
     )
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
-    from mer_tf.training.progress import FoldProgress, latest_commit
+    from mer_tf.training.progress import FoldProgress
 
     started = time.perf_counter()
     own, shared = FoldLayout(directory), FoldLayout(shared_directory or directory)
@@ -158,18 +158,17 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     model_config, train_config = config.model, config.train
     built = build_fold(config, fold, corpus, strategy, directory, progress)
     _record_backbones(config, built.builder)
-    data = fold_datasets(config, fold, corpus, built, strategy)
+    tracker = FoldProgress(shared, train_config.monitor, train_config.patience,
+                           writer=chief)
+    commit = tracker.restore()  # before the datasets: training goes on at its epoch
+    data = fold_datasets(config, fold, corpus, built, strategy, first_epoch=tracker.epochs_done)
     if data.class_weight and progress:
         print(f"{fold.name}: loss weights per class (--class-weight balanced): " + ", ".join(
             f"{model_config.class_names[c]} {w:.3f}" for c, w in data.class_weight.items()),
             file=sys.stderr)
 
     storage.makedirs(directory)
-    tracker = FoldProgress(shared, train_config.monitor, train_config.patience,
-                              writer=chief)
-    commit = latest_commit(shared)[0]
     if commit is not None and (commit["stopped"] or commit["epochs_done"] >= train_config.epochs):
-        tracker.restore()  # training finished before the kill: evaluate and export it
         print(f"{fold.name}: training finished in an earlier run ({commit['epochs_done']} "
               "epochs); evaluating its best checkpoint", file=sys.stderr)
         if tracker.best_epoch is None:
