@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 
 def build_parser():
@@ -180,19 +181,40 @@ def _predict_recording(recognizer, args) -> int:
         raise ValueError("--recording needs --out FILE.csv or FILE.jsonl")
     if args.wav or args.jsonl:
         raise ValueError("--recording reads the whole file: leave out --wav and --jsonl")
+    recording.check_rows_path(args.out)
     mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
              if getattr(args, f"mocap_{s}")}
+    started = time.perf_counter()
     rows = recognizer.predict_recording(args.recording, args.turns, mocap or None,
                                         speech=SpeechSettings(max_segment=args.max_segment),
                                         progress=True)
+    took = f"{time.perf_counter() - started:.0f} s"
     if not rows:
         print(f"note: no {'turn in --turns' if args.turns else 'speech found'} in "
               f"{args.recording}; {args.out} holds the header alone", file=sys.stderr)
-    recording.write_rows(rows, args.out, recognizer.label_names)
+    try:
+        recording.write_rows(rows, args.out, recognizer.label_names)
+    except Exception as error:
+        if not storage.is_disk_full(error):
+            raise
+        # The rows took minutes: keep them on standard output rather than lose them.
+        sys.stdout.write(recording.rows_as_jsonl(rows))
+        print(f"error: the disk is full: {args.out} was not written (no part of it is left); "
+              f"the {len(rows)} rows predicted in {took} went to standard output as JSON "
+              "lines instead", file=sys.stderr)
+        return 2
     if args.plot:
         title = f"{os.path.basename(args.recording)}: emotion per turn"
         figure = recording.timeline_figure(rows, recognizer.label_names, title=title)
-        storage.write_bytes_atomic(args.plot, figure_png(figure))
+        try:
+            storage.write_bytes_atomic(args.plot, figure_png(figure))
+        except Exception as error:
+            if not storage.is_disk_full(error):
+                raise
+            print(f"error: the disk is full: the timeline {args.plot} was not written (no "
+                  f"part of it is left); the {len(rows)} rows are in {args.out}",
+                  file=sys.stderr)
+            return 2
     shares = ", ".join(f"{label} {share:.0%}" for label, share in recording.summary(rows).items())
     print(f"{len(rows)} turns -> {args.out}{' and ' + args.plot if args.plot else ''}; "
           f"share of speaking time: {shares}")

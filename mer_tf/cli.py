@@ -9,11 +9,11 @@ modalities and call `run_single` or `run_group` from here.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 import time
 
+from mer_tf import storage
 from mer_tf.config import MODALITIES
 from mer_tf.flags import build_parser, flag_overrides, given_flags
 from mer_tf.layout import RunLayout
@@ -43,10 +43,7 @@ def reported_as_one_line():
         print(f"error: cannot write there: {getattr(error, 'message', error)}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT_CODE) from None
     except (OSError, tf.errors.ResourceExhaustedError) as error:
-        # tf.io.gfile says a full disk with ResourceExhaustedError (also an accelerator's
-        # out-of-memory, which is no disk error and stays a traceback)
-        if not (getattr(error, "errno", None) == errno.ENOSPC
-                or "No space left on device" in str(error)):
+        if not storage.is_disk_full(error):  # an accelerator's out of memory stays a traceback
             raise
         print(f"error: the disk is full: {getattr(error, 'message', error)}", file=sys.stderr)
         raise SystemExit(USAGE_EXIT_CODE) from None

@@ -150,14 +150,25 @@ def _item(recognizer, recording, turn: Turn, span, tracks, reads_speech) -> dict
 
 # -- output -------------------------------------------------------------------------------
 
+def check_rows_path(path: str) -> None:
+    """Refuses an output name `write_rows` cannot write, before minutes of prediction."""
+    if not path.lower().endswith((".csv", ".jsonl")):
+        raise ValueError(f"--out {path}: give a .csv or .jsonl file")
+
+
+def rows_as_jsonl(rows: list[TurnPrediction]) -> str:
+    import json
+
+    return "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
+
+
 def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
     """CSV (`.csv`: start, end, speaker, text, label, p_<class>…, notes joined by ' | ') or
     JSON Lines (`.jsonl`: one object per row), written to a temporary name, then renamed."""
+    check_rows_path(path)
     if path.lower().endswith(".jsonl"):
-        import json
-
-        text = "".join(json.dumps(row.to_dict(), ensure_ascii=False) + "\n" for row in rows)
-    elif path.lower().endswith(".csv"):
+        text = rows_as_jsonl(rows)
+    else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(["start", "end", "speaker", "text", "label",
@@ -168,8 +179,6 @@ def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
                              *[f"{row.probabilities[n]:.4f}" if row.probabilities else ""
                                for n in label_names], " | ".join(row.notes)])
         text = buffer.getvalue()
-    else:
-        raise ValueError(f"--out {path}: give a .csv or .jsonl file")
     storage.write_text_atomic(path, text)
 
 

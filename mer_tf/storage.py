@@ -26,6 +26,16 @@ def _gfile():
     return tf.io.gfile
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` says the disk is full: Python says ENOSPC with an OSError,
+    tf.io.gfile with ResourceExhaustedError (which is also an accelerator's out of
+    memory, no disk error: told apart by its text)."""
+    import errno
+
+    return isinstance(error, Exception) and (
+        getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in str(error))
+
+
 def is_remote(path: str) -> bool:
     """True for URL-style paths (`gs://…`, `ram://…`) that plain `open` can't use."""
     return "://" in str(path)

@@ -238,3 +238,77 @@ def test_a_whole_iemocap_dialog_with_its_transcription_and_motion_capture(recogn
     assert len(labelled) == len(spoken)
     for row in labelled:  # the planted times, to the transcription's precision
         assert abs(row.start - spoken[row.text].start) < 1e-3
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a filesystem with no space left: a 64 KiB tmpfs filled to the last
+    block (root can mount one, as CI and these machines are). Elsewhere the same folder on
+    the ordinary disk, with every write of `mer_tf.storage` failing as tf.io.gfile fails on
+    a full disk."""
+    import subprocess
+
+    import tensorflow as tf
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                                  str(folder)], capture_output=True).returncode == 0
+    except FileNotFoundError:  # no mount command
+        mounted = False
+    if mounted:
+        filler = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:  # ENOSPC: full
+            pass
+        os.close(filler)
+        yield folder
+        subprocess.run(["umount", str(folder)], check=True)
+        return
+    from mer_tf import storage
+
+    real_open = storage.open_file
+
+    def open_on_full_disk(path, mode="r"):
+        if "w" in mode and str(path).startswith(str(folder)):
+            real_open(path, mode).close()  # the temporary exists, as on a real disk
+            raise tf.errors.ResourceExhaustedError(None, None, f"{path}; No space left on "
+                                                               "device")
+        return real_open(path, mode)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(storage, "open_file", open_on_full_disk)
+    yield folder
+    patch.undo()
+
+
+def test_a_full_disk_keeps_the_rows_computed_and_leaves_no_part_of_a_file(
+        trained_run, conversation, full_disk, tmp_path, capsys):
+    """The rows took minutes to compute: on a full disk they go to standard output (one
+    line says so, exit 2) and no temporary or partial file stays; a timeline that finds no
+    room leaves the rows written and says where they are."""
+    from experiments import predict
+
+    wav, planted, files = conversation
+    for out in ("rows.csv", "rows.jsonl"):
+        assert predict.main(["--run", trained_run, "--recording", wav, "--turns", files["srt"],
+                             "--out", str(full_disk / out)]) == 2
+        captured = capsys.readouterr()
+        errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
+        assert errors == [f"error: the disk is full: {full_disk / out} was not written (no "
+                          f"part of it is left); the {len(planted)} rows predicted in "
+                          + errors[0].split(" predicted in ")[1]]
+        rows = [json.loads(line) for line in captured.out.splitlines()]
+        assert [round(r["start"], 2) for r in rows] == [round(t.start, 2) for t in planted]
+        assert set(os.listdir(full_disk)) <= {"filler"}  # no temporary, no part of a file
+    out = str(tmp_path / "rows.csv")
+    assert predict.main(["--run", trained_run, "--recording", wav, "--turns", files["srt"],
+                         "--out", out, "--plot", str(full_disk / "timeline.png")]) == 2
+    assert (f"the timeline {full_disk / 'timeline.png'} was not written (no part of it is "
+            f"left); the {len(planted)} rows are in {out}") in capsys.readouterr().err
+    assert os.path.getsize(out) > 0 and set(os.listdir(full_disk)) <= {"filler"}
+    assert predict.main(["--run", trained_run, "--recording", wav, "--out", "rows.txt"]) == 2
+    assert "--out rows.txt: give a .csv or .jsonl file" in capsys.readouterr().err
