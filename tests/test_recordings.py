@@ -63,6 +63,10 @@ def test_an_iemocap_transcription_gives_its_labelled_lines_with_speakers(tmp_pat
     ("tsv", "start\tend\ttext\n1.0\t2.0\tfine\n3.0\t3.0\tempty\n", 3, "not after its start"),
     ("tsv", "1.0\t2.0\tfine\nsoon\t4.0\tword\n", 2, "must be seconds"),
     ("tsv", "1.0\t2.0\ta\tb\tc\n", 1, "5 fields"),
+    # a three-field row under a four-column header read its speaker as the transcript
+    ("tsv", "start\tend\tspeaker\ttext\n1.0\t2.0\tBen\tHello.\n3.0\t4.0\tAnna\n", 3,
+     "3 fields where line 1 has 4 (start, end, speaker, text)"),
+    ("tsv", "\n1.0\t2.0\tHello.\n3.0\t4.0\tAnna\tYes.\n", 3, "4 fields where line 2 has 3"),
 ])
 def test_bad_turns_name_the_file_and_line(tmp_path, kind, text, line, says):
     path = tmp_path / f"turns.{kind}"

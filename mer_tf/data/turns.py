@@ -46,7 +46,7 @@ def read_turns(path: str, duration: float | None = None) -> list[Turn]:
     from mer_tf.data.audio import check_is_file
 
     check_is_file(path, "turns file")
-    text = read_transcript_file(path)
+    text = read_text_file(path)  # not stripped: line numbers count from the file's first
     suffix = path.lower().rsplit(".", 1)[-1] if "." in path else ""
     readers = {"srt": _srt, "vtt": _vtt, "tsv": _tsv, "txt": _iemocap}
     if suffix not in readers:
@@ -78,8 +78,13 @@ def check_turn(path: str, turn: Turn, duration: float | None) -> Turn:
 
 
 def read_transcript_file(path: str) -> str:
-    """A transcript from a text file: UTF-8 (a byte-order mark is stripped) or UTF-16 with
-    its byte-order mark; anything else is a DataError naming the file."""
+    """A transcript from a text file (see `read_text_file`), without surrounding space."""
+    return read_text_file(path).strip()
+
+
+def read_text_file(path: str) -> str:
+    """A text file: UTF-8 (a byte-order mark is stripped) or UTF-16 with its byte-order
+    mark; anything else is a DataError naming the file."""
     from mer_tf.data.audio import check_is_file
 
     check_is_file(path, "text file")
@@ -91,7 +96,7 @@ def read_transcript_file(path: str) -> str:
     else:
         encoding = "utf-8"
     try:
-        return data.decode(encoding).strip()
+        return data.decode(encoding)
     except UnicodeDecodeError as error:
         raise DataError(path, f"not {encoding.upper().replace('-SIG', '')} text (byte "
                               f"{data[error.start:error.start + 1]!r} at offset {error.start}); "
@@ -150,17 +155,26 @@ def _vtt(path: str, text: str) -> list[Turn]:
 
 
 def _tsv(path: str, text: str) -> list[Turn]:
+    """Rows of `start end text` or `start end speaker text`, after an optional header. Every
+    row has as many fields as the header (or the first row): a three-field row in a
+    four-column file would read its speaker as the transcript."""
     turns = []
+    width, set_by = None, None  # fields every row has, and the line that said so
     for number, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t"), start=1):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) not in (3, 4):
             raise DataError(path, f"expected 'start<TAB>end<TAB>[speaker<TAB>]text', got "
                                   f"{len(row)} fields", number)
+        if width is not None and len(row) != width:
+            columns = "start, end, speaker, text" if width == 4 else "start, end, text"
+            raise DataError(path, f"{len(row)} fields where line {set_by} has {width} "
+                                  f"({columns}): every row needs the same columns", number)
+        width, set_by = len(row), set_by or number
         try:
             start, end = float(row[0]), float(row[1])
         except ValueError:
-            if number == 1 and not turns:  # a header line
+            if number == set_by and not turns:  # a header line
                 continue
             raise DataError(path, f"start and end must be seconds, got {row[0]!r} and "
                                   f"{row[1]!r}", number) from None
