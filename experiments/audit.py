@@ -3,7 +3,10 @@ split (speakers, sessions, dialogs, transcripts), before anything trains.
 
     python -m experiments.audit --data-dir DIR [--protocol session5|loso]
         [--validation speaker|stratified] [--subset all|improvised|scripted]
-        [--text-overlap keep|drop] [--json FILE]
+        [--text-overlap keep|drop] [--verify-data checksum|size|off] [--json FILE]
+
+The prepared data is checked against its manifest first, as training checks it: a
+damaged or edited corpus is one line naming the file, never an audit of what is left.
 
 IEMOCAP's scripted dialogs are the same three plays in every session: under
 leave-one-session-out the test session's scripted lines are in training too, and a text
@@ -24,7 +27,7 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
     add_setting(parser, "data", "protocol", default="loso")
-    for setting in ("validation", "subset", "text_overlap"):
+    for setting in ("validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     return parser

@@ -23,7 +23,7 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
     add_setting(parser, "data", "protocol", default="loso")
-    for setting in ("validation", "subset", "text_overlap"):
+    for setting in ("validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
     add_setting(parser, "model", "mocap.max_frames", type=int, default=None,
                 help="frames kept per utterance (default: the preset's: 96 for the demo "

@@ -50,9 +50,10 @@ def reported_as_one_line():
 
 
 def corpus_and_folds(args):
-    """The prepared corpus of `--data-dir` (the demo corpus without it) and the folds that
-    `--protocol`, `--validation`, `--subset` and `--text-overlap` make of it: what the
-    commands that read folds without training (audit, mocap_reference) share."""
+    """The prepared corpus of `--data-dir` (the demo corpus without it), checked against its
+    manifest at `--verify-data` as training checks it (`PreparedCorpus.verify`), and the
+    folds that `--protocol`, `--validation`, `--subset` and `--text-overlap` make of it:
+    what the commands that read folds without training (audit, mocap_reference) share."""
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training.config import DataConfig
     from mer_tf.training.splits import make_folds
@@ -62,6 +63,7 @@ def corpus_and_folds(args):
 
         args.data_dir = demo.ensure_demo_data()
     corpus = PreparedCorpus.open(args.data_dir)
+    corpus.verify(args.verify_data, progress=True)  # every session: the folds read them all
     data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
                       subset=args.subset, text_overlap=args.text_overlap)
     return corpus, make_folds(data, corpus)

@@ -125,7 +125,12 @@ class PreparedCorpus:
         path = storage.join(self.data_dir, self.manifest["index"]["file"])
         if not storage.exists(path):
             raise DataError(path, "missing: the manifest lists it; prepare the data again")
-        return storage.read_json(path)["utterances"]
+        try:
+            return storage.read_json(path)["utterances"]
+        except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
+            raise DataError(path, f"not the index preparation wrote ({type(error).__name__}: "
+                                  f"{error}): damaged or edited since; prepare the data "
+                                  "again") from None
 
     def rows(self, split: Split) -> list[dict]:
         """The index rows of `split`, in file order."""

@@ -88,6 +88,23 @@ def _check_counts(corpus, path: str) -> None:
         raise DataError(path, f"sessions add up to {total} utterances, the manifest says "
                               f"{corpus.manifest['utterances']}: prepare the data again")
 
+def unreadable_record(message: str) -> str:
+    """What TensorFlow's error on a damaged TFRecord file means, without its internals
+    (`{{function_node __wrapped__IteratorGetNext…}} corrupted record at 882334 [Op:…]`):
+    where the damage starts and what to do."""
+    import re
+
+    found = re.search(r"(corrupted|truncated) record at (\d+)", message)
+    if found:
+        what = "is damaged" if found[1] == "corrupted" else "is cut short"
+        where = f"the record at byte {int(found[2]):,} {what}"
+    else:
+        text = re.sub(r"\{\{.*?\}\}|\[Op:[^\]]*\]|\bname: *$", "", message.splitlines()[0])
+        where = f"unreadable ({' '.join(text.split())})"
+    return (f"not a readable TFRecord file: {where}, so the file changed since preparation; "
+            "prepare the data again")
+
+
 def _check_records(corpus, shard: dict, path: str):
     """One pass over a shard's records: their count and sessions; returns labels."""
     import numpy as np
@@ -102,9 +119,7 @@ def _check_records(corpus, shard: dict, path: str):
             sessions.append(batch["session"].numpy())
             labels.append(batch["label"].numpy())
     except tf.errors.OpError as error:
-        raise DataError(file, "not a readable TFRecord file (truncated or damaged: "
-                              f"{error.message.splitlines()[0]}); prepare the data "
-                              "again") from None
+        raise DataError(file, unreadable_record(error.message)) from None
     sessions = np.concatenate(sessions) if sessions else np.zeros(0, int)
     labels = np.concatenate(labels) if labels else np.zeros(0, int)
     wrong = sessions != shard["session"]
