@@ -224,6 +224,8 @@ class EmotionRecognizer:
                 item["input_notes"].append(f"{found['channels']} channels averaged to mono")
             if found["format"] != "WAV":
                 item["input_notes"].append(f"read {found['format']} audio")
+            if audio.encoding_note(found["subtype"]):
+                item["input_notes"].append(audio.encoding_note(found["subtype"]))
         if mocap_files:
             item["mocap"], item["mocap_mask"] = self.mocap_from_files(mocap_files, start, end)
         return item

@@ -65,8 +65,27 @@ def predict_recording(recognizer, path: str, turns=None, mocap_files: dict | Non
             turns = [check_turn(path, t, recording.duration) for t in turns]
         tracks = recognizer.read_mocap_tracks(mocap_files) if mocap_files else None
         context = [*recording.notes(), *found]
-        return _predict_turns(recognizer, recording, turns, tracks, context, batch_size,
+        rows = _predict_turns(recognizer, recording, turns, tracks, context, batch_size,
                               progress)
+    for index, note in overlap_notes(turns).items():
+        rows[index].notes.append(note)
+    return rows
+
+
+def overlap_notes(turns: list[Turn]) -> dict[int, str]:
+    """{index: note} for each turn that overlaps one starting before it: both are read
+    from the same stretch of audio, so each answer hears the other speaker too."""
+    notes = {}
+    for index, turn in enumerate(turns):
+        earlier = [other for j, other in enumerate(turns) if j != index
+                   and (other.start, j) < (turn.start, index) and other.end > turn.start]
+        if earlier:
+            other = max(earlier, key=lambda t: min(t.end, turn.end) - turn.start)
+            who = f" ({other.speaker})" if other.speaker else ""
+            notes[index] = (f"overlaps the turn at {other.start:.2f}-{other.end:.2f} s{who} by "
+                            f"{min(other.end, turn.end) - turn.start:.2f} s: both were read "
+                            "from that audio, and its time counts once in the shares")
+    return notes
 
 
 def _check_speech_only(recognizer) -> None:
@@ -224,11 +243,15 @@ def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
 
 
 def summary(rows: list[TurnPrediction]) -> dict:
-    """Share of speaking time per label (skipped turns apart)."""
+    """Share of speaking time per label (skipped turns apart). Time two turns share (two
+    people at once, or overlapping cues) counts once, split evenly between them."""
+    edges = sorted({t for row in rows for t in (row.start, row.end)})
     seconds = {}
-    for row in rows:
-        key = row.label or "skipped"
-        seconds[key] = seconds.get(key, 0.0) + row.end - row.start
+    for left, right in zip(edges, edges[1:]):
+        speaking = [row for row in rows if row.start <= left and row.end >= right]
+        for row in speaking:
+            key = row.label or "skipped"
+            seconds[key] = seconds.get(key, 0.0) + (right - left) / len(speaking)
     total = sum(seconds.values()) or 1.0
     return {label: round(s / total, 3) for label, s in sorted(seconds.items(),
                                                             key=lambda kv: -kv[1])}

@@ -20,20 +20,33 @@ def _one_line_exit(main, argv, capsys):
     return err[0]
 
 
-def test_a_wrong_data_dir_is_one_line_that_says_what_it_is(release, tmp_path, capsys):
+def test_a_wrong_data_dir_is_one_line_that_says_what_it_is(release, prepared, tmp_path, capsys):
+    import shutil
+
     from experiments import concat
 
     root = release[0]
     parent = os.path.dirname(root)
     (tmp_path / "photos").mkdir()
     (tmp_path / "started" / ".state").mkdir(parents=True)
+    # A finished preparation whose manifest was deleted by hand, and one that was changing
+    # a shard when it stopped (it removes the manifest first; the old index stays).
+    for name in ("deleted", "rebuilding"):
+        shutil.copytree(prepared[0], tmp_path / name)
+        os.remove(tmp_path / name / "manifest.json")
+    shard = sorted((tmp_path / "rebuilding").glob("*.tfrecord"))[0]
+    os.utime(shard, ns=(os.stat(shard).st_atime_ns,
+                        os.stat(tmp_path / "rebuilding" / "utterances.json").st_mtime_ns + 10**9))
     cases = {str(tmp_path / "nowhere"): "does not exist",
              root: "this is an IEMOCAP release, not prepared data: prepare it first with "
                    f"python -m experiments.prepare --iemocap {root} --out DATA_DIR",
              parent: f"holds an IEMOCAP release, not prepared data: prepare it first with "
                      f"python -m experiments.prepare --iemocap {root}",
              str(tmp_path / "photos"): "not a prepared corpus: it has no manifest.json",
-             str(tmp_path / "started"): "a preparation began here but did not finish"}
+             str(tmp_path / "started"): "a preparation began here but did not finish",
+             str(tmp_path / "rebuilding"): "a preparation began here but did not finish",
+             str(tmp_path / "deleted"): "a preparation finished here but its manifest.json "
+                                        "is gone (deleted or moved by hand?)"}
     for data_dir, message in cases.items():
         line = _one_line_exit(concat.main, ["--data-dir", data_dir, "--quiet"], capsys)
         assert line.startswith(f"error: {data_dir}: {message}"), line

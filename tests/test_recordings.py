@@ -316,3 +316,36 @@ def test_a_full_disk_keeps_the_rows_computed_and_leaves_no_part_of_a_file(
     assert os.path.getsize(out) > 0 and set(os.listdir(full_disk)) <= {"filler"}
     assert predict.main(["--run", trained_run, "--recording", wav, "--out", "rows.txt"]) == 2
     assert "--out rows.txt: give a .csv or .jsonl file" in capsys.readouterr().err
+
+
+def test_overlapping_turns_are_noted_and_their_shared_time_counts_once(tmp_path):
+    """Two SubRip cues that overlap by a second: the later one says so, and the share of
+    speaking time divides the 5 s spoken (not the 6 s of the cues added up)."""
+    from mer_tf.recording import TurnPrediction, overlap_notes, summary
+
+    path = tmp_path / "call.srt"
+    path.write_text("1\n00:00:00,000 --> 00:00:03,000\n[Anna]: No.\n\n"
+                    "2\n00:00:02,000 --> 00:00:05,000\n[Ben]: Yes.\n")
+    turns = read_turns(str(path), 10.0)
+    assert overlap_notes(turns) == {1: "overlaps the turn at 0.00-3.00 s (Anna) by 1.00 s: "
+                                       "both were read from that audio, and its time counts "
+                                       "once in the shares"}
+    rows = [TurnPrediction(t.start, t.end, t.speaker, t.text, label, {}, [])
+            for t, label in zip(turns, ("ang", "neu"))]
+    assert summary(rows) == {"neu": 0.5, "ang": 0.5}  # 2.5 s each of 5 s
+    assert summary(rows[:1]) == {"ang": 1.0}
+
+
+@pytest.mark.parametrize("subtype,says", [("PCM_U8", "8-bit PCM audio"),
+                                          ("ULAW", "8-bit mu-law audio"), ("PCM_16", None)])
+def test_eight_bit_audio_is_read_and_said_to_be_eight_bit(tmp_path, subtype, says):
+    from mer_tf.data.audio import read_audio
+
+    path = str(tmp_path / "clip.wav")
+    tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)
+    soundfile.write(path, tone, 16000, subtype=subtype)
+    samples, _, found = read_audio(path)
+    assert np.corrcoef(samples.astype(float), tone)[0, 1] > 0.99  # decoded correctly
+    with Recording(path) as recording:
+        notes = [n for n in recording.notes() if "8-bit" in n]
+    assert [n.split(":")[0] for n in notes] == ([says] if says else [])

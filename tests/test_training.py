@@ -357,6 +357,21 @@ def test_compare_command_on_two_runs(trained_run, tmp_path, capsys):
     (other / "predictions.csv").write_text("\n".join(renamed) + "\n")
     assert compare.main([trained_run, str(other)]) == 2
     assert "share no test utterance" in capsys.readouterr().err
+    # Another corpus whose utterance ids collide with these, their labels other ones.
+    relabelled = [predictions[0]] + [",".join(row.split(",")[:3] + ["sad" if row.split(",")[3]
+                                                                   != "sad" else "ang"]
+                                              + row.split(",")[4:]) for row in predictions[1:]]
+    (other / "predictions.csv").write_text("\n".join(relabelled) + "\n")
+    config = json.loads((other / "config.json").read_text())
+    assert compare.main([trained_run, str(other)]) == 2  # the same shards: another label set
+    assert "though they read the same shards: prepared with another label set?" \
+        in capsys.readouterr().err
+    config["corpus"], config["data"]["data_dir"] = "0123456789abcdef", "/data/msp_improv"
+    (other / "config.json").write_text(json.dumps(config))
+    assert compare.main([trained_run, str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "the runs read different corpora" in err and "/data/msp_improv, digest " \
+        "0123456789abcdef" in err and "label set" not in err
 
 
 def test_every_run_reports_intervals_leakage_and_pooled_figures(trained_run):

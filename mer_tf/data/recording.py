@@ -15,7 +15,14 @@ import soundfile
 import soxr
 
 from mer_tf import storage
-from mer_tf.data.audio import SAMPLE_RATE, check_is_file, describe_unreadable, downmix, to_int16
+from mer_tf.data.audio import (
+    SAMPLE_RATE,
+    check_is_file,
+    describe_unreadable,
+    downmix,
+    encoding_note,
+    to_int16,
+)
 from mer_tf.data.errors import DataError
 
 VAD_FRAME = 480  # 30 ms at 16 kHz: one of the frame sizes WebRTC's detector takes
@@ -50,6 +57,8 @@ class Recording:
     def notes(self) -> list[str]:
         """What reading it handled, said once per recording."""
         out = [] if self.format == "WAV" else [f"read {self.format} audio"]
+        if encoding_note(self._sound.subtype):
+            out.append(encoding_note(self._sound.subtype))
         if self.channels > 1:
             out.append(f"{self.channels} channels averaged to mono")
         if self.source_rate != self.rate:

@@ -29,6 +29,14 @@ def read_predictions(run_dir: str) -> tuple[dict, tuple]:
     return found, classes
 
 
+def _corpus_read(run_dir: str) -> tuple[str, str | None]:
+    """(the data folder, the digest of its shards) a run recorded in its config.json."""
+    from mer_tf.training.run_folder import CORPUS_KEY
+
+    config = storage.read_json(RunLayout(run_dir).config)
+    return config["data"]["data_dir"], config.get(CORPUS_KEY)
+
+
 def compare_runs(run_a: str, run_b: str, resamples: int = RESAMPLES, seed: int = SEED) -> dict:
     """B minus A on the test utterances both runs predicted (matched by utterance id)."""
     a, classes_a = read_predictions(run_a)
@@ -41,8 +49,16 @@ def compare_runs(run_a: str, run_b: str, resamples: int = RESAMPLES, seed: int =
                          "pairwise")
     disagree = [u for u in shared if a[u][0] != b[u][0]]
     if disagree:
+        corpora = [_corpus_read(run) for run in (run_a, run_b)]
+        if corpora[0][1] != corpora[1][1]:
+            raise ValueError(
+                f"the runs read different corpora ({run_a}: {corpora[0][0]}, shards' digest "
+                f"{corpora[0][1]}; {run_b}: {corpora[1][0]}, digest {corpora[1][1]}), whose "
+                f"utterance ids collide: {len(disagree)} shared ids carry other labels (e.g. "
+                f"{disagree[0]}); a paired comparison needs the same test utterances")
         raise ValueError(f"the runs' labels differ for {len(disagree)} shared utterances "
-                         f"(e.g. {disagree[0]}): prepared with another label set?")
+                         f"(e.g. {disagree[0]}) though they read the same shards: prepared "
+                         "with another label set?")
     labels = [a[u][0] for u in shared]
     result = paired_comparison(labels, [a[u][1] for u in shared], [b[u][1] for u in shared],
                                len(classes_a), resamples, seed)
