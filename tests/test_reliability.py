@@ -280,9 +280,10 @@ def test_a_preparation_that_fails_after_changing_a_shard_leaves_no_stale_manifes
         prep.prepare(config, progress=False)
     faults.disarm()
     assert first.exists() and not (out / "manifest.json").exists()
+    assert not (out / "utterances.json").exists()  # nor an index of the shards before
     from mer_tf.data.corpus import PreparedCorpus
 
-    with pytest.raises(DataError, match="no manifest"):
+    with pytest.raises(DataError, match="began here but did not finish"):
         PreparedCorpus.open(str(out))
 
 

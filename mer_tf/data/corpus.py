@@ -184,7 +184,7 @@ def _why_not_prepared(data_dir: str) -> str:
         return ("holds an IEMOCAP release, not prepared data: prepare it first with "
                 + prepare.format(inner))
     if ".state" in names:
-        if _finished_before(data_dir, names):
+        if INDEX in names:  # written last but for the manifest; removed before any change
             return ("a preparation finished here but its manifest.json is gone (deleted or "
                     "moved by hand?): run python -m experiments.prepare again with the same "
                     "--out; it keeps every shard and writes the manifest anew")
@@ -192,19 +192,6 @@ def _why_not_prepared(data_dir: str) -> str:
                 "python -m experiments.prepare again with the same --out")
     return ("not a prepared corpus: it has no manifest.json (prepare one with "
             "python -m experiments.prepare --iemocap PATH --out DATA_DIR)")
-
-
-def _finished_before(data_dir: str, names: set) -> bool:
-    """Whether the folder's index, which preparation writes last but for the manifest, is
-    newer than every shard and shard state: then it finished, and only its manifest went
-    (an unfinished one removes the manifest before it changes a shard)."""
-    if INDEX not in names:
-        return False
-    state = storage.join(data_dir, ".state")
-    others = [storage.join(data_dir, n) for n in names if n.endswith(".tfrecord")]
-    others += [storage.join(state, n) for n in storage.listdir(state)]
-    index_time = storage.fingerprint(storage.join(data_dir, INDEX))[1]
-    return all((storage.fingerprint(p) or [0, 0])[1] <= index_time for p in others)
 
 
 def _check_shard_names(manifest: dict, path: str) -> None:

@@ -149,9 +149,11 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     manifest_path = storage.join(config.out_dir, MANIFEST)
 
     def before_a_change():
-        # The old manifest no longer describes the folder once a shard changes: without
-        # it, training refuses the folder until preparation finishes.
+        # The old manifest and index no longer describe the folder once a shard changes:
+        # without the manifest, training refuses the folder until preparation finishes;
+        # without the index, a folder missing only its manifest is known to be finished.
         storage.remove(manifest_path)
+        storage.remove(storage.join(config.out_dir, INDEX))
 
     out_folder.remove_orphans(config.out_dir, state_dir, plans, before_a_change)
     finished = {}  # shard -> the state an earlier run left, to keep
