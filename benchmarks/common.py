@@ -105,8 +105,8 @@ def bench_assets(work_dir: str, utterances: int = 320, mean_seconds: float = 2.0
     Returns paths: release, data_dir, speech (SavedModel), text (keras-hub preset).
     """
     from mer_tf.data import prepare as prep
+    from mer_tf.synthetic.release import SyntheticConfig, ensure_release
     from mer_tf.testing.backbones import tiny_backbones
-    from mer_tf.testing.synthetic import SyntheticConfig, ensure_release
 
     tag = f"u{utterances}-s{mean_seconds:g}-seed{seed}"
     release = os.path.join(work_dir, f"release-{tag}")
@@ -143,8 +143,8 @@ def build_training(config, data_dir: str, batch_size: int, cached=(), training: 
 
     from mer_tf.config import to_dict
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import run_config
     from mer_tf.training.fold import build_fold
+    from mer_tf.training.run_config import run_config
     from mer_tf.training.splits import Fold
 
     corpus = PreparedCorpus.open(data_dir)
@@ -218,7 +218,7 @@ def timed_run(experiment: str, modalities, argv: list) -> float:
     import shutil
     import tempfile
 
-    from mer_tf.cli import FAILED_EXIT_CODE, run_single
+    from mer_tf.commands.experiment import FAILED_EXIT_CODE, run_single
 
     run_dir = tempfile.mkdtemp(prefix=f"mer_tf_bench_{experiment}_")
     start = time.perf_counter()

@@ -23,7 +23,7 @@ def _export(assets, speech: str, path: str) -> str:
     """The demo model on `speech`, exported the way a run exports it."""
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.models.fusion import ModelBuilder
-    from mer_tf.training.export import export_info, export_saved_model
+    from mer_tf.serving.export import export_info, export_saved_model
 
     config = common.demo_model_config({**assets, "speech": speech})
     builder = ModelBuilder(config, PreparedCorpus.open(assets["data_dir"]).facts)

@@ -84,7 +84,7 @@ def mocap_parse(root: str, repeats: int) -> dict:
 
 
 def main(argv=None) -> dict:
-    from mer_tf.testing.synthetic_design import SyntheticConfig
+    from mer_tf.synthetic.design import SyntheticConfig
 
     synthetic = SyntheticConfig()  # the release's defaults, as experiments.prepare has them
     parser = argparse.ArgumentParser(description=__doc__,
@@ -111,7 +111,7 @@ def main(argv=None) -> dict:
         return _child(*args.child)
 
     from mer_tf.data.prepare import usable_cores
-    from mer_tf.testing.synthetic import SyntheticConfig, generate
+    from mer_tf.synthetic.release import SyntheticConfig, generate
 
     work = args.work_dir or tempfile.mkdtemp(prefix="mer_tf_bench_prepare_")
     try:

@@ -24,7 +24,7 @@ from benchmarks import common
 
 def _child(model: str, wav: str, turns: str) -> None:
     """Predicts the recording in this process; prints seconds, rows and peak RSS."""
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer(model)
     loaded = common.peak_rss_mib()
@@ -38,7 +38,7 @@ def export_model(assets: dict, path: str) -> str:
     """The demo model (random weights) exported as a run exports it."""
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.models.fusion import ModelBuilder
-    from mer_tf.training.export import export_info, export_saved_model
+    from mer_tf.serving.export import export_info, export_saved_model
 
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
@@ -51,7 +51,7 @@ def export_model(assets: dict, path: str) -> str:
 
 def conversation(root: str, minutes: float) -> tuple[str, str, int]:
     """(wav, tsv, turns) of a `minutes`-long conversation under `root` (reused)."""
-    from mer_tf.testing.conversation import make_conversation, write_tsv
+    from mer_tf.synthetic.conversation import make_conversation, write_tsv
 
     wav = os.path.join(root, f"conversation-{minutes:g}min.wav")
     tsv = wav[:-4] + ".tsv"

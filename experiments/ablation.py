@@ -8,9 +8,9 @@ Runs go to runs/ablation/TIMESTAMP/<optimizer>/; TensorBoard on the group folder
 compares them in the hparams dashboard.
 """
 
-from mer_tf.cli import run_group
+from mer_tf.commands.experiment import run_group
 from mer_tf.config import MODALITIES
-from mer_tf.training.config import OPTIMIZERS
+from mer_tf.training.run_config import OPTIMIZERS
 
 
 def _arguments(parser):

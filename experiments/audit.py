@@ -21,7 +21,7 @@ import sys
 
 
 def build_parser():
-    from mer_tf.flags import add_setting
+    from mer_tf.commands.flags import add_setting
 
     parser = argparse.ArgumentParser(prog="python -m experiments.audit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,13 +34,13 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    from mer_tf.quiet import parse_quietly
+    from mer_tf.io.quiet import parse_quietly
 
     args = parse_quietly(build_parser(), argv)
-    from mer_tf import storage
-    from mer_tf.cli import corpus_and_folds
+    from mer_tf.commands.experiment import corpus_and_folds
     from mer_tf.data.errors import DataError
-    from mer_tf.training.audit import audit, audit_table
+    from mer_tf.evaluation.audit import audit, audit_table
+    from mer_tf.io import storage
 
     try:
         report = audit(*corpus_and_folds(args))

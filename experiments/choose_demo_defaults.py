@@ -25,10 +25,10 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--runs-root", default="runs")
     args = parser.parse_args(argv)
-    from mer_tf.cli import FAILED_EXIT_CODE, run_single
+    from mer_tf.commands.experiment import FAILED_EXIT_CODE, run_single
     from mer_tf.config import MODALITIES
+    from mer_tf.evaluation.summary import format_table
     from mer_tf.layout import RunLayout
-    from mer_tf.training.summary import format_table
 
     root = os.path.join(args.runs_root, "choose_demo_defaults")
     rows, results = [], []

@@ -43,13 +43,13 @@ def main(argv=None):
     parser.add_argument("--runs-root", default="runs")
     parser.add_argument("--only", help="comma-separated row numbers (0 = the default)")
     args = parser.parse_args(argv)
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.io.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    from mer_tf.cli import FAILED_EXIT_CODE, run_single
+    from mer_tf.commands.experiment import FAILED_EXIT_CODE, run_single
+    from mer_tf.evaluation.metrics import sample_std
+    from mer_tf.evaluation.summary import format_table
     from mer_tf.layout import RunLayout
-    from mer_tf.training.metrics import sample_std
-    from mer_tf.training.summary import format_table
 
     root = os.path.join(args.runs_root, "choose_mocap_defaults")
     chosen = ([int(i) for i in args.only.split(",")] if args.only

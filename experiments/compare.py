@@ -26,11 +26,11 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    from mer_tf.quiet import parse_quietly
+    from mer_tf.io.quiet import parse_quietly
 
     args = parse_quietly(build_parser(), argv)
-    from mer_tf import storage
-    from mer_tf.training.compare import compare_runs, comparison_table
+    from mer_tf.evaluation.compare import compare_runs, comparison_table
+    from mer_tf.io import storage
 
     try:
         result = compare_runs(args.run_a, args.run_b, args.resamples, args.seed)

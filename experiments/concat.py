@@ -9,7 +9,7 @@ Leaves runs/concat/TIMESTAMP/ with config.json, TensorBoard logs, checkpoints,
 metrics.json (WA, UA, macro F1, confusion matrix), plots and a SavedModel.
 """
 
-from mer_tf.cli import run_single
+from mer_tf.commands.experiment import run_single
 from mer_tf.config import MODALITIES
 
 

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the worker command after --")
-    from mer_tf import launch
+    from mer_tf.commands import launch
 
     print(f"{args.workers} workers, logs in {args.log_dir}; TF_CONFIG of worker 0 here: "
           f"{launch.tf_config(['PORT'] * args.workers, 0)}", file=sys.stderr)

@@ -8,7 +8,7 @@ tower's reader, the same folds and validation split as training): per marker gro
 the log RMS displacement about the mean pose, mean speed, mean acceleration, speed over
 displacement (rhythm) and how often velocity changes sign, standardised on the
 training split, into scikit-learn's logistic regression with its regularisation chosen
-on validation. See mer_tf/training/mocap_reference.py.
+on validation. See mer_tf/evaluation/mocap_reference.py.
 """
 
 import argparse
@@ -16,7 +16,7 @@ import sys
 
 
 def build_parser():
-    from mer_tf.flags import add_setting
+    from mer_tf.commands.flags import add_setting
 
     parser = argparse.ArgumentParser(prog="python -m experiments.mocap_reference",
                                      description=__doc__,
@@ -33,16 +33,16 @@ def build_parser():
 
 
 def main(argv=None) -> int:
-    from mer_tf.quiet import parse_quietly
+    from mer_tf.io.quiet import parse_quietly
 
     args = parse_quietly(build_parser(), argv)
-    from mer_tf import storage
-    from mer_tf.cli import corpus_and_folds
+    from mer_tf.commands.experiment import corpus_and_folds
     from mer_tf.data.errors import DataError
+    from mer_tf.evaluation.mocap_reference import reference
+    from mer_tf.evaluation.summary import format_table
+    from mer_tf.io import storage
     from mer_tf.models.towers.mocap import mocap_reader
     from mer_tf.presets import model_config
-    from mer_tf.training.mocap_reference import reference
-    from mer_tf.training.summary import format_table
 
     preset = "paper" if args.data_dir else "demo"
     try:

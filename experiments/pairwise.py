@@ -9,7 +9,7 @@ Runs go to runs/pairwise/TIMESTAMP/<pair>/; point TensorBoard at the group
 folder to compare them side by side (hparams dashboard).
 """
 
-from mer_tf.cli import ALL_SUBSETS, run_group
+from mer_tf.commands.experiment import ALL_SUBSETS, run_group
 
 PAIRS = ("speech+text", "speech+mocap", "text+mocap")
 

@@ -67,7 +67,7 @@ def build_parser():
 
 
 def _read_text(path):
-    from mer_tf.data.turns import read_transcript_file
+    from mer_tf.serving.turns import read_transcript_file
 
     return read_transcript_file(path)
 
@@ -82,11 +82,11 @@ def _item(entry):
 
 
 def main(argv=None) -> int:
-    from mer_tf.quiet import parse_quietly
+    from mer_tf.io.quiet import parse_quietly
 
     args = parse_quietly(build_parser(), argv)
     from mer_tf.data.errors import DataError
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     try:
         if not 0.0 <= args.min_confidence <= 1.0:
@@ -140,7 +140,7 @@ def _predict_jsonl(recognizer, args) -> int:
     partial file under --out (written to a temporary name, then renamed)."""
     from tqdm.auto import tqdm
 
-    from mer_tf import storage
+    from mer_tf.io import storage
 
     entries = _read_jsonl(args.jsonl)
     lines = []
@@ -173,9 +173,10 @@ def _predict_jsonl(recognizer, args) -> int:
 
 
 def _predict_recording(recognizer, args) -> int:
-    from mer_tf import recording, storage
-    from mer_tf.data.recording import SpeechSettings
-    from mer_tf.training.plots import figure_png
+    from mer_tf.evaluation.plots import figure_png
+    from mer_tf.io import storage
+    from mer_tf.serving import timeline as recording
+    from mer_tf.serving.recording import SpeechSettings
 
     if not args.out:
         raise ValueError("--recording needs --out FILE.csv or FILE.jsonl")

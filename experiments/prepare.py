@@ -18,7 +18,7 @@ from mer_tf.data.labels import LABEL_SETS
 
 def build_parser() -> argparse.ArgumentParser:
     from mer_tf.data.prepare import PrepareConfig
-    from mer_tf.testing.synthetic_design import SyntheticConfig
+    from mer_tf.synthetic.design import SyntheticConfig
 
     defaults = PrepareConfig(source="", out_dir="")  # the defaults live on the dataclasses
     synthetic = SyntheticConfig()
@@ -77,13 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from mer_tf.quiet import parse_quietly
+    from mer_tf.io.quiet import parse_quietly
 
     args = parse_quietly(build_parser(), argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    from mer_tf import locking, storage
     from mer_tf.data import prepare as prep
-    from mer_tf.testing.synthetic import SyntheticConfig, ensure_release
+    from mer_tf.io import locking, storage
+    from mer_tf.synthetic.release import SyntheticConfig, ensure_release
 
     source = args.iemocap
     if args.synthetic:

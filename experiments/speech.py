@@ -6,7 +6,7 @@
 Same flags and run folder as experiments.concat.
 """
 
-from mer_tf.cli import run_single
+from mer_tf.commands.experiment import run_single
 
 
 def main(argv=None):

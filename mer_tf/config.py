@@ -1,5 +1,5 @@
 """Configuration dataclasses: one frozen object describes a model (and, in
-`mer_tf.training.config`, a whole run). Each is written as JSON beside the run."""
+`mer_tf.training.run_config`, a whole run). Each is written as JSON beside the run."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def setting(default, help: str, flag: str | None = None, choices: tuple = (),
     """A config field declared once: its default, its help and, for a command-line
     setting, its flag (`--speech-head`) and choices. The parser, `--help` (with the
     default each preset applies), the flag-to-field table and the choice checks are all
-    derived from these (`mer_tf.flags`, `check_choices`); `argparse_options` go to
+    derived from these (`mer_tf.commands.flags`, `check_choices`); `argparse_options` go to
     `add_argument` as they are (`nargs`, `const`, `to_field`: a flag value -> the
     field's)."""
     metadata = {"help": help, "flag": flag, "choices": tuple(choices), **argparse_options}

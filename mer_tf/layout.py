@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mer_tf import storage
+from mer_tf.io import storage
 
 SESSION5 = "session5"
 LOSO_FOLD = re.compile(r"^fold\d+$")
@@ -23,6 +23,9 @@ SAVED_MODEL_FILE = "saved_model.pb"  # TensorFlow's; a SavedModel folder is comp
 INFO_FILE = "mer_tf.json"  # beside it: what serving needs to know (towers, labels, lengths)
 COMMIT = re.compile(r"^commit-\d{4}\.json$")
 
+
+BACKBONES_KEY = "backbones"  # config.json: what the loaded backbones turned out to be
+CORPUS_KEY = "corpus"  # config.json: a digest of the prepared shards the run read
 
 def fold_name(test_session: int) -> str:
     """A LOSO fold's folder, named after its test session."""

@@ -15,7 +15,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 import pytest  # noqa: E402
 
 from mer_tf.data import prepare as prep  # noqa: E402
-from mer_tf.testing.synthetic import SyntheticConfig, generate  # noqa: E402
+from mer_tf.synthetic.release import SyntheticConfig, generate  # noqa: E402
 
 SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_seconds=1.0)
 

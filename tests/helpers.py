@@ -93,7 +93,7 @@ def run_args(prepared, assets, run_dir, *extra):
 def train(main, argv):
     """Runs an experiment's `main` for a test about anything but learning: two epochs on
     sixty utterances may teach nothing, which the run marks and exits 3 for."""
-    from mer_tf.cli import FAILED_EXIT_CODE
+    from mer_tf.commands.experiment import FAILED_EXIT_CODE
 
     try:
         return main(argv)

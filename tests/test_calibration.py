@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mer_tf.training import calibration
+from mer_tf.evaluation import calibration
 
 
 def _overconfident(n=4000, temperature=3.0, seed=0):

@@ -16,7 +16,7 @@ import soundfile
 import soxr
 
 from mer_tf.data.errors import DataError
-from mer_tf.inference import EmotionRecognizer
+from mer_tf.serving.recognizer import EmotionRecognizer
 from tests.helpers import records
 
 STREAMS = ("head", "hand", "rotated")
@@ -374,7 +374,7 @@ def test_every_python_block_of_the_readme_runs(trained_run, release, capsys, tmp
     """The README's Python, executed as written: only the paths of its placeholders (a run
     folder, a WAV and MOCAP files, their times, a recording and its SubRip) are filled in
     by the test."""
-    from mer_tf.testing.conversation import make_conversation, write_srt
+    from mer_tf.synthetic.conversation import make_conversation, write_srt
 
     item = _item(release, trained_run)
     call = str(tmp_path / "call.wav")

@@ -73,7 +73,7 @@ def test_commands_print_no_tensorflow_chatter(prepared):
 
 
 def test_every_flag_has_help_and_the_default_that_applies():
-    from mer_tf.flags import build_parser
+    from mer_tf.commands.flags import build_parser
 
     parser = build_parser("python -m experiments.concat", "")
     for action in parser._actions:
@@ -125,8 +125,8 @@ def test_a_loso_run_says_what_next_and_predicts_with_its_fold_models(prepared, a
 def test_every_help_default_is_what_a_run_without_the_flag_records(prepared, preset, tmp_path):
     """The default --help shows for each setting is the value config.json gets when the
     flag is not given (the settings are declared once, on the dataclass fields)."""
-    from mer_tf.cli import make_run_config, parse
-    from mer_tf.flags import _default_text, _dest, _shown, build_parser, setting_fields
+    from mer_tf.commands.experiment import make_run_config, parse
+    from mer_tf.commands.flags import _default_text, _dest, _shown, build_parser, setting_fields
 
     args = parse("concat", "", ["--data-dir", prepared[0], "--preset", preset, "--run-dir",
                                 str(tmp_path / "run"), "--quiet"])

@@ -76,7 +76,7 @@ def test_fine_tuned_hf_run_exports_a_model_that_serves_raw_waveforms(prepared, a
     """End to end, every layer weighted, attention pooling; the SavedModel (no mer_tf)
     and `load_run` (back to Keras) give the same probabilities."""
     from experiments import speech
-    from mer_tf.runs import load_run
+    from mer_tf.training.runs import load_run
 
     run_dir = tmp_path / "hf"
     train(speech.main, run_args(prepared, assets, run_dir, "--speech-model", HF,
@@ -104,7 +104,7 @@ def test_fine_tuned_hf_run_exports_a_model_that_serves_raw_waveforms(prepared, a
 def test_frozen_whisper_with_cached_features_trains_its_layer_weights(prepared, assets,
                                                                      whisper, tmp_path):
     from experiments import speech
-    from mer_tf.runs import load_run
+    from mer_tf.training.runs import load_run
 
     data = tmp_path / "data"  # a copy: the feature cache goes beside the data
     shutil.copytree(prepared[0], data, ignore=shutil.ignore_patterns("feature_cache"))

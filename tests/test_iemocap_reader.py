@@ -10,7 +10,7 @@ from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import index_release
 from mer_tf.data.iemocap_files import split_utterance_id
 from mer_tf.data.labels import get_label_set
-from mer_tf.testing.synthetic import dialog_ids
+from mer_tf.synthetic.release import dialog_ids
 
 
 def _utterances(index):

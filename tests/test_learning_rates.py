@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tf import cli
+from mer_tf.commands import experiment as cli
 from mer_tf.config import ModelConfig, TextConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.towers.bert import load_text_preprocessor
-from mer_tf.training.config import TrainConfig
 from mer_tf.training.fold import compile_model
 from mer_tf.training.optimizers import make_optimizer
+from mer_tf.training.run_config import TrainConfig
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
@@ -63,7 +63,7 @@ def test_warm_up_ramps_then_holds():
 
 
 def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, monkeypatch):
-    from mer_tf import demo
+    from mer_tf.synthetic import demo
 
     monkeypatch.setattr(demo, "ensure_demo_data", lambda progress=True: prepared[0])
     monkeypatch.setattr(demo, "ensure_demo_backbones", lambda: dict(assets))
@@ -81,7 +81,7 @@ def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, mo
 
 
 def test_failure_reasons_name_what_went_wrong():
-    from mer_tf.training.evaluation import failure_reasons
+    from mer_tf.evaluation.evaluate import failure_reasons
 
     names = ("ang", "exc", "neu", "sad")
     one_class = {"probabilities": np.tile([[0.1, 0.6, 0.2, 0.1]], (5, 1))}

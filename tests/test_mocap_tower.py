@@ -9,9 +9,9 @@ import pytest
 
 from mer_tf.config import MocapConfig
 from mer_tf.data.corpus import Split
+from mer_tf.evaluation import mocap_reference
 from mer_tf.models.layers import MaskedStatisticsPooling, MotionFeatures, motion_features
 from mer_tf.models.towers.mocap import motion_options
-from mer_tf.training import mocap_reference
 from tests.helpers import records
 
 STREAMS = (("head", 6), ("hand", 18), ("rotated", 165))  # the synthetic widths

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from mer_tf import launch
-from mer_tf.cli import FAILED_EXIT_CODE
+from mer_tf.commands import launch
+from mer_tf.commands.experiment import FAILED_EXIT_CODE
 from tests.helpers import run_args
 
 FAST = {"MER_TF_HEARTBEAT_SECONDS": "3", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -32,8 +32,8 @@ def _log(log_dir, index):
 
 
 def test_two_workers_train_in_step_and_only_the_chief_writes(prepared, assets, tmp_path):
-    from mer_tf.runs import load_run
-    from mer_tf.training.evaluation import evaluate
+    from mer_tf.evaluation.evaluate import evaluate
+    from mer_tf.training.runs import load_run
 
     run_dir, logs = tmp_path / "run", str(tmp_path / "logs")
     code = launch.run(_command(prepared, assets, run_dir), 2, logs, timeout=400, env=FAST)

@@ -86,7 +86,7 @@ def test_install_cell_takes_a_wheel_a_url_or_the_checkout(tmp_path, monkeypatch)
                            "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), root])
     wheel = next((tmp_path / "dist").glob("mer_tf-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    assert "mer_tf/cli.py" in names and "experiments/concat.py" in names
+    assert "mer_tf/commands/experiment.py" in names and "experiments/concat.py" in names
     content = tmp_path / "content"  # a Colab runtime's working folder: no checkout
     content.mkdir()
     url = "git+https://example.org/you/mer_tf.git"

@@ -9,7 +9,7 @@ from mer_tf.data.corpus import PreparedCorpus, Split
 from mer_tf.data.pipeline import masked_moments
 from mer_tf.data.readers import MocapReader, TextReader, WaveformReader
 from mer_tf.models.towers.bert import load_text_preprocessor
-from mer_tf.training.config import DataConfig
+from mer_tf.training.run_config import DataConfig
 from mer_tf.training.splits import make_folds
 from tests.helpers import records
 
@@ -151,9 +151,9 @@ def test_fillers_weigh_nothing_in_validation_loss_and_metrics(prepared):
     import keras
 
     from mer_tf.config import MocapConfig, ModelConfig
+    from mer_tf.evaluation.metrics import UnweightedAccuracy
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.fold import compile_model
-    from mer_tf.training.metrics import UnweightedAccuracy
 
     corpus = PreparedCorpus(*prepared)
     count = corpus.count(Split((5,)))

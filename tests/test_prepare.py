@@ -178,7 +178,7 @@ def test_killed_run_resumes_to_identical_output(prepared, release, tmp_path):
 
 def test_a_folder_prepared_from_another_release_is_rebuilt_not_reused(tmp_path):
     """Release A then release B into one folder: B's manifest must describe B's shards."""
-    from mer_tf.testing.synthetic import SyntheticConfig, generate
+    from mer_tf.synthetic.release import SyntheticConfig, generate
 
     tiny = dict(utterances=16, dialogs_per_session=2, sessions=2, mean_seconds=0.6)
     releases = {seed: str(tmp_path / f"release{seed}") for seed in (1, 2)}

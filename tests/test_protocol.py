@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from mer_tf.data.corpus import Split
-from mer_tf.training.audit import audit, normalise_transcript
-from mer_tf.training.config import DataConfig
+from mer_tf.evaluation.audit import audit, normalise_transcript
+from mer_tf.evaluation.stats import _figures, bootstrap_ci, paired_comparison
+from mer_tf.training.run_config import DataConfig
 from mer_tf.training.splits import make_folds
-from mer_tf.training.stats import _figures, bootstrap_ci, paired_comparison
 from tests.helpers import run_args, train
 
 IN_SET = ("ang", "exc", "neu", "sad")
@@ -109,7 +109,7 @@ def test_dropping_the_overlap_removes_exactly_the_shared_utterances(corpus):
 # -- intervals and paired comparisons ---------------------------------------------------
 
 def test_bootstrap_figures_agree_with_the_reported_metrics():
-    from mer_tf.training.metrics import classification_metrics
+    from mer_tf.evaluation.metrics import classification_metrics
 
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -186,9 +186,9 @@ def test_balanced_class_weights_raise_the_smallest_class_recall(assets, tmp_path
     checkpoint; measured 0.00 against 0.91 with 200 utterances and 8 epochs)."""
     from experiments import text
     from mer_tf.data import prepare as prep
-    from mer_tf.runs import load_run
-    from mer_tf.testing.synthetic import SyntheticConfig, generate
-    from mer_tf.training.evaluation import evaluate
+    from mer_tf.evaluation.evaluate import evaluate
+    from mer_tf.synthetic.release import SyntheticConfig, generate
+    from mer_tf.training.runs import load_run
 
     root = str(tmp_path / "release")
     generate(root, SyntheticConfig(seed=3, utterances=200, dialogs_per_session=4,

@@ -10,9 +10,9 @@ import pytest
 import soundfile
 
 from mer_tf.data.errors import DataError
-from mer_tf.data.recording import Recording, SpeechSettings, find_speech
-from mer_tf.data.turns import Turn, read_turns
-from mer_tf.testing.conversation import make_conversation, write_srt, write_tsv, write_vtt
+from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
+from mer_tf.serving.turns import Turn, read_turns
+from mer_tf.synthetic.conversation import make_conversation, write_srt, write_tsv, write_vtt
 
 MINUTES_3 = 180.0
 
@@ -137,7 +137,7 @@ def test_nan_samples_in_a_recording_are_refused_naming_the_file_and_time(tmp_pat
 
 @pytest.fixture(scope="module")
 def recognizer(trained_run):
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     return EmotionRecognizer.from_run(trained_run)
 
@@ -159,7 +159,7 @@ def test_a_row_per_turn_with_the_planted_times(recognizer, conversation):
 
 
 def test_windows_are_averaged_and_a_turn_shorter_than_a_frame_is_skipped(recognizer, conversation):
-    from mer_tf.recording import SKIPPED
+    from mer_tf.serving.timeline import SKIPPED
 
     wav, planted, _ = conversation
     turn = planted[0]
@@ -169,7 +169,7 @@ def test_windows_are_averaged_and_a_turn_shorter_than_a_frame_is_skipped(recogni
     assert any("shorter than one frame" in n for n in rows[1].notes)
     # the turn's probabilities are the mean of its windows', each predicted alone
     with Recording(wav) as recording:
-        from mer_tf.recording import _windows
+        from mer_tf.serving.timeline import _windows
 
         spans = _windows(turn, 16000, recognizer.info["waveform_length"])
         items = [{"waveform": recording.read(*span), "sample_rate": 16000,
@@ -248,7 +248,7 @@ def test_a_whole_iemocap_dialog_with_its_transcription_and_motion_capture(recogn
 def full_disk(tmp_path):
     """A folder on a filesystem with no space left: a 64 KiB tmpfs filled to the last
     block (root can mount one, as CI and these machines are). Elsewhere the same folder on
-    the ordinary disk, with every write of `mer_tf.storage` failing as tf.io.gfile fails on
+    the ordinary disk, with every write of `mer_tf.io.storage` failing as tf.io.gfile fails on
     a full disk."""
     import subprocess
 
@@ -272,7 +272,7 @@ def full_disk(tmp_path):
         yield folder
         subprocess.run(["umount", str(folder)], check=True)
         return
-    from mer_tf import storage
+    from mer_tf.io import storage
 
     real_open = storage.open_file
 
@@ -321,7 +321,7 @@ def test_a_full_disk_keeps_the_rows_computed_and_leaves_no_part_of_a_file(
 def test_overlapping_turns_are_noted_and_their_shared_time_counts_once(tmp_path):
     """Two SubRip cues that overlap by a second: the later one says so, and the share of
     speaking time divides the 5 s spoken (not the 6 s of the cues added up)."""
-    from mer_tf.recording import TurnPrediction, overlap_notes, summary
+    from mer_tf.serving.timeline import TurnPrediction, overlap_notes, summary
 
     path = tmp_path / "call.srt"
     path.write_text("1\n00:00:00,000 --> 00:00:03,000\n[Anna]: No.\n\n"

@@ -22,8 +22,8 @@ def duration_modality():
 
 def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
         duration_modality, prepared, assets, release, tmp_path):
-    from mer_tf.cli import run_single
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.commands.experiment import run_single
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     assert registry.modalities()[-1] == "duration"
     data = tmp_path / "data"  # a copy: the feature cache goes beside the data

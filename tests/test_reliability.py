@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from mer_tf import faults, locking
 from mer_tf.data import prepare as prep
 from mer_tf.data.errors import DataError
+from mer_tf.io import faults, locking
 from tests.helpers import run_args, train
 
 
@@ -78,8 +78,8 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     values = [float(r["val_ua"]) for r in history]
     best = json.load(open(run_dir / "checkpoints" / "best.json"))
     assert best["epoch"] == values.index(max(values)) + 1 == summary["folds"][0]["best_epoch"]
-    from mer_tf.runs import load_run
-    from mer_tf.training.evaluation import evaluate
+    from mer_tf.evaluation.evaluate import evaluate
+    from mer_tf.training.runs import load_run
     from mer_tf.training.splits import make_folds
 
     run = load_run(str(run_dir))
@@ -87,7 +87,7 @@ def test_a_run_killed_in_every_window_ends_as_one_uninterrupted_run(prepared, as
     again = evaluate(run.model, run.corpus, fold.validation_split(), run.builder.readers(), 8,
                      run.label_names)["metrics"]
     assert again["ua"] == pytest.approx(values[best["epoch"] - 1], abs=1e-6)
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     assert EmotionRecognizer.from_run(str(run_dir)).modalities == ("mocap",)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mer_tf.data.iemocap_files import dialog_kind
-from mer_tf.testing.synthetic_design import (
+from mer_tf.synthetic.design import (
     CUE_CLASSES,
     SyntheticConfig,
     accuracy_ceilings,

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tf import faults
-from mer_tf.cli import FAILED_EXIT_CODE
+from mer_tf.commands.experiment import FAILED_EXIT_CODE
+from mer_tf.commands.flags import build_parser
 from mer_tf.config import MODALITIES, ModelConfig
-from mer_tf.flags import build_parser
+from mer_tf.io import faults
 from tests.helpers import run_args, train
 
 
@@ -120,7 +120,7 @@ def _trial_ids(directory):
 
 def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, capsys):
     """A real SIGKILL (no clean-up at all), aimed right after the fourth epoch's weights
-    are written and before its commit (`mer_tf/faults.py`): the same command again
+    are written and before its commit (`mer_tf/io/faults.py`): the same command again
     repeats that epoch, logs every epoch once and takes over the dead process's lock."""
     run_dir = tmp_path / "mocap"
     command = [sys.executable, "-m", "experiments.mocap",
@@ -209,8 +209,8 @@ def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path)
     # Another run's fold5 gets its model and cache as the trainer does (build_fold):
     # the cache is reused, not recomputed.
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import RunConfig
     from mer_tf.training.fold import build_fold
+    from mer_tf.training.run_config import RunConfig
     from mer_tf.training.splits import make_folds
 
     config = RunConfig.load(str(tmp_path / "cached"))
@@ -297,7 +297,7 @@ def test_feature_cache_key_follows_the_weights_and_precision(prepared, assets, t
 def test_metrics_cover_the_label_set_and_mark_absent_classes():
     from sklearn.metrics import f1_score
 
-    from mer_tf.training.metrics import classification_metrics, sample_std
+    from mer_tf.evaluation.metrics import classification_metrics, sample_std
 
     names = ("ang", "exc", "neu", "sad")
     labels, predicted = [0, 0, 1, 1], [0, 0, 1, 2]  # neu predicted, never true; sad absent

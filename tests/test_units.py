@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mer_tf import presets
+from mer_tf.commands.flags import build_parser, flag_overrides, given_flags, setting_fields
 from mer_tf.config import MocapConfig, ModelConfig, SpeechConfig, check_choices, from_dict, to_dict
-from mer_tf.flags import build_parser, flag_overrides, given_flags, setting_fields
-from mer_tf.training.config import DataConfig, RunConfig, TrainConfig, run_config, settings_of
+from mer_tf.training.run_config import DataConfig, RunConfig, TrainConfig, run_config, settings_of
 
 
 def _given(*argv):
@@ -134,7 +134,7 @@ def _tiny_corpus(tmp_path):
     """A manifest and an utterance index, as preparation writes them, and no shards."""
     from mer_tf.data.corpus import INDEX, MANIFEST, PreparedCorpus
     from mer_tf.data.schema import SCHEMA_VERSION
-    from mer_tf.storage import sha256_of
+    from mer_tf.io.storage import sha256_of
 
     rows, sessions = [], {}
     for session in range(1, 6):
@@ -187,7 +187,7 @@ def test_a_full_disk_is_one_line_whichever_layer_says_it(capsys):
 
     import tensorflow as tf
 
-    from mer_tf.cli import USAGE_EXIT_CODE, reported_as_one_line
+    from mer_tf.commands.experiment import USAGE_EXIT_CODE, reported_as_one_line
 
     for error in (OSError(errno.ENOSPC, "No space left on device"),
                   tf.errors.ResourceExhaustedError(None, None, "runs/x/checkpoint.tmp; No "

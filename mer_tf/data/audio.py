@@ -6,8 +6,8 @@ import numpy as np
 import soundfile
 import soxr
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError
+from mer_tf.io import storage
 
 SAMPLE_RATE = 16000
 

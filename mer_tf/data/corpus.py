@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError
 from mer_tf.data.iemocap import MOCAP_STREAMS
 from mer_tf.data.schema import SCHEMA_VERSION
+from mer_tf.io import storage
 
 MANIFEST = "manifest.json"
 INDEX = "utterances.json"  # one row per utterance, beside the manifest

@@ -13,7 +13,6 @@ from typing import Iterator
 
 import numpy as np
 
-from mer_tf import storage
 from mer_tf.data import audio as audio_io
 from mer_tf.data import mocap_files
 from mer_tf.data.errors import DataError, ErrorPolicy
@@ -21,6 +20,7 @@ from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, Utterance
 from mer_tf.data.labels import LabelSet
 from mer_tf.data.schema import UtteranceExample
 from mer_tf.frames import RECEPTIVE_FIELD
+from mer_tf.io import storage
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap_files import (
     dialog_kind,
@@ -26,6 +25,7 @@ from mer_tf.data.iemocap_files import (
     read_evaluation,
     read_transcriptions,
 )
+from mer_tf.io import storage
 
 MOCAP_STREAMS = ("head", "hand", "rotated")
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.labels import EMOTION_CODES
+from mer_tf.io import storage
 
 _DIALOG_RE = re.compile(r"^Ses(?P<session>\d{2})(?P<wearer>[FM])_\w+$")
 # impro01, impro05a; script01_1, script03_2, script01_1b (a retake of script01_1)

@@ -26,8 +26,8 @@ import re
 
 import numpy as np
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError
+from mer_tf.io import storage
 
 MOCAP_FPS = 120.0
 PAPER_CHUNKS = 200

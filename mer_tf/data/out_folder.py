@@ -7,9 +7,9 @@ its own temporaries — refuses a non-empty folder that holds no preparation of 
 
 from __future__ import annotations
 
-from mer_tf import storage
 from mer_tf.data.corpus import MANIFEST
 from mer_tf.data.errors import DataError
+from mer_tf.io import storage
 
 STATE_DIR = ".state"
 

@@ -22,7 +22,6 @@ import dataclasses
 import logging
 import sys
 
-from mer_tf import faults, locking, storage
 from mer_tf.data import out_folder
 from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data.dialog import SignalOptions
@@ -38,6 +37,7 @@ from mer_tf.data.shard_writers import (  # noqa: F401  usable_cores: benchmarks 
     usable_cores,
     worker_count,
 )
+from mer_tf.io import faults, locking, storage
 
 STATE_DIR = out_folder.STATE_DIR
 log = logging.getLogger("mer_tf.data")

@@ -20,11 +20,11 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from mer_tf import storage
 from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.labels import get_label_set
 from mer_tf.data.schema import encode_example
+from mer_tf.io import storage
 
 log = logging.getLogger("mer_tf.data")
 
@@ -157,7 +157,7 @@ def _start_worker(stop_event) -> None:
     # The parent logs what a shard skipped when it takes the shard: in plan order, once.
     logging.getLogger("mer_tf").setLevel(logging.CRITICAL + 1)
     threading.Thread(target=_exit_when_orphaned, daemon=True).start()
-    from mer_tf.quiet import quiet_tensorflow
+    from mer_tf.io.quiet import quiet_tensorflow
 
     quiet_tensorflow()
 

@@ -10,9 +10,9 @@ skips the read. A mismatch is a DataError naming the file.
 
 from __future__ import annotations
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError
 from mer_tf.data.schema import UTTERANCE
+from mer_tf.io import storage
 
 
 def verify_corpus(corpus, level: str = "checksum", sessions=None, progress: bool = False) -> None:

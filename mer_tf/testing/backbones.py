@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import storage
+from mer_tf.io import storage
 from mer_tf.layout import SAVED_MODEL_FILE
 
 # The demo's and benchmarks' tiny BERT; tests shrink it further.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from mer_tf import storage
+from mer_tf.io import storage
 
 
 def save_weights(model, path: str) -> None:
@@ -61,7 +61,7 @@ class ValidationConfusion(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import tensorflow as tf
 
-        from mer_tf.training.plots import confusion_figure, figure_png
+        from mer_tf.evaluation.plots import confusion_figure, figure_png
 
         metric = self._metric()
         if metric is None or "val_loss" not in (logs or {}):
@@ -96,7 +96,7 @@ def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int
     the validation one: TensorBoard's own confusion image is the last epoch's."""
     import tensorflow as tf
 
-    from mer_tf.training.plots import confusion_figure, figure_png
+    from mer_tf.evaluation.plots import confusion_figure, figure_png
 
     step = best_epoch or 0
     writer = tf.summary.create_file_writer(log_dir)

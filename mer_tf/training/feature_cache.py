@@ -26,8 +26,8 @@ import hashlib
 import json
 import sys
 
-from mer_tf import storage
 from mer_tf.data.schema import Field, Schema
+from mer_tf.io import storage
 
 WINDOW_BATCHES = 8  # batches read at once and regrouped by length
 LENGTH_SPREAD = 1.1  # a batch's longest utterance is at most 10 % longer than its shortest

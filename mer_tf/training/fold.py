@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import warnings
 
-from mer_tf import storage
+from mer_tf.io import storage
 from mer_tf.layout import FoldLayout
 
 
@@ -99,9 +99,9 @@ def build_fold(config, fold, corpus, strategy, directory: str | None = None,
     """The fold's compiled model in `strategy`'s scope, and its feature cache, if any."""
     import keras
 
+    from mer_tf.evaluation.metrics import UnweightedAccuracy
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.feature_cache import FeatureCache
-    from mer_tf.training.metrics import UnweightedAccuracy
     from mer_tf.training.optimizers import make_optimizer
 
     train = config.train

@@ -9,7 +9,7 @@ import sys
 import keras
 import numpy as np
 
-from mer_tf import faults, storage
+from mer_tf.io import faults, storage
 from mer_tf.layout import COMMIT, best_weights_name, commit_name, epoch_weights_name
 from mer_tf.training.callbacks import load_weights, save_weights
 

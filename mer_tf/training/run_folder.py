@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import sys
 
-from mer_tf import storage
-from mer_tf.layout import RunLayout
-from mer_tf.training.config import RunConfig
+from mer_tf.io import storage
+from mer_tf.layout import BACKBONES_KEY, CORPUS_KEY, RunLayout
+from mer_tf.training.run_config import RunConfig
 
-BACKBONES_KEY = "backbones"  # config.json: what the loaded backbones turned out to be
-CORPUS_KEY = "corpus"  # config.json: a digest of the prepared shards the run read
 # Settings that do not change what a run computes: a run folder moved elsewhere (or its
 # data folder, with the same shards) is the same run.
 LOCATION_FIELDS = (("run_dir",), ("data", "data_dir"), ("data", "verify"))

@@ -66,8 +66,8 @@ def make_folds(data_config, corpus) -> list[Fold]:
     subset of dialogs and, with `text_overlap="drop"`, the utterances that leave training
     and validation because their transcript occurs in the test split."""
     from mer_tf.data.corpus import Split
-    from mer_tf.training.audit import normalise_transcript
-    from mer_tf.training.config import SUBSET_KINDS
+    from mer_tf.evaluation.audit import normalise_transcript
+    from mer_tf.training.run_config import SUBSET_KINDS
 
     kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions

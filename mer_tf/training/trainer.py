@@ -18,19 +18,19 @@ import logging
 import sys
 import time
 
-from mer_tf import faults, locking, storage
-from mer_tf.layout import FoldLayout, RunLayout
-from mer_tf.training.audit import audit_fold, leakage_line
-from mer_tf.training.config import RunConfig
-from mer_tf.training.evaluation import FoldResult
-from mer_tf.training.run_folder import BACKBONES_KEY, add_to_config, finished_summary, open_run_dir
-from mer_tf.training.summary import (
+from mer_tf.evaluation.audit import audit_fold, leakage_line
+from mer_tf.evaluation.evaluate import FoldResult
+from mer_tf.evaluation.summary import (
     pooled_predictions,
     run_hparams,
     summarise,
     summary_table,
     trial_id,
 )
+from mer_tf.io import faults, locking, storage
+from mer_tf.layout import BACKBONES_KEY, FoldLayout, RunLayout
+from mer_tf.training.run_config import RunConfig
+from mer_tf.training.run_folder import add_to_config, finished_summary, open_run_dir
 
 log = logging.getLogger("mer_tf.training")
 def run_experiment(config: RunConfig, progress: bool = True, overwrite: bool = False) -> dict:
@@ -138,16 +138,16 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
     """
     import keras
 
-    from mer_tf.training import callbacks as cb
-    from mer_tf.training import workers
-    from mer_tf.training.calibration import calibrate
-    from mer_tf.training.evaluation import (
+    from mer_tf.evaluation.calibration import calibrate
+    from mer_tf.evaluation.evaluate import (
         evaluate,
         failure_reasons,
         write_fold_artefacts,
         write_predictions,
         write_reliability,
     )
+    from mer_tf.training import callbacks as cb
+    from mer_tf.training import workers
     from mer_tf.training.fold import build_fold, fit_fold, fold_datasets
     from mer_tf.training.progress import FoldProgress
 
@@ -215,7 +215,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
                           tracker.best_epoch, validation["metrics"]["confusion_matrix"])
     faults.point("fold:evaluated")
     if train_config.export and chief:
-        from mer_tf.training.export import export_run_model
+        from mer_tf.serving.export import export_run_model
 
         export_run_model(built.builder, config, directory, temperature=temperature)
         faults.point("fold:exported")

@@ -24,7 +24,7 @@ _HARDWARE = ("strategy", "tpu", "mixed_precision", "jit_compile")
 def setting_fields() -> list[tuple]:
     """(section, dotted field path, dataclass field) of every field that has a flag."""
     from mer_tf.config import ModelConfig
-    from mer_tf.training.config import DataConfig, TrainConfig
+    from mer_tf.training.run_config import DataConfig, TrainConfig
 
     found = []
 
@@ -47,7 +47,7 @@ def _dest(field) -> str:
 
 def preset_values(section: str, path: str) -> dict:
     """{preset: the value it gives a setting} (the dataclass default where it is silent)."""
-    from mer_tf.training.config import settings_of
+    from mer_tf.training.run_config import settings_of
 
     out = {}
     for name in PRESETS:

@@ -9,7 +9,7 @@ import io
 
 import numpy as np
 
-from mer_tf import storage
+from mer_tf.io import storage
 
 
 def evaluate(model, corpus, split, readers, batch_size: int, class_names,
@@ -20,7 +20,7 @@ def evaluate(model, corpus, split, readers, batch_size: int, class_names,
     and XLA); a second, metadata-only pass over the same files in the same order
     supplies labels, ids and the flags that drop the fillers.
     """
-    from mer_tf.training.metrics import classification_metrics
+    from mer_tf.evaluation.metrics import classification_metrics
 
     count = corpus.count(split)
     common = dict(training=False, pad_final_batch=True, num_examples=count)
@@ -50,7 +50,7 @@ def evaluate(model, corpus, split, readers, batch_size: int, class_names,
 def write_predictions(path: str, result: dict, class_names, temperature: float = 1.0) -> None:
     """predictions.csv of an `evaluate` result, its probabilities scaled by `temperature`
     as the exported model serves them (the predicted class is the same)."""
-    from mer_tf.training.calibration import scale
+    from mer_tf.evaluation.calibration import scale
 
     probabilities = result["probabilities"]
     served = scale(probabilities, temperature) if len(probabilities) else probabilities
@@ -68,8 +68,8 @@ def write_predictions(path: str, result: dict, class_names, temperature: float =
 
 def write_reliability(fold, test: dict, temperature: float, title: str = "") -> None:
     """The fold's reliability diagram (test split, before and after temperature scaling)."""
-    from mer_tf.training.calibration import reliability_figure
-    from mer_tf.training.plots import figure_png
+    from mer_tf.evaluation.calibration import reliability_figure
+    from mer_tf.evaluation.plots import figure_png
 
     figure = reliability_figure(test, temperature, f"{title}\nreliability on the test split")
     storage.write_bytes_atomic(fold.reliability_png, figure_png(figure))
@@ -97,7 +97,7 @@ def write_fold_artefacts(fold, class_names, test, history, title: str = "",
     """The fold's plots (its metrics.json is written by the trainer, last): the test
     confusion matrix titled with the run, fold and figures, and the curves with the best
     epoch marked."""
-    from mer_tf.training.plots import confusion_figure, curves_figure, figure_png
+    from mer_tf.evaluation.plots import confusion_figure, curves_figure, figure_png
 
     m = test["metrics"]
     heading = (f"{title}\ntest: UA {m['ua']:.3f}, WA {m['wa']:.3f}, {m['utterances']} utterances"
@@ -121,9 +121,9 @@ class FoldResult:
     describe: str
     failed: list = dataclasses.field(default_factory=list)  # why it learned nothing, if so
     weights_sha256: str = ""  # the evaluated weights (the same on every worker)
-    leakage: dict = dataclasses.field(default_factory=dict)  # mer_tf.training.audit
+    leakage: dict = dataclasses.field(default_factory=dict)  # mer_tf.evaluation.audit
     class_weights: dict = dataclasses.field(default_factory=dict)  # --class-weight balanced
-    calibration: dict = dataclasses.field(default_factory=dict)  # mer_tf.training.calibration
+    calibration: dict = dataclasses.field(default_factory=dict)  # mer_tf.evaluation.calibration
 
     @classmethod
     def from_dict(cls, data: dict) -> "FoldResult":

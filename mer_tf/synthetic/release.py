@@ -34,12 +34,12 @@ import zlib
 
 import numpy as np
 
-from mer_tf import storage
 from mer_tf.data import audio as audio_io
 from mer_tf.data.iemocap import MOCAP_FILE_QUIRKS, MOCAP_STREAMS
 from mer_tf.data.iemocap_files import dialog_kind
 from mer_tf.data.mocap_files import MOCAP_FPS
-from mer_tf.testing.synthetic_design import (
+from mer_tf.io import storage
+from mer_tf.synthetic.design import (
     CUE_CLASSES,
     CUE_OF_CODE,
     CUE_WORDS,
@@ -90,7 +90,7 @@ def generate(root: str, config: SyntheticConfig = SyntheticConfig()) -> list[Syn
             truth.extend(_write_dialog(session_dir, session, dialog_id, per_dialog[k], config, rng))
             k += 1
     storage.write_json_atomic(storage.join(root, "SYNTHETIC.json"), {
-        "generator": "mer_tf.testing.synthetic",
+        "generator": "mer_tf.synthetic.release",
         "generator_version": GENERATOR_VERSION,
         "config": dataclasses.asdict(config),
         "utterances": [dataclasses.asdict(u) for u in truth],

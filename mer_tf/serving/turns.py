@@ -17,8 +17,8 @@ import dataclasses
 import io
 import re
 
-from mer_tf import storage
 from mer_tf.data.errors import DataError
+from mer_tf.io import storage
 
 TURN_FORMATS = "SubRip (.srt), WebVTT (.vtt), an IEMOCAP transcription (.txt) or a TSV (.tsv)"
 # A turn may end this far past the recording's last sample (rounded cue times); it is cut.

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from mer_tf.cli import FAILED_EXIT_CODE
+from mer_tf.commands.experiment import FAILED_EXIT_CODE
 
 FINISHED = (0, FAILED_EXIT_CODE)  # a worker that ends so finished its run (3: a fold failed)
 

@@ -15,9 +15,9 @@ import numpy as np
 import soundfile
 
 from mer_tf.data.audio import SAMPLE_RATE
-from mer_tf.data.turns import Turn
-from mer_tf.testing.synthetic import _sentence, _speech
-from mer_tf.testing.synthetic_design import CUE_CLASSES, actor_baseline
+from mer_tf.serving.turns import Turn
+from mer_tf.synthetic.design import CUE_CLASSES, actor_baseline
+from mer_tf.synthetic.release import _sentence, _speech
 
 SPEAKERS = {"F": "Anna", "M": "Ben"}
 

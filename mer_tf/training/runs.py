@@ -1,12 +1,12 @@
 """From a run folder back to a Keras model, for evaluation and further training.
 
-    from mer_tf.runs import load_run
+    from mer_tf.training.runs import load_run
     run = load_run("runs/concat/20261128-120000")          # LOSO: load_run(path, "fold3")
     run.model                  # the raw-input Keras model with the fold's best weights
     run.calibrated(p)          # its probabilities as the SavedModel serves them
     run.dataset(split)         # inputs as the run read them (needs the prepared corpus)
 
-The exported SavedModel (`mer_tf.inference`) serves without this package; this is the
+The exported SavedModel (`mer_tf.serving.recognizer`) serves without this package; this is the
 way back into it: the run's config.json, its towers' training-split statistics, its
 best checkpoint, and the backbones the config names.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import storage
+from mer_tf.io import storage
 from mer_tf.layout import FoldLayout, RunLayout
 
 
@@ -32,7 +32,7 @@ class LoadedRun:
     def calibrated(self, probabilities):
         """`model`'s probabilities scaled by the fold's temperature, as its SavedModel
         serves them (the argmax is the same)."""
-        from mer_tf.training.calibration import scale
+        from mer_tf.evaluation.calibration import scale
 
         return scale(probabilities, self.temperature) if self.temperature != 1.0 else probabilities
 
@@ -72,8 +72,8 @@ def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
     from mer_tf.layout import INFO_FILE
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.callbacks import load_weights
-    from mer_tf.training.config import RunConfig
     from mer_tf.training.fold import read_statistics
+    from mer_tf.training.run_config import RunConfig
 
     config = RunConfig.load(run_dir)
     directory = fold_directory(run_dir, fold)

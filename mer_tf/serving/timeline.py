@@ -1,8 +1,8 @@
 """A whole recording in, a row per turn out: what `predict --recording` and
 `EmotionRecognizer.predict_recording` do.
 
-Turns come from a transcript (`mer_tf.data.turns`) or, without one, from voice activity
-detection (`mer_tf.data.recording.find_speech`; then there is no text, and a model that
+Turns come from a transcript (`mer_tf.serving.turns`) or, without one, from voice activity
+detection (`mer_tf.serving.recording.find_speech`; then there is no text, and a model that
 takes text must have learned to do without it: modality dropout). Each turn is read from
 the file when its batch is predicted, so memory holds one batch of windows, not the
 recording. A turn longer than the speech tower's input is read in windows of that
@@ -20,10 +20,10 @@ import dataclasses
 import io
 import math
 
-from mer_tf import storage
-from mer_tf.data.recording import Recording, SpeechSettings, find_speech
-from mer_tf.data.turns import Turn, check_turn, read_turns
 from mer_tf.frames import RECEPTIVE_FIELD
+from mer_tf.io import storage
+from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
+from mer_tf.serving.turns import Turn, check_turn, read_turns
 
 SKIPPED = ""  # the label of a turn too short to predict
 # Colours people read as the emotion (IEMOCAP's codes); other classes take tab10's.
@@ -204,7 +204,7 @@ def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
 def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
     """Each class's probability per turn (above) and the turns as bars coloured by their
     label, one lane per speaker (below)."""
-    from mer_tf.training.plots import _pyplot
+    from mer_tf.evaluation.plots import _pyplot
 
     plt = _pyplot()
     colours = {**dict(zip(label_names, plt.get_cmap("tab10").colors)), **EMOTION_COLOURS}

@@ -1,4 +1,4 @@
-"""What an experiment command does with its parsed flags (`mer_tf.flags` declares them):
+"""What an experiment command does with its parsed flags (`mer_tf.commands.flags` declares them):
 one RunConfig from the preset and the flags given, then one run (`run_single`), one per
 seed (`run_seeds`) or a group side by side (`run_group`), with one-line errors.
 
@@ -13,12 +13,12 @@ import os
 import sys
 import time
 
-from mer_tf import storage
+from mer_tf.commands.flags import build_parser, flag_overrides, given_flags
 from mer_tf.config import MODALITIES
-from mer_tf.flags import build_parser, flag_overrides, given_flags
+from mer_tf.io import storage
 from mer_tf.layout import RunLayout
 from mer_tf.presets import PRETRAINED_BACKBONE_LEARNING_RATE
-from mer_tf.training.config import RunConfig
+from mer_tf.training.run_config import RunConfig
 
 FAILED_EXIT_CODE = 3  # a run finished, but a fold learned nothing usable
 USAGE_EXIT_CODE = 2  # bad input, a folder in use or holding another run: one line, no traceback
@@ -31,7 +31,7 @@ def reported_as_one_line():
     import tensorflow as tf
 
     from mer_tf.data.errors import DataError
-    from mer_tf.locking import Locked
+    from mer_tf.io.locking import Locked
     from mer_tf.training.run_folder import RunFolderConflict
 
     try:
@@ -55,11 +55,11 @@ def corpus_and_folds(args):
     folds that `--protocol`, `--validation`, `--subset` and `--text-overlap` make of it:
     what the commands that read folds without training (audit, mocap_reference) share."""
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import DataConfig
+    from mer_tf.training.run_config import DataConfig
     from mer_tf.training.splits import make_folds
 
     if args.data_dir is None:
-        from mer_tf import demo
+        from mer_tf.synthetic import demo
 
         args.data_dir = demo.ensure_demo_data()
     corpus = PreparedCorpus.open(args.data_dir)
@@ -73,9 +73,10 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
                     run_dir: str | None = None) -> RunConfig:
     """RunConfig from `--preset`, then the flags given, then `overrides` (a group
     command's variant); without --data-dir, the demo corpus and backbones."""
-    from mer_tf import demo, presets
+    from mer_tf import presets
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.config import run_config
+    from mer_tf.synthetic import demo
+    from mer_tf.training.run_config import run_config
 
     demo_mode = not args.data_dir
     progress = not args.quiet
@@ -121,7 +122,7 @@ def parse(experiment: str, description: str, argv=None, extra_arguments=None):
 
 
 def quiet_tensorflow(verbose: bool = False) -> None:
-    from mer_tf.quiet import quiet_tensorflow as quiet
+    from mer_tf.io.quiet import quiet_tensorflow as quiet
 
     quiet(verbose)
 
@@ -163,8 +164,8 @@ def next_steps(config) -> str:
 
 def run_seeds(args, experiment: str, modalities) -> dict:
     """`--seeds 0,1,2`: the same run once per seed, in RUN_DIR/seedN, then the spread."""
-    from mer_tf import storage
-    from mer_tf.training.summary import format_table, seeds_summary
+    from mer_tf.evaluation.summary import format_table, seeds_summary
+    from mer_tf.io import storage
     from mer_tf.training.trainer import run_experiment
 
     try:
@@ -213,12 +214,12 @@ def run_group(experiment: str, variants, description: str, argv=None,
     ({"model": {"modalities": [...]}, "train": {"optimizer": "sgd"}}): any field can vary.
     """
     args = parse(experiment, description, argv, extra_arguments)
-    from mer_tf import storage
+    from mer_tf.evaluation.compare import delta_cell
+    from mer_tf.evaluation.summary import format_table, run_hparams
+    from mer_tf.io import storage
     from mer_tf.layout import RunLayout
     from mer_tf.training.callbacks import write_hparams_config
-    from mer_tf.training.compare import delta_cell
     from mer_tf.training.splits import Fold
-    from mer_tf.training.summary import format_table, run_hparams
     from mer_tf.training.trainer import run_experiment
 
     if args.seeds:
@@ -256,8 +257,8 @@ def run_group(experiment: str, variants, description: str, argv=None,
 
 def demo_ceiling(modalities) -> float:
     """The best UA any model can reach on the demo corpus with these modalities."""
-    from mer_tf import demo
-    from mer_tf.testing.synthetic_design import accuracy_ceilings
+    from mer_tf.synthetic import demo
+    from mer_tf.synthetic.design import accuracy_ceilings
 
     order = tuple(m for m in MODALITIES if m in modalities)
     return accuracy_ceilings(demo.DEMO_CORPUS)[order]

@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-from mer_tf import storage
+from mer_tf.io import storage
 
 
 def _gfile():

@@ -57,7 +57,7 @@ def classification_metrics(labels, predictions, class_names) -> dict:
 
 def intervals(labels, predictions, num_classes: int) -> dict:
     """`ci95` (WA, UA, macro F1) and how it was drawn, for a metrics block."""
-    from mer_tf.training.stats import RESAMPLES, SEED, bootstrap_ci
+    from mer_tf.evaluation.stats import RESAMPLES, SEED, bootstrap_ci
 
     return {"ci95": bootstrap_ci(labels, predictions, num_classes),
             "bootstrap": {"resamples": RESAMPLES, "seed": SEED, "over": "utterances"}}

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from mer_tf import storage
+from mer_tf.io import storage
 
 
 def describe_runtime() -> dict:
@@ -55,7 +55,7 @@ def prepare_data(iemocap_path: str = "", data_dir: str = "") -> str:
     """Prepares IEMOCAP from a local, Drive or gs:// path, or the demo corpus when
     no path is given; returns the prepared data folder."""
     if not iemocap_path:
-        from mer_tf.demo import ensure_demo_data
+        from mer_tf.synthetic.demo import ensure_demo_data
 
         return ensure_demo_data()
     mount_drive_if_needed(iemocap_path)
@@ -74,7 +74,7 @@ def train(experiment: str, args: list) -> dict:
     is reported in its table, not raised, so the notebook goes on to show it."""
     import importlib
 
-    from mer_tf.cli import FAILED_EXIT_CODE
+    from mer_tf.commands.experiment import FAILED_EXIT_CODE
 
     module = importlib.import_module(f"experiments.{experiment}")
     try:
@@ -114,7 +114,7 @@ def show_results(run_dir: str) -> dict:
 
 
 def exported_model(run_dir: str) -> str:
-    from mer_tf.inference import find_saved_model
+    from mer_tf.serving.recognizer import find_saved_model
 
     path = find_saved_model(run_dir)
     size = sum(storage.size(f) for f in storage.glob(storage.join(path, "variables", "*")))
@@ -149,7 +149,7 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
 
 def predict_one(run_dir: str, data_dir: str):
     """Loads the exported model and predicts one held-out utterance."""
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer.from_run(run_dir)
     item = first_test_utterance(data_dir, recognizer)

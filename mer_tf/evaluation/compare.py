@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
-from mer_tf import storage
-from mer_tf.layout import RunLayout
-from mer_tf.training.stats import FIGURES, RESAMPLES, SEED, paired_comparison
+from mer_tf.evaluation.stats import FIGURES, RESAMPLES, SEED, paired_comparison
+from mer_tf.io import storage
+from mer_tf.layout import CORPUS_KEY, RunLayout
 
 
 def read_predictions(run_dir: str) -> tuple[dict, tuple]:
@@ -31,8 +31,6 @@ def read_predictions(run_dir: str) -> tuple[dict, tuple]:
 
 def _corpus_read(run_dir: str) -> tuple[str, str | None]:
     """(the data folder, the digest of its shards) a run recorded in its config.json."""
-    from mer_tf.training.run_folder import CORPUS_KEY
-
     config = storage.read_json(RunLayout(run_dir).config)
     return config["data"]["data_dir"], config.get(CORPUS_KEY)
 
@@ -68,7 +66,7 @@ def compare_runs(run_a: str, run_b: str, resamples: int = RESAMPLES, seed: int =
 
 
 def comparison_table(result: dict) -> str:
-    from mer_tf.training.summary import format_table
+    from mer_tf.evaluation.summary import format_table
 
     rows = []
     for key, name in zip(FIGURES, ("WA", "UA", "macro F1")):

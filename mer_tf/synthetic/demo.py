@@ -13,8 +13,8 @@ import dataclasses
 import os
 import sys
 
-from mer_tf import storage
-from mer_tf.testing.synthetic_design import SyntheticConfig
+from mer_tf.io import storage
+from mer_tf.synthetic.design import SyntheticConfig
 
 DEMO_CORPUS = SyntheticConfig(
     seed=0, utterances=int(os.environ.get("MER_TF_DEMO_UTTERANCES", 720)), dialogs_per_session=4,
@@ -34,7 +34,7 @@ def demo_dir() -> str:
     import json
 
     from mer_tf.data.schema import SCHEMA_VERSION
-    from mer_tf.testing.synthetic_design import GENERATOR_VERSION
+    from mer_tf.synthetic.design import GENERATOR_VERSION
 
     key = json.dumps([GENERATOR_VERSION, dataclasses.asdict(DEMO_CORPUS), SCHEMA_VERSION],
                      sort_keys=True)
@@ -44,7 +44,7 @@ def demo_dir() -> str:
 def ensure_demo_data(progress: bool = True) -> str:
     """Generates and prepares the demo corpus unless it is already there; returns DATA_DIR."""
     from mer_tf.data import prepare as prep
-    from mer_tf.testing.synthetic import ensure_release
+    from mer_tf.synthetic.release import ensure_release
 
     data_dir = storage.join(demo_dir(), "data")
     if storage.exists(storage.join(data_dir, prep.MANIFEST)):

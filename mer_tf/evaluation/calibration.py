@@ -125,7 +125,7 @@ def calibrate(validation: dict, test: dict) -> dict:
 
 def reliability_figure(test: dict, temperature: float, title: str = ""):
     """Accuracy against confidence per bin, before and after scaling, on the test split."""
-    from mer_tf.training.plots import _pyplot
+    from mer_tf.evaluation.plots import _pyplot
 
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(5, 5))

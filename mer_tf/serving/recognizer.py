@@ -1,6 +1,6 @@
 """Predicting emotions with an exported SavedModel, from arrays or files.
 
-    from mer_tf.inference import EmotionRecognizer
+    from mer_tf.serving.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer.from_run("runs/concat/20261125-120000")
     prediction = recognizer.predict_files(wav="turn.wav", transcript="I can't believe it!",
@@ -19,8 +19,8 @@ import dataclasses
 
 import numpy as np
 
-from mer_tf import storage
 from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE
 from mer_tf.registry import tower_class
 
@@ -126,10 +126,10 @@ class EmotionRecognizer:
 
     def predict_recording(self, path: str, turns=None, mocap_files: dict | None = None,
                           **options) -> list:
-        """A row per turn of a whole recording (`mer_tf.recording.predict_recording`):
+        """A row per turn of a whole recording (`mer_tf.serving.timeline.predict_recording`):
         `turns` a turns file (.srt, .vtt, IEMOCAP .txt, .tsv), a list of `Turn`, or None
         (voice activity detection finds the speech)."""
-        from mer_tf.recording import predict_recording
+        from mer_tf.serving.timeline import predict_recording
 
         return predict_recording(self, path, turns, mocap_files, **options)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from mer_tf import storage
+from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE, FoldLayout
 
 

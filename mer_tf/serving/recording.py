@@ -14,7 +14,6 @@ import numpy as np
 import soundfile
 import soxr
 
-from mer_tf import storage
 from mer_tf.data.audio import (
     SAMPLE_RATE,
     check_is_file,
@@ -24,6 +23,7 @@ from mer_tf.data.audio import (
     to_int16,
 )
 from mer_tf.data.errors import DataError
+from mer_tf.io import storage
 
 VAD_FRAME = 480  # 30 ms at 16 kHz: one of the frame sizes WebRTC's detector takes
 

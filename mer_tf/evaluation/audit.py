@@ -79,7 +79,7 @@ def audit(corpus, folds) -> dict:
 
 
 def audit_table(report: dict) -> str:
-    from mer_tf.training.summary import format_table
+    from mer_tf.evaluation.summary import format_table
 
     header = ["fold", "pair", "speakers", "sessions", "dialogs", "shared transcripts",
               "of them scripted"]

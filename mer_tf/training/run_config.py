@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import presets, storage
+from mer_tf import presets
 from mer_tf.config import ModelConfig, check_choices, from_dict, setting, to_dict
+from mer_tf.io import storage
 from mer_tf.layout import RunLayout
 
 PROTOCOLS = ("session5", "loso")

@@ -1,7 +1,7 @@
 """The synthetic corpus's design: which cues each class shows, how often a modality
 shows the wrong one, each actor's own manner, and what the best model can reach.
 
-`mer_tf.testing.synthetic` writes releases from this design.
+`mer_tf.synthetic.release` writes releases from this design.
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def fit_fold(corpus, fold, reader, class_names, seed: int = 0) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from mer_tf.training.metrics import classification_metrics
+    from mer_tf.evaluation.metrics import classification_metrics
 
     train = split_statistics(corpus, fold.train_split(), reader)
     validation = split_statistics(corpus, fold.validation_split(), reader)
@@ -98,7 +98,7 @@ def fit_fold(corpus, fold, reader, class_names, seed: int = 0) -> dict:
 
 def reference(corpus, folds, reader, class_names) -> dict:
     """Every fold's figures, and the mean and sample standard deviation of test UA."""
-    from mer_tf.training.metrics import sample_std
+    from mer_tf.evaluation.metrics import sample_std
 
     rows = [fit_fold(corpus, fold, reader, class_names) for fold in folds]
     uas = [row["test"]["ua"] for row in rows]

@@ -46,7 +46,7 @@ def pooled_predictions(run, results: list):
     import csv
     import io
 
-    from mer_tf import storage
+    from mer_tf.io import storage
 
     if len(results) < 2:
         return None
@@ -65,7 +65,7 @@ def summarise(config, results: list, pooled=None) -> dict:
     """The run's summary: every fold, mean ± std over folds, the leakage in brief and,
     given `pooled` (labels, predicted names over all folds' test utterances), the figures
     of all test predictions together with their intervals (the figure many papers give)."""
-    from mer_tf.training.metrics import classification_metrics, sample_std
+    from mer_tf.evaluation.metrics import classification_metrics, sample_std
 
     keys = ("wa", "ua", "macro_f1")
     folds = [dataclasses.asdict(r) for r in results]
@@ -101,7 +101,7 @@ def summarise(config, results: list, pooled=None) -> dict:
 
 
 def _with_ci(block: dict, key: str) -> str:
-    from mer_tf.training.stats import format_interval
+    from mer_tf.evaluation.stats import format_interval
 
     return format_interval(block[key], block.get("ci95", {}).get(key))
 
@@ -137,7 +137,7 @@ def summary_table(summary: dict) -> str:
 def seeds_summary(experiment: str, summaries: dict) -> dict:
     """Per seed the run's figures (fold means); mean ± sample sd over seeds and, with
     several folds, over every seed x fold."""
-    from mer_tf.training.metrics import sample_std
+    from mer_tf.evaluation.metrics import sample_std
 
     keys = ("wa", "ua", "macro_f1")
     report = {"experiment": experiment, "averaging": "sample standard deviation (ddof=1)",
