@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast lint format bench wheel clean clean-cache
+.PHONY: install demo test test-fast lint format bench docs wheel clean clean-cache
 
 install: $(STAMP)
 
@@ -36,13 +36,23 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.run_all --out benchmarks/results.json
 
+# The docs site (docs/, mkdocs.yml) in site/, with --strict as CI builds it: a broken link,
+# a page missing from the nav or a docstring griffe cannot read is an error.
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
+
 # A wheel to install elsewhere (Colab: put it in Google Drive beside the notebook).
 wheel: $(STAMP)
 	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
 	@ls dist/*.whl
 
 clean:
-	rm -rf $(VENV) runs build dist *.egg-info
+	rm -rf $(VENV) runs build dist site *.egg-info
 
 # The demo corpus and backbones (about 700 MB), built on first use; not removed by clean.
 clean-cache:

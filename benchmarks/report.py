@@ -1,12 +1,14 @@
-"""The README's benchmark table from benchmarks/results.json.
+"""The benchmark page's table from benchmarks/results.json.
 
-    python -m benchmarks.report [benchmarks/results.json]
+    python -m benchmarks.report [benchmarks/results.json] [--write docs/benchmarks.md]
+
+Prints the table; `--write PAGE` puts it in PAGE between the two marker lines (BEGIN and
+END below), so the page's figures are always the ones results.json holds.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 
 
 def markdown(summary: dict) -> str:
@@ -148,10 +150,40 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+BEGIN = "<!-- written by python -m benchmarks.report: begin -->"
+END = "<!-- written by python -m benchmarks.report: end -->"
+
+
+def write_page(page: str, table: str) -> None:
+    """Replaces what lies between the markers of `page` with `table` (a temporary file,
+    then a rename; a local page, so no TensorFlow file system is started for it)."""
+    import os
+
+    with open(page, encoding="utf-8") as f:
+        text = f.read()
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise SystemExit(f"error: {page} needs one line {BEGIN!r} and one {END!r}")
+    head, rest = text.split(BEGIN)
+    tail = rest.split(END)[1]
+    with open(page + ".tmp", "w", encoding="utf-8") as f:
+        f.write(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    os.replace(page + ".tmp", page)
+
+
 def main(argv=None) -> None:
-    path = (argv or sys.argv[1:] or ["benchmarks/results.json"])[0]
-    with open(path) as f:
-        print(markdown(json.load(f)))
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report")
+    parser.add_argument("results", nargs="?", default="benchmarks/results.json")
+    parser.add_argument("--write", metavar="PAGE", help="put the table in PAGE (between its "
+                                                        "markers) instead of printing it")
+    args = parser.parse_args(argv)
+    with open(args.results) as f:
+        table = markdown(json.load(f))
+    if args.write:
+        write_page(args.write, table)
+    else:
+        print(table)
 
 
 if __name__ == "__main__":

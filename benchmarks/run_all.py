@@ -3,7 +3,7 @@
     python -m benchmarks.run_all [--out benchmarks/results.json] [--tiny] [--only A,B --merge]
 
 `make bench` calls this. The default sizes take about 45 minutes on two CPU
-cores; `--tiny` is the smoke-test size the test suite uses. Prints the README's
+cores; `--tiny` is the smoke-test size the test suite uses. Prints the benchmark page's
 table at the end (`python -m benchmarks.report` prints it again from the file).
 """
 

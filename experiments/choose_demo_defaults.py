@@ -3,7 +3,7 @@
 Trains `concat` on the demo corpus for each candidate (modality dropout, text
 dropout, learning rate) and ranks them by validation UA (speaker Ses04F, held out
 of the training sessions); test figures are never read. The winner is what
-the `demo` preset in `mer_tf/presets.py` holds; the README records the table.
+the `demo` preset in `mer_tf/presets.py` holds; docs/results.md records the table.
 
     python -m experiments.choose_demo_defaults [--seeds 0,1] [--runs-root runs]
 """

@@ -4,7 +4,7 @@ Trains `experiments.mocap` under 5-fold leave-one-session-out on the demo corpus
 the default and for each variant that changes one setting back (or to another
 choice), and ranks them by validation UA averaged over the five folds' validation
 splits (a held-out speaker of the training sessions each; no test figure is read).
-The README's motion-capture table is what this prints.
+The motion-capture table of docs/results.md is what this prints.
 
     python -m experiments.choose_mocap_defaults [--seed 0] [--runs-root runs]
 """

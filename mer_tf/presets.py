@@ -31,7 +31,7 @@ PRESETS = {
     },
     # The demo's untrained tiny backbones (paths filled in by `mer_tf.synthetic.demo`).
     # Chosen on the validation split alone (speaker Ses04F; test figures never read) by
-    # `python -m experiments.choose_demo_defaults`, whose table the README keeps: the best
+    # `python -m experiments.choose_demo_defaults`, whose table docs/results.md keeps: the best
     # validation UA was learning rate 3e-3 with modality dropout 0.3 and text dropout 0.1
     # (0.864; at 1e-3 the six dropout pairs gave 0.72-0.83, modality dropout 0 the lowest).
     # The backbones are untrained, so they take the heads' rate.

@@ -1,7 +1,7 @@
 """Several workers on one machine (127.0.0.1), each with its own TF_CONFIG: what
 `python -m experiments.local_workers` runs, and what the multi-worker test uses.
 
-On several machines the same TF_CONFIG goes to each (README, "Several machines"); here
+On several machines the same TF_CONFIG goes to each (docs/accelerators.md, "Several machines"); here
 the ports are chosen free at start, every worker's output goes to its own log, and
 every process is ended when one fails, when time runs out, or on any error.
 """

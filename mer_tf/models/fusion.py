@@ -13,11 +13,16 @@ trains the other: the raw-input model is what gets evaluated and exported.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from mer_tf.config import ModelConfig
 from mer_tf.models.layers import ModalityDropout
 from mer_tf.registry import tower_class
+
+if TYPE_CHECKING:  # annotations only: the data layer is not imported to build a model
+    from mer_tf.data.corpus import DataFacts
 
 
 class ModelBuilder:
@@ -30,7 +35,8 @@ class ModelBuilder:
             split}, for towers that need any (mocap normalisation).
     """
 
-    def __init__(self, config: ModelConfig, facts, statistics: dict | None = None):
+    def __init__(self, config: ModelConfig, facts: DataFacts,
+                 statistics: dict | None = None):
         self.config = config
         self.facts = facts
         self.statistics = dict(statistics or {})

@@ -6,7 +6,7 @@ pose and its velocity from frame to frame, scaled by their standard deviations o
 the training split, missing markers at 0 and frames with none measured masked
 (`MotionFeatures`) -> Dense projection -> learned (or sinusoidal) position encoding ->
 N keras-hub `TransformerEncoder` blocks (pre-norm, padding-masked) -> masked mean and
-standard deviation over frames -> Dense(128). Why each of these: the README's
+standard deviation over frames -> Dense(128). Why each of these: docs/results.md's
 motion-capture table (a post-norm block rescales every frame to unit size, and a mean
 of an oscillation is near zero, so the old tower could not see how much anyone moved).
 The CNN (`encoder="cnn"`, for comparison): impute and standardise -> 4 x Conv2D(3x3,
@@ -101,7 +101,7 @@ class MocapTower(Tower):
 
     def own_learning_rate(self) -> float:
         """The transformer's rate; the paper's CNN trains at the run's (better for it on the
-        demo: README's motion-capture table)."""
+        demo: docs/results.md's motion-capture table)."""
         return float(self.config.learning_rate) if self.config.encoder == "transformer" else 0.0
 
     def own_variables(self) -> list:
