@@ -66,6 +66,30 @@ def build_parser():
     return parser
 
 
+# Files the flags name, and what each is called in a message.
+FILE_FLAGS = {"wav": "WAV file", "recording": "recording", "turns": "turns file",
+              "jsonl": "JSONL file", "transcript_file": "text file",
+              "mocap_head": "MOCAP file", "mocap_hand": "MOCAP file",
+              "mocap_rotated": "MOCAP file"}
+
+
+def _check_paths(args):
+    """Every file and folder the flags name is there, checked before TensorFlow starts."""
+    from mer_tf.data.audio import check_is_file
+    from mer_tf.data.errors import DataError
+    from mer_tf.io import storage
+
+    for dest, what in FILE_FLAGS.items():
+        path = getattr(args, dest, None)
+        if path and not storage.is_remote(path):
+            check_is_file(path, what)
+    for dest, what in (("run", "run folder"), ("saved_model", "SavedModel folder")):
+        path = getattr(args, dest, None)
+        if path and not storage.is_remote(path) and not storage.isdir(path):
+            raise DataError(path, f"no such {what}" if not storage.exists(path)
+                            else f"a file, not a {what}")
+
+
 def _read_text(path):
     from mer_tf.serving.turns import read_transcript_file
 
@@ -84,7 +108,7 @@ def _item(entry):
 def main(argv=None) -> int:
     from mer_tf.io.quiet import parse_quietly
 
-    args = parse_quietly(build_parser(), argv)
+    args = parse_quietly(build_parser(), argv, check=_check_paths)
     from mer_tf.data.errors import DataError
     from mer_tf.serving.recognizer import EmotionRecognizer
 

@@ -171,6 +171,14 @@ class RunLayout:
                 and storage.isdir(storage.join(self.root, n))]
         return sorted(loso, key=lambda n: int(n[4:]))
 
+    def runs_inside(self) -> list[str]:
+        """Names of the run folders directly inside this one (an experiment's folder such as
+        `runs/concat` holds one per timestamp), oldest first: timestamps sort in time."""
+        if not storage.isdir(self.root):
+            return []
+        return sorted(n for n in storage.listdir(self.root)
+                      if storage.exists(storage.join(self.root, n, "config.json")))
+
     def folds(self) -> list[FoldLayout]:
         return [self.fold(name) for name in self.fold_names()]
 

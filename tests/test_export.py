@@ -265,6 +265,35 @@ def test_a_model_trained_with_modality_dropout_predicts_without_mocap(recognizer
         recognizer.predict()
 
 
+def test_a_wav_served_without_motion_capture_is_what_the_recognizer_answers(
+        recognizer, release, trained_run):
+    """`serve_wav_partial` with motion capture marked absent gives what `serve_partial` and
+    the recognizer give for the same audio and text; zeros marked present (what the README
+    once showed) are another input, a speaker who never moves."""
+    import soundfile
+    import tensorflow as tf
+
+    item = _item(release, trained_run)
+    served = tf.saved_model.load(os.path.join(trained_run, "saved_model"))
+    frames = int(served.metadata()["mocap_frames"])
+    absent = dict(mocap=tf.zeros([1, frames, 189]), mocap_mask=tf.zeros([1, frames], tf.int32),
+                  modality_present=tf.constant([[1, 1, 0]], tf.int32))
+    text = tf.constant([item["transcript"]])
+    from_wav = served.serve_wav_partial(wav=tf.stack([tf.io.read_file(item["wav"])]),
+                                        transcript=text, **absent)["probabilities"].numpy()[0]
+    samples, _ = soundfile.read(item["wav"], dtype="float32")
+    from_samples = served.serve_partial(
+        waveform=tf.constant(samples[None]), waveform_length=tf.constant([len(samples)]),
+        transcript=text, **absent)["probabilities"].numpy()[0]
+    np.testing.assert_allclose(from_wav, from_samples, atol=1e-5)
+    answer = recognizer.predict_files(item["wav"], item["transcript"])
+    np.testing.assert_allclose(
+        from_wav, [answer.probabilities[n] for n in recognizer.label_names], atol=1e-5)
+    still = served.serve_wav(wav=tf.stack([tf.io.read_file(item["wav"])]), transcript=text,
+                             mocap=absent["mocap"], mocap_mask=tf.ones([1, frames], tf.int32))
+    assert np.abs(still["probabilities"].numpy()[0] - from_wav).max() > 1e-3
+
+
 def test_an_utterance_window_the_mocap_does_not_cover_is_refused(recognizer, release,
                                                                  trained_run):
     item = _item(release, trained_run)
@@ -353,7 +382,7 @@ def test_paths_that_are_no_file_and_odd_encodings_get_one_line(trained_run, rele
          f"{latin1}: not UTF-8 text (byte b'\\xe9' at offset 3)"),
     ]
     for argv, message in cases:
-        assert predict.main([*base, *argv]) == 2
+        assert _exit_code(predict.main, [*base, *argv]) == 2
         assert f"error: {message}" in capsys.readouterr().err
     utf16 = tmp_path / "utf16.txt"
     utf16.write_text(item["transcript"], encoding="utf-16")
@@ -365,15 +394,59 @@ def test_paths_that_are_no_file_and_odd_encodings_get_one_line(trained_run, rele
     assert f"{lines}:2: {tmp_path}: a folder, not a WAV file" in capsys.readouterr().err
 
 
+def _exit_code(main, argv):
+    """What a command's `main` ends with: its return value, or the code it exits with
+    (a path refused before TensorFlow starts)."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def test_a_missing_file_or_folder_is_one_line_before_tensorflow_starts(tmp_path):
+    """A wrong --wav, --run or --data-dir is said at once: the process never imported
+    TensorFlow (35 s on a cold laptop), and exits 2 with one line."""
+    script = (
+        "import sys\n"
+        "from experiments import concat, predict\n"
+        "codes = []\n"
+        "for main, argv in ((predict.main, ['--run', sys.argv[1], '--wav', sys.argv[2]]),\n"
+        "                   (predict.main, ['--run', sys.argv[2], '--wav', sys.argv[3]]),\n"
+        "                   (concat.main, ['--data-dir', sys.argv[2]])):\n"
+        "    try:\n"
+        "        codes.append(main(argv))\n"
+        "    except SystemExit as exit_:\n"
+        "        codes.append(exit_.code)\n"
+        "print(codes, 'tensorflow' in sys.modules)\n")
+    wav = tmp_path / "turn.wav"
+    wav.write_bytes(b"RIFF")
+    missing = str(tmp_path / "nowhere")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path), missing, str(wav)],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.stdout.strip() == "[2, 2, 2] False", done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: {missing}: missing WAV file",
+        f"error: {missing}: no such run folder",
+        f"error: {missing}: does not exist (a --data-dir is a folder made by python -m "
+        "experiments.prepare)"]
+
+
 def _readme_python_blocks():
-    readme = open(os.path.join(os.path.dirname(__file__), os.pardir, "README.md")).read()
-    return re.findall(r"```python\n(.*?)```", readme, re.S)
+    """(file, block) for every Python block of the README and of the docs pages."""
+    root = os.path.join(os.path.dirname(__file__), os.pardir)
+    pages = ["README.md"] + sorted(os.path.join("docs", n) for n in
+                                   os.listdir(os.path.join(root, "docs")) if n.endswith(".md"))
+    return [(page, block) for page in pages
+            for block in re.findall(r"```python\n(.*?)```", open(os.path.join(root, page)).read(),
+                                    re.S)]
 
 
-def test_every_python_block_of_the_readme_runs(trained_run, release, capsys, tmp_path):
-    """The README's Python, executed as written: only the paths of its placeholders (a run
-    folder, a WAV and MOCAP files, their times, a recording and its SubRip) are filled in
-    by the test."""
+def test_every_python_block_of_the_readme_and_the_docs_runs(trained_run, release, capsys,
+                                                             tmp_path):
+    """The README's and the docs' Python, executed as written: only the paths of their
+    placeholders (a run folder, a WAV and MOCAP files, their times, a recording and its
+    SubRip) are filled in by the test."""
     from mer_tf.synthetic.conversation import make_conversation, write_srt
 
     item = _item(release, trained_run)
@@ -385,11 +458,11 @@ def test_every_python_block_of_the_readme_runs(trained_run, release, capsys, tmp
               "start=12.3, end=15.9": f"start={item['start']}, end={item['end']}",
               "call.wav": call, "call.srt": call[:-4] + ".srt"}
     blocks = _readme_python_blocks()
-    assert len(blocks) >= 2
-    for block in blocks:
+    assert {page for page, _ in blocks} >= {"README.md", os.path.join("docs", "serving.md")}
+    for page, block in blocks:
         for placeholder, value in places.items():
             block = block.replace(placeholder, value)
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, page, "exec"), {})
     out = capsys.readouterr().out
     assert "serve_inputs" not in out and "b'waveform'" in out  # metadata() printed its names
 
@@ -411,3 +484,16 @@ def test_inputs_handled_are_said_and_an_empty_transcript_is_none(recognizer, rel
     assert "empty transcript: treated as no transcript" in empty.notes
     assert any(n.startswith("no text:") for n in empty.notes)
     assert empty.probabilities == pytest.approx(omitted.probabilities, abs=1e-6)
+
+
+def test_predict_on_an_experiment_folder_names_the_runs_inside_and_the_latest(
+        trained_run, release, capsys):
+    from experiments import predict
+
+    item = _item(release, trained_run)
+    experiment = os.path.dirname(trained_run)
+    assert predict.main(["--run", experiment, "--wav", item["wav"]]) == 2
+    latest = os.path.join(experiment, os.path.basename(trained_run))
+    assert capsys.readouterr().err.strip() == (
+        f"error: {experiment} is an experiment's folder, not a run: it holds 1 run(s) "
+        f"({os.path.basename(trained_run)}); the latest is {latest}: --run {latest}")

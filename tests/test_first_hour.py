@@ -102,8 +102,12 @@ def test_a_loso_run_says_what_next_and_predicts_with_its_fold_models(prepared, a
     argv.remove("--quiet")
     train(mocap.main, argv)
     err = capsys.readouterr().err
-    assert "next:" in err and f"tensorboard --logdir {run_dir}" in err
-    assert f"python -m experiments.predict --run {run_dir}" in err and "--fold fold4" in err
+    # the commands name this interpreter (.venv/bin/python here): a bare `tensorboard` or
+    # `python` outside the environment fails with ModuleNotFoundError
+    python = os.path.relpath(sys.executable)
+    assert "next:" in err and f"{python} -m tensorboard.main --logdir {run_dir}" in err
+    assert f"{python} -m experiments.predict --run {run_dir}" in err and "--fold fold4" in err
+    assert "\n  tensorboard " not in err and "\n  python -m" not in err
     truth = next(u for u in release[1] if u.session == 5 and u.emotion == "ang")
     session = os.path.join(release[0], "Session5", "dialog")
     name = "Ses05M_script01_1" if truth.dialog == "Ses05M_script01_1b" else truth.dialog

@@ -214,3 +214,25 @@ def test_length_batches_group_similar_lengths_and_cover_every_row_once():
     padded = sum(len(b) * lengths[b].max() for b in batches)
     assert padded < LENGTH_SPREAD * lengths.sum()  # what the cut batches compute
     assert [list(b) for b in length_batches(np.array([5, 50, 5, 0]), 4)] == [[3], [0, 2], [1]]
+
+
+def test_a_long_confusion_matrix_title_stays_inside_the_figure():
+    """The run's title (experiment, folder, fold, UA, best epoch) is wider than the figure;
+    it was cut off on the left."""
+    from mer_tf.evaluation.plots import confusion_figure
+
+    title = "concat/20261207-120000/session5 (speech+text+mocap): test UA 0.847, best epoch 14"
+    figure = confusion_figure(np.eye(4, dtype=int) * 5, ["ang", "exc", "neu", "sad"], title)
+    figure.canvas.draw()
+    box = figure.axes[0].title.get_window_extent(figure.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= figure.bbox.width
+    assert figure.axes[0].get_title().replace("\n", " ") == title
+
+
+def test_turn_rows_give_times_to_the_millisecond():
+    from mer_tf.serving.timeline import TurnPrediction, rows_as_jsonl
+
+    row = TurnPrediction(13.049999999999999, 14.200000000000001, None, None, "neu",
+                         {"neu": 1.0}, [])
+    assert json.loads(rows_as_jsonl([row]))["start"] == 13.05
+    assert '"start": 13.05, "end": 14.2,' in rows_as_jsonl([row])

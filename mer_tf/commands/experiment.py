@@ -116,6 +116,15 @@ def parse(experiment: str, description: str, argv=None, extra_arguments=None):
     if extra_arguments:
         extra_arguments(parser)
     args = parser.parse_args(argv)
+    if args.data_dir is not None and not storage.is_remote(args.data_dir):
+        from mer_tf.data.corpus import check_prepared
+        from mer_tf.data.errors import DataError
+
+        try:  # before TensorFlow starts (seconds): a wrong folder is said at once
+            check_prepared(args.data_dir)
+        except DataError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise SystemExit(USAGE_EXIT_CODE) from None
     quiet_tensorflow(args.verbose)
     args.given = given_flags(parser, argv)
     return args
@@ -139,27 +148,11 @@ def run_single(experiment: str, modalities, description: str, argv=None) -> dict
         summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
     if not args.quiet:
+        from mer_tf.commands.next_steps import next_steps
+
         print(next_steps(config), file=sys.stderr)
     _exit_if_failed({experiment: summary})
     return summary
-
-
-def next_steps(config) -> str:
-    """What to do with the run just made: look at it, predict with it, compare it."""
-    from mer_tf.layout import RunLayout
-
-    run = config.run_dir
-    folds = RunLayout(run).fold_names()
-    lines = ["next:",
-             f"  tensorboard --logdir {run}                      # curves, confusion, hparams",
-             f"  python -m experiments.predict --run {run} --wav TURN.wav --transcript \"TEXT\""]
-    if len(folds) > 1:
-        lines[-1] += f"  # averages the {len(folds)} fold models; --fold {folds[0]} picks one"
-    lines.append(f"  python -m experiments.compare {run} OTHER_RUN        # paired, with intervals")
-    if config.demo:
-        lines.append("  (a demo model: trained on the synthetic corpus with untrained backbones; "
-                     "its answers on real speech mean nothing)")
-    return "\n".join(lines)
 
 
 def run_seeds(args, experiment: str, modalities) -> dict:

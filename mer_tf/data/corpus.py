@@ -153,10 +153,16 @@ class PreparedCorpus:
         return make_dataset(self, split, readers, batch_size, **options)
 
 
+def check_prepared(data_dir: str) -> None:
+    """A DataError saying what `data_dir` is when it holds no manifest: for a local folder
+    this reads no TensorFlow, so a command refuses a wrong --data-dir at once."""
+    if not storage.exists(storage.join(data_dir, MANIFEST)):
+        raise DataError(data_dir, _why_not_prepared(data_dir))
+
+
 def read_manifest(data_dir: str) -> dict:
     path = storage.join(data_dir, MANIFEST)
-    if not storage.exists(path):
-        raise DataError(data_dir, _why_not_prepared(data_dir))
+    check_prepared(data_dir)
     try:
         manifest = storage.read_json(path)
     except ValueError as error:

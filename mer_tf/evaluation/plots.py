@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import numpy as np
 
@@ -27,7 +28,9 @@ def confusion_figure(matrix, class_names, title: str = "Confusion matrix"):
     axes.set_yticks(range(len(class_names)), class_names)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    axes.set_title(title, fontsize=10)
+    # Wrapped: a run's title (experiment, run folder, fold, UA, best epoch) is wider than
+    # the figure, and centred over the axes it lost its start off the left edge.
+    axes.set_title(textwrap.fill(title, 44), fontsize=9)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
             axes.text(j, i, f"{matrix[i, j]}", ha="center", va="center",

@@ -49,11 +49,12 @@ def join(base: str, *parts: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return _gfile().exists(str(path))
+    # A local path needs no TensorFlow: a command checks its paths before it starts it.
+    return _gfile().exists(str(path)) if is_remote(path) else os.path.exists(path)
 
 
 def isdir(path: str) -> bool:
-    return _gfile().isdir(str(path))
+    return _gfile().isdir(str(path)) if is_remote(path) else os.path.isdir(path)
 
 
 def makedirs(path: str) -> None:
@@ -61,6 +62,8 @@ def makedirs(path: str) -> None:
 
 
 def listdir(path: str) -> list[str]:
+    if not is_remote(path) and os.path.isdir(path):
+        return sorted(os.listdir(path))
     return sorted(name.rstrip("/") for name in _gfile().listdir(str(path)))
 
 

@@ -9,6 +9,9 @@ The exported model needs neither this package nor Keras: `tf.saved_model.load`
   padded inside the graph, text is tokenized inside the graph;
 - `serve_wav(wav [B] string, …)`: the same with encoded 16 kHz WAV files,
   decoded by `tf.audio.decode_wav`;
+- `serve_partial(…, modality_present [B, M] int32)` and `serve_wav_partial`, for a model
+  trained with modality dropout: a modality marked 0 is dropped as in training (give
+  zeros for its inputs), which is how to serve without motion capture;
 - `metadata()`: label names, modalities, sample rate, lengths, mocap view and rate,
   and the `temperature` the served probabilities are calibrated with;
 - `token_count(transcript [B] string)`: tokens before truncation, so a caller
@@ -149,31 +152,39 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
     serve = archive.add_endpoint(
         "serve", lambda *t: classify(model_inputs(by_tower(t, raw_specs))),
         input_signature=flat(raw_specs))
+    presence = tf.TensorSpec([None, len(towers)], tf.int32, name="modality_present")
+    serve_partial = None
     if partial_model is not None:
-        def serve_partial(*tensors):
+        def partial(*tensors):
             inputs = {**model_inputs(by_tower(tensors[:-1], raw_specs)),
                       "modality_present": tensors[-1]}
             return classify(inputs, network=partial_model)
 
-        archive.add_endpoint("serve_partial", serve_partial, input_signature=[
-            *flat(raw_specs), tf.TensorSpec([None, len(towers)], tf.int32,
-                                            name="modality_present")])
+        serve_partial = archive.add_endpoint("serve_partial", partial,
+                                             input_signature=[*flat(raw_specs), presence])
 
-    def serve_encoded(name: str, specs_of: dict):
-        """Decodes `name`'s encoded inputs and calls `serve`: one trace of the model, which
-        both endpoints share."""
+    def serve_encoded(name: str, specs_of: dict, target, with_presence: bool = False):
+        """Decodes `name`'s encoded inputs and calls `target` (`serve`, or `serve_partial`
+        with the presence last): one trace of the model, which the endpoints share."""
         def endpoint(*tensors):
-            raw = by_tower(tensors, specs_of)
+            extra = tensors[-1:] if with_presence else ()
+            raw = by_tower(tensors[:len(tensors) - len(extra)], specs_of)
             raw[name] = towers[name].decode_serving_inputs(raw[name])
-            return serve(*[raw[n][k] for n, specs in raw_specs.items() for k in specs])
+            return target(*[raw[n][k] for n, specs in raw_specs.items() for k in specs],
+                          *extra)
         return endpoint
 
     for name, tower in towers.items():
         encoded = tower.encoded_serving_specs()
-        if encoded:  # serve_wav: the speech tower's WAV bytes
+        if encoded:  # serve_wav (and serve_wav_partial): the speech tower's WAV bytes
             specs_of = {**raw_specs, name: encoded}
-            archive.add_endpoint(f"serve_{next(iter(encoded))}", serve_encoded(name, specs_of),
+            endpoint = f"serve_{next(iter(encoded))}"
+            archive.add_endpoint(endpoint, serve_encoded(name, specs_of, serve),
                                  input_signature=flat(specs_of))
+            if serve_partial is not None:
+                archive.add_endpoint(f"{endpoint}_partial",
+                                     serve_encoded(name, specs_of, serve_partial, True),
+                                     input_signature=[*flat(specs_of), presence])
         for endpoint, (function, signature) in tower.endpoints().items():
             archive.add_endpoint(endpoint, function, input_signature=signature)
     constants = {k: tf.constant(info[k]) for k in METADATA_KEYS}

@@ -45,6 +45,15 @@ def find_saved_models(run_dir: str, fold: str | None = None) -> list[str]:
     found = [layout.saved_model for layout in folds if layout.has_saved_model()]
     if found:
         return found
+    if not folds:
+        inside = run.runs_inside()
+        if inside:  # an experiment's folder (runs/concat), not one of its runs
+            listed = ", ".join(inside[-3:]) + (f" and {len(inside) - 3} more" if len(inside) > 3
+                                               else "")
+            raise FileNotFoundError(
+                f"{run_dir} is an experiment's folder, not a run: it holds {len(inside)} "
+                f"run(s) ({listed}); the latest is {storage.join(run_dir, inside[-1])}: "
+                f"--run {storage.join(run_dir, inside[-1])}")
     looked = ", ".join(f.saved_model for f in folds) or f"{run_dir} holds no fold"
     raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for {looked}); "
                             "was the run made with --no-export, or is it unfinished?")

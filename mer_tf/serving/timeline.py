@@ -43,7 +43,11 @@ class TurnPrediction:
     notes: list = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """As JSON writes it: times to the millisecond (voice activity detection's frame
+        arithmetic gives 13.049999999999999), as the CSV has them."""
+        row = dataclasses.asdict(self)
+        row["start"], row["end"] = round(self.start, 3), round(self.end, 3)
+        return row
 
 
 def predict_recording(recognizer, path: str, turns=None, mocap_files: dict | None = None,
