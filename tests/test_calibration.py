@@ -62,3 +62,23 @@ def test_calibrate_fits_on_validation_and_only_reports_test():
     assert len(block["validation"]["coverage"]) == len(calibration.THRESHOLDS)
     shuffled = {**test, "labels": np.random.default_rng(0).permutation(test["labels"])}
     assert calibration.calibrate(validation, shuffled)["temperature"] == block["temperature"]
+
+
+def test_a_temperature_that_does_not_carry_over_is_not_applied_and_the_run_says_so():
+    """On a small validation split whose confidence is already right (one speaker, 64
+    utterances), a temperature fitted on one half does not lower the other half's NLL: T
+    stays 1 and the block says why; on an over-confident one it is applied."""
+    small = dict(zip(("probabilities", "labels"), _overconfident(n=64, temperature=1.0,
+                                                                 seed=4)))
+    test = dict(zip(("probabilities", "labels"), _overconfident(n=64, temperature=1.0,
+                                                                seed=5)))
+    block = calibration.calibrate(small, test)
+    assert block["applied"] is False and block["temperature"] == 1.0
+    assert block["fitted_temperature"] != 1.0
+    assert block["held_out"]["gain"] <= calibration.MARGIN
+    assert block["decision"].startswith("not applied (T = 1): fitted on one half")
+    assert block["test"]["ece_after"] == block["test"]["ece_before"]
+    over = dict(zip(("probabilities", "labels"), _overconfident(n=200, seed=6)))
+    applied = calibration.calibrate(over, test)
+    assert applied["applied"] is True and applied["temperature"] > 1.5
+    assert applied["held_out"]["gain"] > calibration.MARGIN

@@ -208,7 +208,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
                          title=f"{trial_id(config, fold)} ({'+'.join(model_config.modalities)})",
                          best_epoch=tracker.best_epoch)
     write_reliability(own, test, temperature, title=trial_id(config, fold))
-    print(f"{fold.name}: temperature {temperature:.3f} (fitted on validation); test ECE "
+    print(f"{fold.name}: calibration {calibration['decision']}; test ECE "
           f"{calibration['test']['ece_before']:.3f} -> {calibration['test']['ece_after']:.3f}",
           file=sys.stderr)
     cb.write_test_results(own.logs, test["metrics"], model_config.class_names,
