@@ -12,7 +12,9 @@ install: $(STAMP)
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	# -qq: errors only; setuptools' editable build otherwise warns on every install that a
+	# folder named like the package may shadow it, which in a checkout is the point.
+	$(PY) -m pip install -qq -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -40,7 +42,7 @@ bench: $(STAMP)
 # a page missing from the nav or a docstring griffe cannot read is an error.
 DOCS_STAMP := $(VENV)/.docs-stamp
 $(DOCS_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,docs]'
+	$(PY) -m pip install -qq -e '.[test,docs]'
 	touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
