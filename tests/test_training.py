@@ -98,9 +98,30 @@ def test_tensorboard_has_scalars_image_and_hparams(trained_run):
                     ua = tf.make_ndarray(value.tensor)
     assert steps["test_ua"] == {fold["best_epoch"]} and float(ua) == pytest.approx(
         fold["test"]["ua"])
+    assert steps["best_validation_ua"] == {fold["best_epoch"]}
     assert min(steps["epoch_loss"]) == 1  # epochs from 1, as history.csv and best.json
+    # The dashboard's columns are declared, the figures a run is judged by first: inferred,
+    # they began with the last epoch's and left the test figures unchecked.
+    assert _dashboard_metrics(os.path.join(trained_run, "logs"))[:6] == [
+        "test_ua", "test_wa", "test_macro_f1", "best_validation_ua", "best_validation_wa",
+        "best_validation_macro_f1"]
     # one trial per run folder: two concat runs of session5 are two trials, not one
     assert _trial_ids(os.path.join(trained_run, "logs")) == {f"{trained_run}/session5"}
+
+
+def _dashboard_metrics(directory):
+    """The metric tags of the hparams dashboard's declared experiment, in column order."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content)
+                    if data.HasField("experiment"):
+                        return [m.name.tag for m in data.experiment.metric_infos]
+    return []
 
 
 def _trial_ids(directory):

@@ -90,10 +90,11 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
 
 def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int | None,
-                       validation_matrix=None) -> None:
-    """The fold's test WA, UA and macro F1 into its hparams entry (scalars beside it, at
-    the best epoch), with the test confusion matrix of the best checkpoint and, when given,
-    the validation one: TensorBoard's own confusion image is the last epoch's."""
+                       validation: dict | None = None) -> None:
+    """The fold's test WA, UA and macro F1 and its best checkpoint's validation ones into
+    its hparams entry (scalars at the best epoch), with the test confusion matrix of the
+    best checkpoint and the validation one: TensorBoard's own confusion image and epoch
+    scalars are the last epoch's, which early stopping leaves `patience` epochs past it."""
     import tensorflow as tf
 
     from mer_tf.evaluation.plots import confusion_figure, figure_png
@@ -101,11 +102,14 @@ def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int
     step = best_epoch or 0
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
-        for key in ("wa", "ua", "macro_f1"):
+        for key in FIGURES:
             tf.summary.scalar(f"test_{key}", metrics[key], step=step)
+            if validation is not None:
+                tf.summary.scalar(f"best_validation_{key}", validation[key], step=step)
         images = {"test_confusion_matrix": (metrics["confusion_matrix"], "test")}
-        if validation_matrix is not None:
-            images["best_epoch_validation_confusion_matrix"] = (validation_matrix, "validation")
+        if validation is not None:
+            images["best_epoch_validation_confusion_matrix"] = (validation["confusion_matrix"],
+                                                                "validation")
         for tag, (matrix, split) in images.items():
             png = figure_png(confusion_figure(matrix, class_names,
                                               f"{split}, best epoch {best_epoch}"))
@@ -114,14 +118,37 @@ def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int
     writer.close()
 
 
+FIGURES = ("ua", "wa", "macro_f1")
+
+
+def hparams_metrics():
+    """The hparams dashboard's columns, in order: the test figures and the best epoch's
+    validation ones first (the figures a run is judged by), then the epoch scalars."""
+    from tensorboard.plugins.hparams import api as hp
+
+    metrics = [hp.Metric(f"test_{key}", display_name=f"test {key.replace('_', ' ')}")
+               for key in FIGURES]
+    metrics += [hp.Metric(f"best_validation_{key}",
+                          display_name=f"validation {key.replace('_', ' ')} (best epoch)")
+                for key in FIGURES]
+    metrics += [hp.Metric(tag, group=group, display_name=f"{tag.replace('epoch_', '')} "
+                                                         f"({group}, last epoch)")
+                for group in ("train", "validation")
+                for tag in ("epoch_loss", "epoch_accuracy", "epoch_ua")]
+    return metrics
+
+
 def write_hparams(log_dir: str, hparams: dict, trial_id: str) -> None:
-    """The run's entry in TensorBoard's hparams dashboard (its metrics are the
-    epoch scalars Keras' TensorBoard callback writes under train/ and validation/)."""
+    """The run's entry in TensorBoard's hparams dashboard, with the dashboard's columns
+    declared (`hparams_metrics`): inferred, they put the last epoch's figures first and
+    left the test figures unchecked."""
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
+        hp.hparams_config(hparams=[hp.HParam(name) for name in sorted(hparams)],
+                          metrics=hparams_metrics())
         hp.hparams(hparams, trial_id=trial_id)
     writer.close()
 
@@ -131,15 +158,8 @@ def write_hparams_config(log_dir: str, hparams: dict) -> None:
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
-    declared = []
-    for name, value in sorted(hparams.items()):
-        declared.append(hp.HParam(name))
-    metrics = [hp.Metric(tag, group=group, display_name=f"{tag.replace('epoch_', '')} ({group})")
-               for group in ("train", "validation")
-               for tag in ("epoch_loss", "epoch_accuracy", "epoch_ua")]
-    metrics += [hp.Metric(f"test_{key}", display_name=f"test {key.replace('_', ' ')}")
-                for key in ("wa", "ua", "macro_f1")]
     writer = tf.summary.create_file_writer(log_dir)
     with writer.as_default():
-        hp.hparams_config(hparams=declared, metrics=metrics)
+        hp.hparams_config(hparams=[hp.HParam(name) for name in sorted(hparams)],
+                          metrics=hparams_metrics())
     writer.close()

@@ -212,7 +212,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
           f"{calibration['test']['ece_before']:.3f} -> {calibration['test']['ece_after']:.3f}",
           file=sys.stderr)
     cb.write_test_results(own.logs, test["metrics"], model_config.class_names,
-                          tracker.best_epoch, validation["metrics"]["confusion_matrix"])
+                          tracker.best_epoch, validation["metrics"])
     faults.point("fold:evaluated")
     if train_config.export and chief:
         from mer_tf.serving.export import export_run_model
