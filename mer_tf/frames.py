@@ -34,3 +34,15 @@ def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
 
 
 RECEPTIVE_FIELD = receptive_field()
+
+
+def input_windows(samples: int, length: int) -> list[tuple[int, int]]:
+    """[(first, last)) sample spans in which audio of `samples` is read by a model whose
+    speech input holds `length` (0: any length): the whole when it fits, else windows of
+    `length` one after another, the last one ending with the audio. One rule for a single
+    file and a recording's turns: their probabilities are averaged."""
+    if not length or samples <= length:
+        return [(0, samples)]
+    count = -(-samples // length)
+    return [(i * length, (i + 1) * length) for i in range(count - 1)] + [
+        (samples - length, samples)]

@@ -497,3 +497,27 @@ def test_predict_on_an_experiment_folder_names_the_runs_inside_and_the_latest(
     assert capsys.readouterr().err.strip() == (
         f"error: {experiment} is an experiment's folder, not a run: it holds 1 run(s) "
         f"({os.path.basename(trained_run)}); the latest is {latest}: --run {latest}")
+
+
+def test_audio_longer_than_the_input_is_read_in_windows_as_a_recording_turn_is(
+        recognizer, release, trained_run, tmp_path):
+    """One rule for a single file and a recording's turns: 2.5 s through a 1 s input are
+    three windows (0-1, 1-2 and 1.5-2.5 s) whose probabilities are averaged, not the first
+    second alone."""
+    rate = int(recognizer.info["sample_rate"])
+    length = int(recognizer.info["waveform_length"])
+    assert length == rate  # the test backbone reads 1 s
+    rng = np.random.default_rng(3)
+    long = (0.1 * rng.standard_normal(int(2.5 * rate))).astype(np.float32)
+    path = str(tmp_path / "long.wav")
+    soundfile.write(path, long, rate, subtype="FLOAT")
+    answer = recognizer.predict_files(path, "I can't believe you did that")
+    assert "2.5 s read in 3 windows of the model's 1 s input; their probabilities averaged" \
+        in answer.notes
+    parts = [recognizer.predict(long[a:b], rate, "I can't believe you did that")
+             for a, b in ((0, rate), (rate, 2 * rate), (int(1.5 * rate), int(2.5 * rate)))]
+    expected = np.mean([[p.probabilities[n] for n in recognizer.label_names] for p in parts], 0)
+    np.testing.assert_allclose([answer.probabilities[n] for n in recognizer.label_names],
+                               expected, atol=1e-5)
+    first = recognizer.predict(long[:rate], rate, "I can't believe you did that")
+    assert answer.probabilities != first.probabilities

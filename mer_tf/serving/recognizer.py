@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.frames import input_windows
 from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE
 from mer_tf.registry import tower_class
@@ -124,14 +125,57 @@ class EmotionRecognizer:
         return [self.decide(p, note) for p, note in zip(probabilities, notes)]
 
     def score_many(self, items: list[dict], batch_size: int = 16):
-        """(probabilities [items, classes], notes per item), before any label is chosen."""
+        """(probabilities [items, classes], notes per item), before any label is chosen.
+        Audio longer than the model's speech input is read in windows of that length and
+        their probabilities averaged (`mer_tf.frames.input_windows`), as a recording's
+        turns are, instead of its first seconds alone."""
+        windows, owner, window_notes = [], [], []
+        for index, item in enumerate(items):
+            parts = self._windows_of(item)
+            windows += parts
+            owner += [index] * len(parts)
+            window_notes.append(parts[0].get("window_note"))
         scored, notes = [], []
-        for start in range(0, len(items), batch_size):
-            p, n = self._score_batch(items[start:start + batch_size])
+        for start in range(0, len(windows), batch_size):
+            p, n = self._score_batch(windows[start:start + batch_size])
             scored.append(p)
             notes.extend(n)
-        return (np.concatenate(scored) if scored else np.zeros((0, len(self.label_names))),
-                notes)
+        scored = np.concatenate(scored) if scored else np.zeros((0, len(self.label_names)))
+        owner = np.asarray(owner, int)
+        probabilities = np.stack([scored[owner == i].mean(axis=0) for i in range(len(items))]
+                                 ) if items else scored
+        merged = []
+        for i, note in enumerate(window_notes):
+            first = notes[int(np.flatnonzero(owner == i)[0])]
+            merged.append([*first, note] if note else first)
+        return probabilities, merged
+
+    def _windows_of(self, item: dict) -> list[dict]:
+        """`item`, or one item per window of its audio when that is longer than the model's
+        speech input (resampled to the model's rate first, said once)."""
+        length = int(self.info.get("waveform_length", 0) or 0)
+        waveform = item.get("waveform")
+        if waveform is None or not length or "speech" not in self.towers:
+            return [item]
+        waveform = np.asarray(waveform, np.float32)
+        if waveform.ndim == 2:
+            waveform = waveform.mean(axis=1)
+        rate, source = int(self.info["sample_rate"]), int(item.get("sample_rate") or 16000)
+        if waveform.ndim != 1 or waveform.size * rate <= length * source:
+            return [item]  # fits (or is refused with its reason by the speech tower)
+        notes = list(item.get("input_notes", ()))
+        if source != rate:
+            import soxr
+
+            waveform = soxr.resample(waveform, source, rate, quality="HQ").astype(np.float32)
+            notes.append(f"resampled from {source} Hz to {rate} Hz")
+        spans = input_windows(waveform.size, length)
+        if len(spans) == 1:
+            return [{**item, "waveform": waveform, "sample_rate": rate, "input_notes": notes}]
+        note = (f"{waveform.size / rate:.1f} s read in {len(spans)} windows of the model's "
+                f"{length / rate:g} s input; their probabilities averaged")
+        return [{**item, "waveform": waveform[a:b], "sample_rate": rate, "input_notes": notes,
+                 "window_note": note} for a, b in spans]
 
     def predict_recording(self, path: str, turns=None, mocap_files: dict | None = None,
                           **options) -> list:

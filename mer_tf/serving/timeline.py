@@ -18,9 +18,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import math
 
-from mer_tf.frames import RECEPTIVE_FIELD
+from mer_tf.frames import RECEPTIVE_FIELD, input_windows
 from mer_tf.io import storage
 from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
 from mer_tf.serving.turns import Turn, check_turn, read_turns
@@ -104,14 +103,13 @@ def _check_speech_only(recognizer) -> None:
 
 
 def _windows(turn: Turn, rate: int, length: int) -> list[tuple[float, float]]:
-    """[(start, end)] s of the windows a turn is read in (length 0: the whole turn)."""
+    """[(start, end)] s of the windows a turn is read in (`input_windows`)."""
     samples = int(round(turn.seconds * rate))
-    if not length or samples <= length:
+    spans = input_windows(samples, length)
+    if len(spans) == 1:
         return [(turn.start, turn.end)]
-    count = math.ceil(samples / length)
-    span = length / rate
-    return [(turn.start + i * span, turn.start + (i + 1) * span) for i in range(count - 1)] + [
-        (turn.end - span, turn.end)]
+    return [(turn.start + a / rate, turn.start + b / rate) for a, b in spans[:-1]] + [
+        (turn.end - length / rate, turn.end)]
 
 
 def _predict_turns(recognizer, recording, turns, tracks, context, batch_size, progress):
