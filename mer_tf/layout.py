@@ -58,10 +58,6 @@ class FoldLayout:
         return self._path("metrics.json")
 
     @property
-    def legacy_metrics(self) -> str:  # the finished marker of runs made before 2026-12-03
-        return self._path("fold_metrics.json")
-
-    @property
     def history(self) -> str:
         return self._path("history.csv")
 
@@ -109,7 +105,7 @@ class FoldLayout:
         return self._path(f"{modality}_statistics.json")
 
     def is_finished(self) -> bool:
-        return storage.exists(self.metrics) or storage.exists(self.legacy_metrics)
+        return storage.exists(self.metrics)
 
     def has_best_weights(self) -> bool:
         return storage.exists(self.best_weights)
@@ -131,10 +127,6 @@ class RunLayout:
     @property
     def summary(self) -> str:  # the run's figures over its folds; written last
         return storage.join(self.root, "summary.json")
-
-    @property
-    def legacy_summary(self) -> str:  # runs made before 2026-12-03 summed up in metrics.json
-        return storage.join(self.root, "metrics.json")
 
     @property
     def group_summary(self) -> str:  # a group folder (pairwise, ablation): its runs' table

@@ -90,15 +90,6 @@ def add_to_config(run_dir: str, facts: dict) -> None:
 
 
 def finished_summary(run_dir: str) -> dict | None:
-    """The summary of a finished run, or None (also reads the older layout, whose run
-    summary was a metrics.json with a "folds" list)."""
+    """The summary of a finished run (its summary.json, written last), or None."""
     run = RunLayout(run_dir)
-    if storage.exists(run.summary):
-        return storage.read_json(run.summary)
-    legacy = run.legacy_summary
-    if storage.exists(legacy):
-        summary = storage.read_json(legacy)
-        if isinstance(summary.get("folds"), list) and all(
-                run.fold(f["fold"]).is_finished() for f in summary["folds"]):
-            return summary
-    return None
+    return storage.read_json(run.summary) if storage.exists(run.summary) else None

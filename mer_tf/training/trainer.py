@@ -100,8 +100,7 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
         for fold in folds:
             shared = run.fold(fold.name)
             if shared.is_finished():  # finished by an earlier, interrupted run of this folder
-                path = shared.metrics if storage.exists(shared.metrics) else shared.legacy_metrics
-                results.append(FoldResult.from_dict(storage.read_json(path)))
+                results.append(FoldResult.from_dict(storage.read_json(shared.metrics)))
                 storage.rmtree(shared.backup)  # a kill may have come before its removal
                 print(f"\n== {config.experiment}: {fold.name} finished already",
                       file=sys.stderr)
