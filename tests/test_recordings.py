@@ -269,8 +269,10 @@ def full_disk(tmp_path):
         except OSError:  # ENOSPC: full
             pass
         os.close(filler)
-        yield folder
-        subprocess.run(["umount", str(folder)], check=True)
+        try:
+            yield folder
+        finally:  # lazily: a file still open there must not keep the mount alive
+            subprocess.run(["umount", "-l", str(folder)], check=True)
         return
     from mer_tf.io import storage
 
@@ -285,8 +287,10 @@ def full_disk(tmp_path):
 
     patch = pytest.MonkeyPatch()
     patch.setattr(storage, "open_file", open_on_full_disk)
-    yield folder
-    patch.undo()
+    try:
+        yield folder
+    finally:
+        patch.undo()
 
 
 def test_a_full_disk_keeps_the_rows_computed_and_leaves_no_part_of_a_file(

@@ -109,34 +109,29 @@ def test_tensorboard_has_scalars_image_and_hparams(trained_run):
     assert _trial_ids(os.path.join(trained_run, "logs")) == {f"{trained_run}/session5"}
 
 
-def _dashboard_metrics(directory):
-    """The metric tags of the hparams dashboard's declared experiment, in column order."""
+def _hparams_data(directory):
+    """Every hparams plugin record of the event files directly in `directory`."""
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name == "hparams":
-                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                    yield plugin_data_pb2.HParamsPluginData.FromString(
                         value.metadata.plugin_data.content)
-                    if data.HasField("experiment"):
-                        return [m.name.tag for m in data.experiment.metric_infos]
+
+
+def _dashboard_metrics(directory):
+    """The metric tags of the hparams dashboard's declared experiment, in column order."""
+    for data in _hparams_data(directory):
+        if data.HasField("experiment"):
+            return [m.name.tag for m in data.experiment.metric_infos]
     return []
 
 
 def _trial_ids(directory):
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    found = set()
-    for path in glob.glob(os.path.join(directory, "events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(path):
-            for value in event.summary.value:
-                if value.metadata.plugin_data.plugin_name == "hparams":
-                    data = plugin_data_pb2.HParamsPluginData.FromString(
-                        value.metadata.plugin_data.content)
-                    if data.HasField("session_start_info"):
-                        found.add(data.session_start_info.group_name)
-    return found
+    return {data.session_start_info.group_name for data in _hparams_data(directory)
+            if data.HasField("session_start_info")}
 
 
 def test_killed_run_resumes_from_its_last_epoch(prepared, assets, tmp_path, capsys):
