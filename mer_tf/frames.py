@@ -35,6 +35,9 @@ def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
 
 RECEPTIVE_FIELD = receptive_field()
 
+SAMPLE_RATE = 16000  # Hz: what every speech backbone and the prepared shards take
+PCM16_SCALE = 32768.0  # int16 samples / this = float samples in [-1, 1)
+
 
 def input_windows(samples: int, length: int) -> list[tuple[int, int]]:
     """[(first, last)) sample spans in which audio of `samples` is read by a model whose

@@ -171,6 +171,27 @@ class RunLayout:
         return sorted(n for n in storage.listdir(self.root)
                       if storage.exists(storage.join(self.root, n, "config.json")))
 
+    def saved_models(self, fold: str | None = None) -> list[str]:
+        """The SavedModel of a session5 run, of the named LOSO fold, or of every LOSO fold
+        that exported one; a FileNotFoundError saying what the folder is otherwise (an
+        experiment's folder names its runs and the latest)."""
+        folds = [self.fold(fold)] if fold else self.folds()
+        found = [layout.saved_model for layout in folds if layout.has_saved_model()]
+        if found:
+            return found
+        inside = [] if folds else self.runs_inside()
+        if inside:  # an experiment's folder (runs/concat), not one of its runs
+            listed = ", ".join(inside[-3:]) + (f" and {len(inside) - 3} more"
+                                               if len(inside) > 3 else "")
+            latest = storage.join(self.root, inside[-1])
+            raise FileNotFoundError(
+                f"{self.root} is an experiment's folder, not a run: it holds {len(inside)} "
+                f"run(s) ({listed}); the latest is {latest}: --run {latest}")
+        looked = ", ".join(f.saved_model for f in folds) or f"{self.root} holds no fold"
+        raise FileNotFoundError(f"no exported SavedModel under {self.root} (looked for "
+                                f"{looked}); was the run made with --no-export, or is it "
+                                "unfinished?")
+
     def folds(self) -> list[FoldLayout]:
         return [self.fold(name) for name in self.fold_names()]
 

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from mer_tf.frames import PCM16_SCALE
 from mer_tf.io import storage
 
 
@@ -114,9 +115,9 @@ def show_results(run_dir: str) -> dict:
 
 
 def exported_model(run_dir: str) -> str:
-    from mer_tf.serving.recognizer import find_saved_model
+    from mer_tf.layout import RunLayout
 
-    path = find_saved_model(run_dir)
+    path = RunLayout(run_dir).saved_models()[0]
     size = sum(storage.size(f) for f in storage.glob(storage.join(path, "variables", "*")))
     print(f"SavedModel: {path} (variables: {size / 2**20:.1f} MiB)")
     return path
@@ -135,7 +136,7 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
     raw = next(iter(tf.data.TFRecordDataset(storage.join(data_dir, shard)))).numpy()
     record = decode_example(raw)
     item = {"utterance_id": record["utterance_id"], "label": record["label_name"],
-            "waveform": record["audio"].astype(np.float32) / 32768.0,
+            "waveform": record["audio"].astype(np.float32) / PCM16_SCALE,
             "transcript": record["text"]}
     if recognizer.info["mocap_view"] == "chunks":
         item["mocap"] = record["mocap/chunks/values"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from mer_tf.io.quiet import add_verbose_flag
 from mer_tf.presets import PRESETS
 
 _GROUPS = {"data": "data", "model": "model", "train": "training"}
@@ -125,8 +126,7 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
                       help="train again in a --run-dir that holds a run (without it, a "
                            "finished run is reported and an unfinished one resumes)")
     runs.add_argument("--quiet", action="store_true", help="no progress output")
-    runs.add_argument("--verbose", action="store_true",
-                      help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
+    add_verbose_flag(runs)
     runs.add_argument("--seeds", metavar="0,1,2",
                       help="repeat the run once per seed (RUN_DIR/seedN each) and report mean "
                            "± sample sd over seeds (LOSO: also over seeds x folds)")

@@ -7,14 +7,13 @@ import soundfile
 import soxr
 
 from mer_tf.data.errors import DataError
+from mer_tf.frames import PCM16_SCALE, SAMPLE_RATE
 from mer_tf.io import storage
-
-SAMPLE_RATE = 16000
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
     """Float samples in [-1, 1] -> int16 (clipped)."""
-    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+    return np.clip(np.round(samples * PCM16_SCALE), -32768, 32767).astype(np.int16)
 
 
 def downmix(samples: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.iemocap import MOCAP_STREAMS, Dialog, Utterance
 from mer_tf.data.labels import LabelSet
 from mer_tf.data.schema import UtteranceExample
-from mer_tf.frames import RECEPTIVE_FIELD
+from mer_tf.frames import RECEPTIVE_FIELD, SAMPLE_RATE
 from mer_tf.io import storage
 
 
@@ -106,7 +106,7 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
             label_name=label_set.class_of(utterance.emotion),
             label_set=label_set.name,
             audio=samples,
-            sample_rate=audio_io.SAMPLE_RATE,
+            sample_rate=SAMPLE_RATE,
             mocap_rate=options.mocap_rate,
             mocap_frames=frames,
             chunks=chunks,
@@ -149,10 +149,10 @@ class _DialogAudio:
     def cut(self, start: float, end: float) -> np.ndarray:
         if self._samples is None:
             self._samples, rate = audio_io.read_wav(self._dialog.wav_path)
-            if rate != audio_io.SAMPLE_RATE:
+            if rate != SAMPLE_RATE:
                 self._notes.resampled.append([self._dialog.wav_path, rate])
-        lo = int(round(start * audio_io.SAMPLE_RATE))
-        hi = int(round(end * audio_io.SAMPLE_RATE))
+        lo = int(round(start * SAMPLE_RATE))
+        hi = int(round(end * SAMPLE_RATE))
         if hi > len(self._samples):
             self._notes.count(self._dialog.dialog_id, "audio_cut_short")
         return self._samples[lo:hi]
@@ -163,7 +163,7 @@ def _utterance_audio(dialog: Dialog, utterance: Utterance, dialog_audio: _Dialog
     path = dialog.sentence_wav_path(utterance.utterance_id)
     if storage.exists(path):
         samples, rate = audio_io.read_wav(path)
-        if rate != audio_io.SAMPLE_RATE:
+        if rate != SAMPLE_RATE:
             notes.resampled.append([path, rate])
     else:
         if not storage.exists(dialog.wav_path):

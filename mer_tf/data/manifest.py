@@ -8,6 +8,7 @@ from collections import Counter
 from mer_tf.data.dialog import DEGRADED
 from mer_tf.data.iemocap import MOCAP_STREAMS
 from mer_tf.data.schema import SCHEMA_VERSION
+from mer_tf.frames import SAMPLE_RATE
 
 # manifest["dialog_notes"] keys, as the summary names them
 NOTE_DESCRIPTIONS = {
@@ -65,7 +66,7 @@ def build_manifest(config, label_set, index, states, excluded, index_errors, str
         "label_set": label_set.name,
         "classes": list(label_set.classes),
         "on_error": config.on_error,
-        "audio": {"sample_rate": 16000, "encoding": "pcm16"},
+        "audio": {"sample_rate": SAMPLE_RATE, "encoding": "pcm16"},
         "mocap": {"rate": config.mocap_rate, "chunks": config.mocap_chunks,
                   # value columns per stream, counted from the files' rows
                   "streams": {s: streams.get(s, {}).get("width") for s in MOCAP_STREAMS},

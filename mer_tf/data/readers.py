@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from mer_tf.data.schema import UTTERANCE
+from mer_tf.frames import PCM16_SCALE
 
 
 def crop_or_pad(x, length: int):
@@ -51,7 +52,7 @@ class WaveformReader(Reader):
         import tensorflow as tf
 
         pcm = UTTERANCE.decode_array("audio/pcm16", features["audio/pcm16"], [-1])
-        samples = tf.cast(pcm, tf.float32) / 32768.0
+        samples = tf.cast(pcm, tf.float32) / PCM16_SCALE
         waveform, length = crop_or_pad(samples, self.length)
         return {"waveform": waveform, "waveform_length": tf.cast(length, tf.int32)}
 

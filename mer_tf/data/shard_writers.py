@@ -24,6 +24,7 @@ from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
 from mer_tf.data.errors import DataError, ErrorPolicy
 from mer_tf.data.labels import get_label_set
 from mer_tf.data.schema import encode_example
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
 
 log = logging.getLogger("mer_tf.data")
@@ -271,7 +272,8 @@ def finish_shard(config, state_dir, plan, written: dict | None, streams: dict, i
     finally:
         storage.remove(tmp)
     for path, rate in written["resampled"]:
-        tqdm.write(f"resampled {path} from {rate} Hz to 16000 Hz with soxr", file=sys.stderr)
+        tqdm.write(f"resampled {path} from {rate} Hz to {SAMPLE_RATE} Hz with soxr",
+                   file=sys.stderr)
     state = {
         "file": plan.name,
         "session": plan.session,

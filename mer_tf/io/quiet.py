@@ -74,13 +74,18 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         pass
 
 
+def add_verbose_flag(parser) -> None:
+    """--verbose, as every entry point declares it."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
+
+
 def parse_quietly(parser, argv=None, check=None):
     """`parser` with --verbose added, parsed; then `check(args)`, which raises ValueError
     (a DataError is one) for bad arguments, said in one line with exit status 2 before
     TensorFlow starts; then TensorFlow quieted unless asked not to (the start of every
     entry point that is no training command)."""
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if check is not None:
         try:

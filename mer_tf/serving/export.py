@@ -26,31 +26,19 @@ all export the same way and serve with float32 inputs and outputs.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE, FoldLayout
-
-
-@contextlib.contextmanager
-def float32_policy():
-    import keras
-
-    previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
 
 # Keys of mer_tf.json (and of the `metadata` endpoint) that every model has, whatever its
 # towers: models without speech, text or mocap say 0 or "".
 # `temperature`: the probabilities served are softmax(log p / temperature), p the network's
 # (1.0: as trained; models exported before 2026-12-03 have no such key and serve p).
-INFO_DEFAULTS = {"sample_rate": 16000, "waveform_length": 0, "text_length": 0, "text_preset": "",
-                 "mocap_view": "", "mocap_frames": 0, "note": "", "temperature": 1.0,
+INFO_DEFAULTS = {"sample_rate": SAMPLE_RATE, "waveform_length": 0, "text_length": 0,
+                 "text_preset": "", "mocap_view": "", "mocap_frames": 0, "note": "",
+                 "temperature": 1.0,
                  "calibration": ""}
 METADATA_KEYS = ("label_names", "modalities", "sample_rate", "waveform_length", "text_length",
                  "mocap_view", "mocap_frames", "mocap_rate", "mocap_features", "serve_inputs",
@@ -88,6 +76,8 @@ def export_run_model(builder, config, directory: str, temperature: float = 1.0) 
     from mer_tf.models.fusion import ModelBuilder
 
     weights = builder.model().get_weights()
+    from mer_tf.models.speech.backbone import float32_policy
+
     with float32_policy():  # called outside the training strategy's scope
         export_builder = ModelBuilder(config.model, builder.facts, builder.statistics)
         model = export_builder.model()

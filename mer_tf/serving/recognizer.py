@@ -20,7 +20,7 @@ import dataclasses
 import numpy as np
 
 from mer_tf.data.iemocap import MOCAP_STREAMS
-from mer_tf.frames import input_windows
+from mer_tf.frames import PCM16_SCALE, SAMPLE_RATE
 from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE
 from mer_tf.registry import tower_class
@@ -34,35 +34,6 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def find_saved_models(run_dir: str, fold: str | None = None) -> list[str]:
-    """The SavedModel of a run folder (session5), of the named LOSO fold, or of every LOSO
-    fold that exported one."""
-    from mer_tf.layout import RunLayout
-
-    run = RunLayout(run_dir)
-    folds = [run.fold(fold)] if fold else run.folds()
-    found = [layout.saved_model for layout in folds if layout.has_saved_model()]
-    if found:
-        return found
-    if not folds:
-        inside = run.runs_inside()
-        if inside:  # an experiment's folder (runs/concat), not one of its runs
-            listed = ", ".join(inside[-3:]) + (f" and {len(inside) - 3} more" if len(inside) > 3
-                                               else "")
-            raise FileNotFoundError(
-                f"{run_dir} is an experiment's folder, not a run: it holds {len(inside)} "
-                f"run(s) ({listed}); the latest is {storage.join(run_dir, inside[-1])}: "
-                f"--run {storage.join(run_dir, inside[-1])}")
-    looked = ", ".join(f.saved_model for f in folds) or f"{run_dir} holds no fold"
-    raise FileNotFoundError(f"no exported SavedModel under {run_dir} (looked for {looked}); "
-                            "was the run made with --no-export, or is it unfinished?")
-
-
-def find_saved_model(run_dir: str, fold: str | None = None) -> str:
-    """The first SavedModel `find_saved_models` finds."""
-    return find_saved_models(run_dir, fold)[0]
 
 
 UNCERTAIN = "uncertain"
@@ -107,11 +78,13 @@ class EmotionRecognizer:
     @classmethod
     def from_run(cls, run_dir: str, fold: str | None = None) -> "EmotionRecognizer":
         """The run's model; for a LOSO run without `fold`, every fold's, averaged."""
-        return cls(*find_saved_models(run_dir, fold))
+        from mer_tf.layout import RunLayout
+
+        return cls(*RunLayout(run_dir).saved_models(fold))
 
     # -- arrays ---------------------------------------------------------------------------
 
-    def predict(self, waveform=None, sample_rate: int = 16000, transcript: str | None = None,
+    def predict(self, waveform=None, sample_rate: int = SAMPLE_RATE, transcript: str | None = None,
                 mocap=None, mocap_mask=None, input_notes=()) -> Prediction:
         """One utterance from arrays: waveform [samples] (any rate, resampled),
         transcript, mocap [frames, features] in the model's view (NaN = missing);
@@ -129,9 +102,11 @@ class EmotionRecognizer:
         Audio longer than the model's speech input is read in windows of that length and
         their probabilities averaged (`mer_tf.frames.input_windows`), as a recording's
         turns are, instead of its first seconds alone."""
+        from mer_tf.serving.timeline import windows_of
+
         windows, owner, window_notes = [], [], []
         for index, item in enumerate(items):
-            parts = self._windows_of(item)
+            parts = windows_of(item, self.info, "speech" in self.towers)
             windows += parts
             owner += [index] * len(parts)
             window_notes.append(parts[0].get("window_note"))
@@ -149,33 +124,6 @@ class EmotionRecognizer:
             first = notes[int(np.flatnonzero(owner == i)[0])]
             merged.append([*first, note] if note else first)
         return probabilities, merged
-
-    def _windows_of(self, item: dict) -> list[dict]:
-        """`item`, or one item per window of its audio when that is longer than the model's
-        speech input (resampled to the model's rate first, said once)."""
-        length = int(self.info.get("waveform_length", 0) or 0)
-        waveform = item.get("waveform")
-        if waveform is None or not length or "speech" not in self.towers:
-            return [item]
-        waveform = np.asarray(waveform, np.float32)
-        if waveform.ndim == 2:
-            waveform = waveform.mean(axis=1)
-        rate, source = int(self.info["sample_rate"]), int(item.get("sample_rate") or 16000)
-        if waveform.ndim != 1 or waveform.size * rate <= length * source:
-            return [item]  # fits (or is refused with its reason by the speech tower)
-        notes = list(item.get("input_notes", ()))
-        if source != rate:
-            import soxr
-
-            waveform = soxr.resample(waveform, source, rate, quality="HQ").astype(np.float32)
-            notes.append(f"resampled from {source} Hz to {rate} Hz")
-        spans = input_windows(waveform.size, length)
-        if len(spans) == 1:
-            return [{**item, "waveform": waveform, "sample_rate": rate, "input_notes": notes}]
-        note = (f"{waveform.size / rate:.1f} s read in {len(spans)} windows of the model's "
-                f"{length / rate:g} s input; their probabilities averaged")
-        return [{**item, "waveform": waveform[a:b], "sample_rate": rate, "input_notes": notes,
-                 "window_note": note} for a, b in spans]
 
     def predict_recording(self, path: str, turns=None, mocap_files: dict | None = None,
                           **options) -> list:
@@ -271,7 +219,7 @@ class EmotionRecognizer:
         item = {"transcript": transcript, "input_notes": []}
         if wav is not None:
             samples, rate, found = audio.read_audio(wav, target_rate=None)
-            item["waveform"] = samples.astype(np.float32) / 32768.0
+            item["waveform"] = samples.astype(np.float32) / PCM16_SCALE
             item["sample_rate"] = rate
             if found["channels"] > 1:
                 item["input_notes"].append(f"{found['channels']} channels averaged to mono")

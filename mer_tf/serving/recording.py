@@ -15,7 +15,6 @@ import soundfile
 import soxr
 
 from mer_tf.data.audio import (
-    SAMPLE_RATE,
     check_is_file,
     describe_unreadable,
     downmix,
@@ -23,6 +22,7 @@ from mer_tf.data.audio import (
     to_int16,
 )
 from mer_tf.data.errors import DataError
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
 
 VAD_FRAME = 480  # 30 ms at 16 kHz: one of the frame sizes WebRTC's detector takes

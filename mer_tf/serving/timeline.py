@@ -19,7 +19,9 @@ import csv
 import dataclasses
 import io
 
-from mer_tf.frames import RECEPTIVE_FIELD, input_windows
+import numpy as np
+
+from mer_tf.frames import RECEPTIVE_FIELD, SAMPLE_RATE, input_windows
 from mer_tf.io import storage
 from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
 from mer_tf.serving.turns import Turn, check_turn, read_turns
@@ -100,6 +102,34 @@ def _check_speech_only(recognizer) -> None:
         raise ValueError("without --turns there is no text, and this model was trained "
                          "without modality dropout, so it cannot predict without it; give "
                          "--turns (SubRip, WebVTT, IEMOCAP or TSV) with the transcript")
+
+
+def windows_of(item: dict, info: dict, reads_speech: bool = True) -> list[dict]:
+    """`item`, or one item per window of its audio when that is longer than the model's
+    speech input (resampled to the model's rate first, said once)."""
+    length = int(info.get("waveform_length", 0) or 0)
+    waveform = item.get("waveform")
+    if waveform is None or not length or not reads_speech:
+        return [item]
+    waveform = np.asarray(waveform, np.float32)
+    if waveform.ndim == 2:
+        waveform = waveform.mean(axis=1)
+    rate, source = int(info["sample_rate"]), int(item.get("sample_rate") or SAMPLE_RATE)
+    if waveform.ndim != 1 or waveform.size * rate <= length * source:
+        return [item]  # fits (or is refused with its reason by the speech tower)
+    notes = list(item.get("input_notes", ()))
+    if source != rate:
+        import soxr
+
+        waveform = soxr.resample(waveform, source, rate, quality="HQ").astype(np.float32)
+        notes.append(f"resampled from {source} Hz to {rate} Hz")
+    spans = input_windows(waveform.size, length)
+    if len(spans) == 1:
+        return [{**item, "waveform": waveform, "sample_rate": rate, "input_notes": notes}]
+    note = (f"{waveform.size / rate:.1f} s read in {len(spans)} windows of the model's "
+            f"{length / rate:g} s input; their probabilities averaged")
+    return [{**item, "waveform": waveform[a:b], "sample_rate": rate, "input_notes": notes,
+             "window_note": note} for a, b in spans]
 
 
 def _windows(turn: Turn, rate: int, length: int) -> list[tuple[float, float]]:

@@ -14,7 +14,7 @@ import datetime
 import numpy as np
 import soundfile
 
-from mer_tf.data.audio import SAMPLE_RATE
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.serving.turns import Turn
 from mer_tf.synthetic.design import CUE_CLASSES, actor_baseline
 from mer_tf.synthetic.release import _sentence, _speech

@@ -38,6 +38,7 @@ from mer_tf.data import audio as audio_io
 from mer_tf.data.iemocap import MOCAP_FILE_QUIRKS, MOCAP_STREAMS
 from mer_tf.data.iemocap_files import dialog_kind
 from mer_tf.data.mocap_files import MOCAP_FPS
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
 from mer_tf.synthetic.design import (
     CUE_CLASSES,
@@ -217,10 +218,10 @@ def _speech(cue: str, gender: str, actor: dict, seconds: float, rng) -> np.ndarr
     f0 *= (FEMALE_PITCH if gender == "F" else 1.0) * actor["pitch"] * rng.uniform(0.92, 1.08)
     amplitude *= actor["loudness"] * rng.uniform(0.8, 1.25)
     syllables *= actor["tempo"] * rng.uniform(0.9, 1.1)
-    n = int(round(seconds * audio_io.SAMPLE_RATE))
-    t = np.arange(n) / audio_io.SAMPLE_RATE
+    n = int(round(seconds * SAMPLE_RATE))
+    t = np.arange(n) / SAMPLE_RATE
     pitch = f0 * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t + rng.uniform(0, 6.28)))
-    phase = 2 * np.pi * np.cumsum(pitch) / audio_io.SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(pitch) / SAMPLE_RATE
     voice = sum(np.sin(k * phase) / k for k in range(1, 5))
     envelope = np.clip(np.sin(np.pi * syllables * t + rng.uniform(0, 3.14)), 0, None) ** 0.5
     signal = amplitude * envelope * voice / 2.0 + rng.normal(0, 0.004, n)
@@ -228,7 +229,7 @@ def _speech(cue: str, gender: str, actor: dict, seconds: float, rng) -> np.ndarr
 
 
 def _write_audio(session_dir, dialog_id, utterances, duration, seed, rng):
-    rate = audio_io.SAMPLE_RATE
+    rate = SAMPLE_RATE
     dialog_audio = rng.normal(0, 0.002, (int(duration * rate) + 1, 2)).astype(np.float32)
     sentence_dir = storage.join(session_dir, "sentences", "wav", dialog_id)
     storage.makedirs(sentence_dir)

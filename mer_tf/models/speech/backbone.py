@@ -25,6 +25,8 @@ Adapters (`…SpeechBackbone`) fit a model to the contract; ports of a model
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -51,15 +53,16 @@ class SpeechBackbone(keras.layers.Layer):
         return [self.kind, self.num_states]
 
 
-class Float32Policy:
-    """Builds sublayers in float32: Keras gives each layer the global policy when it is made."""
-
-    def __enter__(self):
-        self.previous = keras.mixed_precision.global_policy().name
-        keras.mixed_precision.set_global_policy("float32")
-
-    def __exit__(self, *exc):
-        keras.mixed_precision.set_global_policy(self.previous)
+@contextlib.contextmanager
+def float32_policy():
+    """Layers made in this block are float32 (Keras gives each layer the global policy
+    when it is made); the policy before is put back, whatever happens."""
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def lengths_mask(waveform, waveform_length):

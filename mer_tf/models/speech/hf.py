@@ -7,7 +7,7 @@ from keras import ops
 
 from mer_tf.frames import frames_for_samples
 from mer_tf.models.layers import PACKAGE
-from mer_tf.models.speech.backbone import Float32Policy, SpeechBackbone, lengths_mask
+from mer_tf.models.speech.backbone import SpeechBackbone, float32_policy, lengths_mask
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -30,7 +30,7 @@ class HFSpeechBackbone(SpeechBackbone):
         from mer_tf.models.speech.hf_checkpoint import load_hf_speech_checkpoint
 
         self.handle, self.freeze_feature_encoder = str(handle), bool(freeze_feature_encoder)
-        with Float32Policy():
+        with float32_policy():
             self.encoder = load_hf_speech_checkpoint(self.handle, freeze_feature_encoder)
         # Keras keeps `trainable` per variable, set when a layer's flag is assigned: pass
         # this layer's on to the encoder made after it, then keep the conv encoder fixed.

@@ -33,7 +33,7 @@ import keras
 from keras import ops
 
 from mer_tf.models.layers import PACKAGE
-from mer_tf.models.speech.backbone import Float32Policy, SpeechBackbone, lengths_mask
+from mer_tf.models.speech.backbone import SpeechBackbone, float32_policy, lengths_mask
 
 
 class WhisperAudioEncoder(keras.layers.Layer):
@@ -115,7 +115,7 @@ class WhisperSpeechBackbone(SpeechBackbone):
         kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         self.handle = str(handle)
-        with Float32Policy():
+        with float32_policy():
             self.encoder = whisper_encoder_from_preset(self.handle)
         self.encoder.trainable = self.trainable  # per variable, now that they exist
         for layer in self.encoder.backbone.layers:  # only the encoder half is used

@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from mer_tf.config import SpeechConfig
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.models.towers.base import Tower
 
-SAMPLE_RATE = 16000
 SILENCE_PEAK = 1e-4  # below this peak amplitude a waveform counts as silent
 
 
