@@ -169,7 +169,7 @@ class RunLayout:
         if not storage.isdir(self.root):
             return []
         return sorted(n for n in storage.listdir(self.root)
-                      if storage.exists(storage.join(self.root, n, "config.json")))
+                      if storage.exists(RunLayout(storage.join(self.root, n)).config))
 
     def saved_models(self, fold: str | None = None) -> list[str]:
         """The SavedModel of a session5 run, of the named LOSO fold, or of every LOSO fold

@@ -103,7 +103,7 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
         run_dir = args.run_dir or os.path.join(args.runs_root, experiment,
                                                time.strftime("%Y%m%d-%H%M%S"))
     config = run_config(name, merged, experiment=experiment, run_dir=run_dir,
-                                data_dir=data_dir, demo=demo_mode)
+                        data_dir=data_dir, demo=demo_mode)
     if demo_mode and progress:
         print(demo.BANNER.format(utterances=corpus.utterances, data_dir=data_dir,
                                  experiment=experiment), file=sys.stderr)
@@ -118,13 +118,9 @@ def parse(experiment: str, description: str, argv=None, extra_arguments=None):
     args = parser.parse_args(argv)
     if args.data_dir is not None and not storage.is_remote(args.data_dir):
         from mer_tf.data.corpus import check_prepared
-        from mer_tf.data.errors import DataError
+        from mer_tf.io.quiet import refuse_early
 
-        try:  # before TensorFlow starts (seconds): a wrong folder is said at once
-            check_prepared(args.data_dir)
-        except DataError as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(USAGE_EXIT_CODE) from None
+        refuse_early(lambda a: check_prepared(a.data_dir), args)  # said at once
     quiet_tensorflow(args.verbose)
     args.given = given_flags(parser, argv)
     return args

@@ -21,6 +21,11 @@ def downmix(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=1) if samples.ndim == 2 else samples
 
 
+def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
+    """float32 samples at `source` Hz -> at `target` Hz (soxr's high quality)."""
+    return soxr.resample(samples, source, target, quality="HQ").astype(np.float32)
+
+
 def describe_unreadable(path: str) -> str:
     """What is wrong with a file soundfile could not decode, from its first bytes
     (libsndfile's own message names a Python file object, not the file)."""
@@ -81,7 +86,7 @@ def read_audio(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.nda
                               "(not a number): the file is damaged or was written wrongly")
     mono = downmix(samples)
     if target_rate is not None and rate != target_rate:
-        mono = soxr.resample(mono, rate, target_rate, quality="HQ")
+        mono = resample(mono, rate, target_rate)
     return to_int16(mono), rate, found
 
 

@@ -179,11 +179,6 @@ def epoch_seed(seed: int, epoch):
     return (epoch * 1_000_003 + int(seed) * 7_919 + 1) % 2_147_483_647
 
 
-def filter_split(dataset, split):
-    """Keeps the records of `split` (see `split_filter`)."""
-    return split_filter(split)(dataset)
-
-
 def split_filter(split):
     """dataset -> the dataset of `split`'s records (parsed records with speaker,
     utterance_id and dialog_kind). Sets of ids are hash tables, made here once:
@@ -237,7 +232,7 @@ def masked_moments(corpus, split, reader, key: str, mask_key: str, transform=Non
                                  **dict.fromkeys(reader.record_keys())})
     dataset = tf.data.TFRecordDataset(corpus.shard_paths(split.sessions)).map(
         lambda r: tf.io.parse_single_example(r, spec), num_parallel_calls=AUTOTUNE)
-    dataset = filter_split(dataset, split)
+    dataset = split_filter(split)(dataset)
 
     def moments(features):
         inputs = reader.decode(features)

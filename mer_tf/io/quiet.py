@@ -88,10 +88,16 @@ def parse_quietly(parser, argv=None, check=None):
     add_verbose_flag(parser)
     args = parser.parse_args(argv)
     if check is not None:
-        try:
-            check(args)
-        except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            raise SystemExit(2) from None
+        refuse_early(check, args)
     quiet_tensorflow(args.verbose)
     return args
+
+
+def refuse_early(check, args) -> None:
+    """`check(args)`; a ValueError it raises (a DataError is one) ends the command with
+    one line and exit status 2, before TensorFlow starts."""
+    try:
+        check(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -19,6 +19,7 @@ from mer_tf.data.audio import (
     describe_unreadable,
     downmix,
     encoding_note,
+    resample,
     to_int16,
 )
 from mer_tf.data.errors import DataError
@@ -74,7 +75,7 @@ class Recording:
                                                  always_2d=True), first)
         mono = downmix(samples)
         if self.source_rate != self.rate and mono.size:
-            mono = soxr.resample(mono, self.source_rate, self.rate, quality="HQ")
+            mono = resample(mono, self.source_rate, self.rate)
         return mono.astype(np.float32)
 
     def blocks(self, seconds: float = 10.0):

@@ -21,6 +21,7 @@ import io
 
 import numpy as np
 
+from mer_tf.data.audio import downmix, resample
 from mer_tf.frames import RECEPTIVE_FIELD, SAMPLE_RATE, input_windows
 from mer_tf.io import storage
 from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
@@ -79,17 +80,18 @@ def predict_recording(recognizer, path: str, turns=None, mocap_files: dict | Non
 
 def overlap_notes(turns: list[Turn]) -> dict[int, str]:
     """{index: note} for each turn that overlaps one starting before it: both are read
-    from the same stretch of audio, so each answer hears the other speaker too."""
-    notes = {}
-    for index, turn in enumerate(turns):
-        earlier = [other for j, other in enumerate(turns) if j != index
-                   and (other.start, j) < (turn.start, index) and other.end > turn.start]
-        if earlier:
-            other = max(earlier, key=lambda t: min(t.end, turn.end) - turn.start)
-            who = f" ({other.speaker})" if other.speaker else ""
-            notes[index] = (f"overlaps the turn at {other.start:.2f}-{other.end:.2f} s{who} by "
-                            f"{min(other.end, turn.end) - turn.start:.2f} s: both were read "
-                            "from that audio, and its time counts once in the shares")
+    from the same stretch of audio, so each answer hears the other speaker too. Of the
+    earlier turns, the one ending last overlaps it most; one pass in time order."""
+    notes, reaching = {}, None  # the earlier turn that ends last
+    for index in sorted(range(len(turns)), key=lambda i: (turns[i].start, i)):
+        turn = turns[index]
+        if reaching is not None and reaching.end > turn.start:
+            who = f" ({reaching.speaker})" if reaching.speaker else ""
+            notes[index] = (f"overlaps the turn at {reaching.start:.2f}-{reaching.end:.2f} s"
+                            f"{who} by {min(reaching.end, turn.end) - turn.start:.2f} s: both "
+                            "were read from that audio, and its time counts once in the shares")
+        if reaching is None or turn.end > reaching.end:
+            reaching = turn
     return notes
 
 
@@ -111,17 +113,13 @@ def windows_of(item: dict, info: dict, reads_speech: bool = True) -> list[dict]:
     waveform = item.get("waveform")
     if waveform is None or not length or not reads_speech:
         return [item]
-    waveform = np.asarray(waveform, np.float32)
-    if waveform.ndim == 2:
-        waveform = waveform.mean(axis=1)
+    waveform = downmix(np.asarray(waveform, np.float32))
     rate, source = int(info["sample_rate"]), int(item.get("sample_rate") or SAMPLE_RATE)
     if waveform.ndim != 1 or waveform.size * rate <= length * source:
         return [item]  # fits (or is refused with its reason by the speech tower)
     notes = list(item.get("input_notes", ()))
     if source != rate:
-        import soxr
-
-        waveform = soxr.resample(waveform, source, rate, quality="HQ").astype(np.float32)
+        waveform = resample(waveform, source, rate)
         notes.append(f"resampled from {source} Hz to {rate} Hz")
     spans = input_windows(waveform.size, length)
     if len(spans) == 1:
@@ -276,14 +274,18 @@ def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
 
 def summary(rows: list[TurnPrediction]) -> dict:
     """Share of speaking time per label (skipped turns apart). Time two turns share (two
-    people at once, or overlapping cues) counts once, split evenly between them."""
-    edges = sorted({t for row in rows for t in (row.start, row.end)})
-    seconds = {}
-    for left, right in zip(edges, edges[1:]):
-        speaking = [row for row in rows if row.start <= left and row.end >= right]
-        for row in speaking:
-            key = row.label or "skipped"
-            seconds[key] = seconds.get(key, 0.0) + (right - left) / len(speaking)
+    people at once, or overlapping cues) counts once, split evenly between them: one
+    sweep over the turns' starts and ends."""
+    events = sorted((t, kind, i) for i, row in enumerate(rows)
+                    for t, kind in ((row.start, 1), (row.end, 0)))  # ends first at a tie
+    seconds, speaking, last = {}, set(), None
+    for time, kind, index in events:
+        if speaking and time > last:
+            for i in speaking:
+                key = rows[i].label or "skipped"
+                seconds[key] = seconds.get(key, 0.0) + (time - last) / len(speaking)
+        (speaking.add if kind else speaking.discard)(index)
+        last = time
     total = sum(seconds.values()) or 1.0
     return {label: round(s / total, 3) for label, s in sorted(seconds.items(),
                                                             key=lambda kv: -kv[1])}

@@ -167,7 +167,7 @@ class SpeechTower(Tower):
     # -- inference -------------------------------------------------------------------------
     @classmethod
     def prepare_item(cls, item: dict, info: dict, notes: list, model) -> dict:
-        import soxr
+        from mer_tf.data.audio import resample
 
         waveform = np.asarray(item["waveform"], dtype=np.float32)
         sample_rate = item.get("sample_rate", SAMPLE_RATE)
@@ -182,7 +182,7 @@ class SpeechTower(Tower):
             raise ValueError("waveform holds NaN or infinite samples")
         rate = info["sample_rate"]
         if sample_rate != rate:
-            waveform = soxr.resample(waveform, sample_rate, rate, quality="HQ").astype(np.float32)
+            waveform = resample(waveform, sample_rate, rate)
             notes.append(f"resampled from {sample_rate} Hz to {rate} Hz")
         peak = float(np.abs(waveform).max())
         if peak < SILENCE_PEAK:
