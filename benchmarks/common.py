@@ -124,13 +124,17 @@ def bench_assets(work_dir: str, utterances: int = 320, mean_seconds: float = 2.0
 def demo_model_config(assets: dict, modalities=("speech", "text", "mocap"), **model_overrides):
     """The `demo` preset's model (what `make demo` trains) on `assets`' backbones;
     `model_overrides` nest like the preset (`speech={"head": "flatten"}`)."""
-    from mer_tf import presets
+    from mer_tf.config import presets
+    from mer_tf.data.corpus import PreparedCorpus
 
-    backbones = {"speech": {"handle": assets["speech"]}}
+    backbones = {"speech": {"model": assets["speech"]}}
     if "text" in assets:
         backbones["text"] = {"preset": assets["text"]}
-    return presets.model_config("demo", presets.merge(
-        {"modalities": list(modalities), **backbones}, model_overrides))
+    classes = list(PreparedCorpus.open(assets["data_dir"]).classes)
+    model = presets.merge({"modalities": list(modalities), "class_names": classes, **backbones},
+                          model_overrides)
+    return presets.run_config("benchmark", {"model": model}, data_dir=assets["data_dir"],
+                              preset_name="demo").model
 
 
 def build_training(config, data_dir: str, batch_size: int, cached=(), training: bool = True,
@@ -141,17 +145,16 @@ def build_training(config, data_dir: str, batch_size: int, cached=(), training: 
 
     import tensorflow as tf
 
-    from mer_tf.config import to_dict
+    from mer_tf.config import presets, to_dict
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training.fold import build_fold
-    from mer_tf.training.run_config import run_config
     from mer_tf.training.splits import Fold
 
     corpus = PreparedCorpus.open(data_dir)
-    run = run_config(
-        "demo", {"model": to_dict(config),
-                 "train": {"batch_size": batch_size, "cache_features": bool(cached)}},
-        experiment="benchmark", run_dir=tempfile.gettempdir(), data_dir=data_dir)
+    run = presets.run_config(
+        "benchmark", {"model": to_dict(config),
+                      "train": {"batch_size": batch_size, "cache_features": bool(cached)}},
+        data_dir=data_dir, preset_name="demo", run_dir=tempfile.gettempdir())
     fold = Fold("benchmark", tuple(sessions), (5,))
     built = build_fold(run, fold, corpus, tf.distribute.get_strategy(), progress=False)
     if tuple(built.cached) != tuple(cached):

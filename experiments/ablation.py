@@ -10,7 +10,7 @@ compares them in the hparams dashboard.
 
 from mer_tf.commands.experiment import run_group
 from mer_tf.config import MODALITIES
-from mer_tf.training.run_config import OPTIMIZERS
+from mer_tf.config.run import OPTIMIZERS
 
 
 def _arguments(parser):
@@ -22,7 +22,7 @@ def _variants(args):
     chosen = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = [o for o in chosen if o not in OPTIMIZERS]
     if unknown:
-        raise SystemExit(f"unknown optimizer(s) {unknown}; choose from {OPTIMIZERS}")
+        raise ValueError(f"unknown optimizer(s) {unknown}; choose from {OPTIMIZERS}")
     return {name: {"model": {"modalities": list(MODALITIES)}, "train": {"optimizer": name}}
             for name in chosen}
 

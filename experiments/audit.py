@@ -16,16 +16,13 @@ drop` shows the folds with every such utterance removed from training and valida
 Every training run stores the same block in each fold's metrics.json as `leakage`.
 """
 
-import argparse
-import sys
-
 
 def build_parser():
     from mer_tf.commands.flags import add_setting
+    from mer_tf.commands.runner import DATA_DIR_HELP, new_parser
 
-    parser = argparse.ArgumentParser(prog="python -m experiments.audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
+    parser = new_parser("python -m experiments.audit", __doc__)
+    parser.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_setting(parser, "data", "protocol", default="loso")
     for setting in ("validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
@@ -33,20 +30,12 @@ def build_parser():
     return parser
 
 
-def main(argv=None) -> int:
-    from mer_tf.io.quiet import parse_quietly
-
-    args = parse_quietly(build_parser(), argv)
+def _audit(args) -> int:
     from mer_tf.commands.experiment import corpus_and_folds
-    from mer_tf.data.errors import DataError
     from mer_tf.evaluation.audit import audit, audit_table
     from mer_tf.io import storage
 
-    try:
-        report = audit(*corpus_and_folds(args))
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = audit(*corpus_and_folds(args))
     print(f"{args.data_dir}: {args.protocol}, {args.validation} validation, subset "
           f"{args.subset}, text overlap {args.text_overlap}")
     print(audit_table(report))
@@ -55,5 +44,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def main(argv=None) -> int:
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _audit, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

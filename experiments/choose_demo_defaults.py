@@ -3,12 +3,11 @@
 Trains `concat` on the demo corpus for each candidate (modality dropout, text
 dropout, learning rate) and ranks them by validation UA (speaker Ses04F, held out
 of the training sessions); test figures are never read. The winner is what
-the `demo` preset in `mer_tf/presets.py` holds; docs/results.md records the table.
+the `demo` preset in `mer_tf/config/presets.py` holds; docs/results.md records the table.
 
     python -m experiments.choose_demo_defaults [--seeds 0,1] [--runs-root runs]
 """
 
-import argparse
 import itertools
 import json
 import os
@@ -18,13 +17,22 @@ CANDIDATES = [*itertools.product((0.0, 0.3, 0.5), (0.1, 0.5), (1e-3,)),
               (0.3, 0.1, 3e-4), (0.3, 0.1, 3e-3)]
 
 
+def build_parser():
+    from mer_tf.commands.runner import new_parser
+
+    parser = new_parser("python -m experiments.choose_demo_defaults", __doc__)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    parser.add_argument("--runs-root", default="runs", help="parent of the runs' folder")
+    return parser
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.choose_demo_defaults",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0")
-    parser.add_argument("--runs-root", default="runs")
-    args = parser.parse_args(argv)
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _choose, argv)
+
+
+def _choose(args):
     from mer_tf.commands.experiment import FAILED_EXIT_CODE, run_single
     from mer_tf.config import MODALITIES
     from mer_tf.evaluation.summary import format_table

@@ -9,10 +9,8 @@ The motion-capture table of docs/results.md is what this prints.
     python -m experiments.choose_mocap_defaults [--seed 0] [--runs-root runs]
 """
 
-import argparse
 import json
 import os
-import sys
 
 # (what changes, the flags that change it); the first row is the default.
 CANDIDATES = [
@@ -35,17 +33,23 @@ CANDIDATES = [
 ]
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.choose_mocap_defaults",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", default="0")
-    parser.add_argument("--runs-root", default="runs")
-    parser.add_argument("--only", help="comma-separated row numbers (0 = the default)")
-    args = parser.parse_args(argv)
-    from mer_tf.io.quiet import quiet_tensorflow
+def build_parser():
+    from mer_tf.commands.runner import new_parser
 
-    quiet_tensorflow()
+    parser = new_parser("python -m experiments.choose_mocap_defaults", __doc__)
+    parser.add_argument("--seed", default="0", help="the runs' seed (default: 0)")
+    parser.add_argument("--runs-root", default="runs", help="parent of the runs' folder")
+    parser.add_argument("--only", help="comma-separated row numbers (0 = the default)")
+    return parser
+
+
+def main(argv=None):
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _choose, argv)
+
+
+def _choose(args):
     from mer_tf.commands.experiment import FAILED_EXIT_CODE, run_single
     from mer_tf.evaluation.metrics import sample_std
     from mer_tf.evaluation.summary import format_table
@@ -83,4 +87,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

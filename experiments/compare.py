@@ -9,13 +9,11 @@ McNemar's exact test on which utterances each gets right. Runs that share no tes
 utterance are refused.
 """
 
-import argparse
-import sys
-
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from mer_tf.commands.runner import new_parser
+
+    parser = new_parser("python -m experiments.compare", __doc__)
     parser.add_argument("run_a", metavar="RUN_A", help="a run folder (the reference)")
     parser.add_argument("run_b", metavar="RUN_B", help="a run folder (the candidate)")
     parser.add_argument("--resamples", type=int, default=1000,
@@ -25,23 +23,22 @@ def build_parser():
     return parser
 
 
-def main(argv=None) -> int:
-    from mer_tf.io.quiet import parse_quietly
-
-    args = parse_quietly(build_parser(), argv)
+def _compare(args) -> int:
     from mer_tf.evaluation.compare import compare_runs, comparison_table
     from mer_tf.io import storage
 
-    try:
-        result = compare_runs(args.run_a, args.run_b, args.resamples, args.seed)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    result = compare_runs(args.run_a, args.run_b, args.resamples, args.seed)
     print(comparison_table(result))
     if args.json:
         storage.write_json_atomic(args.json, result)
     return 0
 
 
+def main(argv=None) -> int:
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _compare, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

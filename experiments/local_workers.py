@@ -14,11 +14,12 @@ import argparse
 import sys
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m experiments.local_workers", description=__doc__,
-        usage="%(prog)s [--workers N] [--log-dir DIR] [--restarts N] [--timeout S] -- COMMAND …",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    from mer_tf.commands.runner import new_parser
+
+    parser = new_parser("python -m experiments.local_workers", __doc__)
+    parser.usage = ("%(prog)s [--workers N] [--log-dir DIR] [--restarts N] [--timeout S] "
+                    "-- COMMAND …")
     parser.add_argument("--workers", type=int, default=2,
                         help="worker processes, one TF_CONFIG task each (default: %(default)s)")
     parser.add_argument("--log-dir", default="runs/local_workers",
@@ -29,16 +30,26 @@ def main(argv=None) -> int:
                         help="end every worker after this many seconds (default: a day)")
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="the worker command, after --")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _launch(args) -> int:
+    from mer_tf.commands import launch
+
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        parser.error("give the worker command after --")
-    from mer_tf.commands import launch
+        raise ValueError("give the worker command after --")
 
     print(f"{args.workers} workers, logs in {args.log_dir}; TF_CONFIG of worker 0 here: "
           f"{launch.tf_config(['PORT'] * args.workers, 0)}", file=sys.stderr)
     return launch.run(command, args.workers, args.log_dir, args.timeout, args.restarts)
 
 
+def main(argv=None) -> int:
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _launch, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -11,17 +11,13 @@ training split, into scikit-learn's logistic regression with its regularisation 
 on validation. See mer_tf/evaluation/mocap_reference.py.
 """
 
-import argparse
-import sys
-
 
 def build_parser():
     from mer_tf.commands.flags import add_setting
+    from mer_tf.commands.runner import DATA_DIR_HELP, new_parser
 
-    parser = argparse.ArgumentParser(prog="python -m experiments.mocap_reference",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", help="prepared data (default: the demo corpus)")
+    parser = new_parser("python -m experiments.mocap_reference", __doc__)
+    parser.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_setting(parser, "data", "protocol", default="loso")
     for setting in ("validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
@@ -32,30 +28,23 @@ def build_parser():
     return parser
 
 
-def main(argv=None) -> int:
-    from mer_tf.io.quiet import parse_quietly
-
-    args = parse_quietly(build_parser(), argv)
+def _reference(args) -> int:
     from mer_tf.commands.experiment import corpus_and_folds
-    from mer_tf.data.errors import DataError
+    from mer_tf.config import ModelConfig, presets
+    from mer_tf.config.settings import from_dict
     from mer_tf.evaluation.mocap_reference import reference
     from mer_tf.evaluation.summary import format_table
     from mer_tf.io import storage
     from mer_tf.models.towers.mocap import mocap_reader
-    from mer_tf.presets import model_config
 
     preset = "paper" if args.data_dir else "demo"
-    try:
-        corpus, folds = corpus_and_folds(args)
-        overrides = {"mocap": {"view": "frames"}}
-        if args.mocap_frames:
-            overrides["mocap"]["max_frames"] = args.mocap_frames
-        config = model_config(preset, overrides)
-        reader = mocap_reader(config.mocap, corpus.facts)
-        result = reference(corpus, folds, reader, config.class_names)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    corpus, folds = corpus_and_folds(args)
+    overrides = {"mocap": {"view": "frames"}, "class_names": list(corpus.classes)}
+    if args.mocap_frames:
+        overrides["mocap"]["max_frames"] = args.mocap_frames
+    config = from_dict(ModelConfig, presets.settings_of(preset, {"model": overrides})["model"])
+    reader = mocap_reader(config.mocap, corpus.facts)
+    result = reference(corpus, folds, reader, config.class_names)
     rows = [[f["fold"], f["train_utterances"], f"{f['C']:g}", f"{f['validation']['ua']:.3f}",
              f"{f['test']['ua']:.3f}"] for f in result["folds"]]
     print(f"{args.data_dir}: {args.protocol}, {reader.frames} frames of "
@@ -68,5 +57,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def main(argv=None) -> int:
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _reference, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -20,7 +20,6 @@ speech found by voice activity detection and predicted without text (a model tra
 with modality dropout). MOCAP files then cover the whole recording.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -28,16 +27,18 @@ import time
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m experiments.predict", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from mer_tf.commands.runner import new_parser
+    from mer_tf.data.audio import AUDIO_FORMATS
+
+    parser = new_parser("python -m experiments.predict", __doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", help="a run folder (its saved_model is used)")
     source.add_argument("--saved-model", help="an exported SavedModel directory")
     parser.add_argument("--fold", help="LOSO runs: which fold's model (e.g. fold1); without "
                                        "it, the fold models' probabilities are averaged")
-    parser.add_argument("--wav", help="an audio file: WAV, FLAC, OGG/Vorbis or Opus, AIFF or "
-                                      "MP3, any rate (resampled to 16 kHz), any channels "
-                                      "(averaged to mono); each said in the notes")
+    parser.add_argument("--wav", help=f"an audio file: {AUDIO_FORMATS}, any rate (resampled to "
+                                      "16 kHz), any channels (averaged to mono); each said in "
+                                      "the notes")
     text = parser.add_mutually_exclusive_group()
     text.add_argument("--transcript", help="the transcript as a string (empty: as if none)")
     text.add_argument("--transcript-file", help="a text file holding the transcript (UTF-8, "
@@ -47,8 +48,8 @@ def build_parser():
     parser.add_argument("--start", type=float, help="utterance start within the MOCAP files (s)")
     parser.add_argument("--end", type=float, help="utterance end within the MOCAP files (s)")
     parser.add_argument("--jsonl", help="many utterances, one JSON object per line")
-    parser.add_argument("--recording", help="a whole recording (any length, rate, channels): "
-                                            "a row per turn")
+    parser.add_argument("--recording", help=f"a whole recording ({AUDIO_FORMATS}; any length, "
+                                            "rate, channels): a row per turn")
     parser.add_argument("--turns", help="with --recording: its turns, from a .srt, .vtt, "
                                         "IEMOCAP .txt or .tsv (start end [speaker] text); "
                                         "without it, voice activity detection finds them")
@@ -105,39 +106,36 @@ def _item(entry):
             "start": entry.get("start"), "end": entry.get("end")}
 
 
-def main(argv=None) -> int:
-    from mer_tf.io.quiet import parse_quietly
-
-    args = parse_quietly(build_parser(), argv, check=_check_paths)
-    from mer_tf.data.errors import DataError
+def _predict(args) -> int:
     from mer_tf.serving.recognizer import EmotionRecognizer
 
-    try:
-        if not 0.0 <= args.min_confidence <= 1.0:
-            raise ValueError(f"--min-confidence must be between 0 and 1, got "
-                             f"{args.min_confidence}")
-        recognizer = (EmotionRecognizer(args.saved_model) if args.saved_model
-                      else EmotionRecognizer.from_run(args.run, args.fold))
-        recognizer.min_confidence = args.min_confidence
-        if args.recording:
-            return _predict_recording(recognizer, args)
-        if args.jsonl:
-            return _predict_jsonl(recognizer, args)
-        mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
-                 if getattr(args, f"mocap_{s}")}
-        transcript = _read_text(args.transcript_file) if args.transcript_file else args.transcript
-        prediction = recognizer.predict_files(wav=args.wav, transcript=transcript,
-                                              mocap_files=mocap or None, start=args.start,
-                                              end=args.end)
-    except (DataError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise ValueError(f"--min-confidence must be between 0 and 1, got {args.min_confidence}")
+    recognizer = (EmotionRecognizer(args.saved_model) if args.saved_model
+                  else EmotionRecognizer.from_run(args.run, args.fold))
+    recognizer.min_confidence = args.min_confidence
+    if args.recording:
+        return _predict_recording(recognizer, args)
+    if args.jsonl:
+        return _predict_jsonl(recognizer, args)
+    mocap = {s: getattr(args, f"mocap_{s}") for s in ("head", "hand", "rotated")
+             if getattr(args, f"mocap_{s}")}
+    transcript = _read_text(args.transcript_file) if args.transcript_file else args.transcript
+    prediction = recognizer.predict_files(wav=args.wav, transcript=transcript,
+                                          mocap_files=mocap or None, start=args.start,
+                                          end=args.end)
     for note in prediction.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"predicted emotion: {prediction.label}")
     for name, probability in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
         print(f"  {name:>5}  {probability:.3f}  {'#' * int(round(probability * 40))}")
     return 0
+
+
+def main(argv=None) -> int:
+    from mer_tf.commands.runner import run_command
+
+    return run_command(build_parser(), _predict, argv, check=_check_paths)
 
 
 def _read_jsonl(path):
@@ -224,10 +222,9 @@ def _predict_recording(recognizer, args) -> int:
             raise
         # The rows took minutes: keep them on standard output rather than lose them.
         sys.stdout.write(recording.rows_as_jsonl(rows))
-        print(f"error: the disk is full: {args.out} was not written (no part of it is left); "
-              f"the {len(rows)} rows predicted in {took} went to standard output as JSON "
-              "lines instead", file=sys.stderr)
-        return 2
+        raise ValueError(f"the disk is full: {args.out} was not written (no part of it is "
+                         f"left); the {len(rows)} rows predicted in {took} went to standard "
+                         "output as JSON lines instead") from None
     if args.plot:
         title = f"{os.path.basename(args.recording)}: emotion per turn"
         figure = recording.timeline_figure(rows, recognizer.label_names, title=title)
@@ -236,10 +233,9 @@ def _predict_recording(recognizer, args) -> int:
         except Exception as error:
             if not storage.is_disk_full(error):
                 raise
-            print(f"error: the disk is full: the timeline {args.plot} was not written (no "
-                  f"part of it is left); the {len(rows)} rows are in {args.out}",
-                  file=sys.stderr)
-            return 2
+            raise ValueError(f"the disk is full: the timeline {args.plot} was not written (no "
+                             f"part of it is left); the {len(rows)} rows are in "
+                             f"{args.out}") from None
     shares = ", ".join(f"{label} {share:.0%}" for label, share in recording.summary(rows).items())
     print(f"{len(rows)} turns -> {args.out}{' and ' + args.plot if args.plot else ''}; "
           f"share of speaking time: {shares}")
@@ -247,4 +243,4 @@ def _predict_recording(recognizer, args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

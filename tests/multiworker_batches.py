@@ -9,9 +9,9 @@ import time
 
 
 def main(data_dir, speech, text, out):
+    from mer_tf.config import DataConfig
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training import workers
-    from mer_tf.training.run_config import DataConfig
     from mer_tf.training.splits import make_folds
 
     strategy = workers.multi_worker_strategy()

@@ -23,7 +23,7 @@ SUBSETS = [("mocap",), MODALITIES]
 
 def _builder_and_data(prepared, assets, modalities, batch=4):
     corpus = PreparedCorpus(*prepared)
-    config = ModelConfig(modalities=modalities, speech=SpeechConfig(handle=assets["speech"]),
+    config = ModelConfig(modalities=modalities, speech=SpeechConfig(model=assets["speech"]),
                          text=TextConfig(preset=assets["text"], sequence_length=16),
                          mocap=MocapConfig(max_frames=24, width=16, heads=2, intermediate=32))
     builder = ModelBuilder(config, corpus.facts)

@@ -126,15 +126,13 @@ def test_a_loso_run_says_what_next_and_predicts_with_its_fold_models(prepared, a
 
 
 @pytest.mark.parametrize("preset", ["paper", "demo"])
-def test_every_help_default_is_what_a_run_without_the_flag_records(prepared, preset, tmp_path):
+def test_every_help_default_is_what_a_run_without_the_flag_records(preset):
     """The default --help shows for each setting is the value config.json gets when the
     flag is not given (the settings are declared once, on the dataclass fields)."""
-    from mer_tf.commands.experiment import make_run_config, parse
     from mer_tf.commands.flags import _default_text, _dest, _shown, build_parser, setting_fields
+    from mer_tf.config import presets
 
-    args = parse("concat", "", ["--data-dir", prepared[0], "--preset", preset, "--run-dir",
-                                str(tmp_path / "run"), "--quiet"])
-    recorded = make_run_config(args, "concat").to_dict()
+    recorded = presets.run_config("concat", data_dir="data", preset_name=preset).to_dict()
     help_text = " ".join(build_parser("x", "").format_help().split())
     for section, path, field in setting_fields():
         value = recorded[section]

@@ -30,7 +30,7 @@ def whisper(tmp_path_factory):
 
 def _builder(handle, freeze=False, layers="weighted", head="mean"):
     config = ModelConfig(modalities=("speech",), speech=SpeechConfig(
-        handle=handle, freeze=freeze, layers=layers, head=head, input_seconds=0.5))
+        model=handle, freeze=freeze, layers=layers, head=head, input_seconds=0.5))
     return ModelBuilder(config, IEMOCAP_FACTS)
 
 
@@ -137,7 +137,7 @@ def test_the_feature_cache_cuts_batches_to_their_longest_and_equals_the_padded(p
     shutil.copytree(prepared[0], data, ignore=shutil.ignore_patterns("feature_cache"))
     corpus = PreparedCorpus.open(str(data))
     config = ModelConfig(modalities=("speech",), speech=SpeechConfig(
-        handle=HF, freeze=True, layers="weighted", head="attention", input_seconds=2.0))
+        model=HF, freeze=True, layers="weighted", head="attention", input_seconds=2.0))
     builder = ModelBuilder(config, corpus.facts)
     cache = FeatureCache(corpus, builder, ("speech",))
     assert cache.ensure(batch_size=3, progress=False) == len(corpus.shards)

@@ -9,7 +9,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mer_tf")
 LAYERS = [  # lowest first
     ("mer_tf.io", "mer_tf.frames", "mer_tf.layout", "mer_tf.registry"),
-    ("mer_tf.config", "mer_tf.presets"),
+    ("mer_tf.config",),
     ("mer_tf.data",),
     ("mer_tf.models",),
     ("mer_tf.evaluation",),
@@ -93,7 +93,7 @@ def test_no_file_is_longer_than_the_limit():
 def test_light_modules_load_without_tensorflow_and_imports_change_no_filter():
     script = """
 import sys, warnings
-import mer_tf, mer_tf.commands.experiment, mer_tf.config, mer_tf.presets, mer_tf.registry
+import mer_tf, mer_tf.commands.experiment, mer_tf.config, mer_tf.registry
 import mer_tf.data.corpus
 import mer_tf.data.pipeline, mer_tf.data.readers
 heavy = [m for m in ("tensorflow", "keras", "keras_hub", "tensorflow_hub") if m in sys.modules]

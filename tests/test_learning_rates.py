@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mer_tf.commands import experiment as cli
-from mer_tf.config import ModelConfig, TextConfig
+from mer_tf.commands.runner import FAILED_EXIT_CODE
+from mer_tf.config import ModelConfig, TextConfig, TrainConfig
 from mer_tf.data.corpus import IEMOCAP_FACTS
 from mer_tf.models.fusion import ModelBuilder
 from mer_tf.models.towers.bert import load_text_preprocessor
 from mer_tf.training.fold import compile_model
 from mer_tf.training.optimizers import make_optimizer
-from mer_tf.training.run_config import TrainConfig
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
@@ -62,21 +61,29 @@ def test_warm_up_ramps_then_holds():
     np.testing.assert_allclose(rates, [2e-6, 1e-5, 2e-5, 2e-5, 2e-5], rtol=1e-6)
 
 
-def test_defaults_never_give_a_named_backbone_the_demo_rate(prepared, assets, monkeypatch):
-    from mer_tf.synthetic import demo
+def test_defaults_never_give_a_named_backbone_the_demo_rate():
+    """The policy lives in the presets, and building a config opens no corpus: the paths
+    here need not exist."""
+    from mer_tf.commands.flags import build_parser, flag_overrides
+    from mer_tf.commands.runner import given_flags
+    from mer_tf.config import presets
 
-    monkeypatch.setattr(demo, "ensure_demo_data", lambda progress=True: prepared[0])
-    monkeypatch.setattr(demo, "ensure_demo_backbones", lambda: dict(assets))
+    assets = {"data_dir": "nowhere/demo", "speech": "nowhere/speech", "text": "nowhere/text"}
+
     def train(*argv):
-        args = cli.parse("text", "", ["--quiet", *argv])
-        return cli.make_run_config(args, "text", {"model": {"modalities": ["text"]}}).train
+        given = given_flags(build_parser("x", ""), list(argv))
+        return presets.run_config("text", flag_overrides(given), data_dir=given.get("data_dir", ""),
+                                  demo_assets=assets).train
 
     assert (train().learning_rate, train().backbone_learning_rate) == (3e-3, 3e-3)  # stand-ins
-    named = train("--text-preset", assets["text"])  # e.g. a pretrained checkpoint
+    named = train("--text-preset", "bert_base_en")  # e.g. a pretrained checkpoint
     assert (named.learning_rate, named.backbone_learning_rate) == (3e-3, 2e-5)
-    paper = train("--data-dir", prepared[0], "--learning-rate", "1e-3")
+    assert train("--speech-model", "hf/wavlm").backbone_learning_rate == 2e-5
+    paper = train("--data-dir", "nowhere/iemocap", "--learning-rate", "1e-3")
     assert (paper.learning_rate, paper.backbone_learning_rate) == (1e-3, 1e-5)
     assert train("--backbone-learning-rate", "3e-5").backbone_learning_rate == 3e-5
+    assert train("--text-preset", "b", "--backbone-learning-rate", "3e-5"
+                 ).backbone_learning_rate == 3e-5
     assert dataclasses.asdict(named)["backbone_warmup_epochs"] == 1.0
 
 
@@ -107,7 +114,7 @@ def test_a_run_that_learned_nothing_is_marked_and_exits_non_zero(prepared, asset
                     "--learning-rate", "1e30", "--no-export")
     with pytest.raises(SystemExit) as exit_:
         mocap.main(argv)
-    assert exit_.value.code == cli.FAILED_EXIT_CODE
+    assert exit_.value.code == FAILED_EXIT_CODE
     metrics = json.load(open(tmp_path / "run" / "summary.json"))
     reasons = metrics["failed_folds"]["session5"]
     assert "the model's outputs are not finite (NaN or inf)" in reasons

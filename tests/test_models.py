@@ -24,7 +24,7 @@ FACTS = DataFacts((("head", 3), ("hand", 3), ("rotated", 3)), 30.0, 200)  # 9 fe
 
 def _config(assets, modalities=MODALITIES, **speech):
     return ModelConfig(modalities=modalities,
-                       speech=SpeechConfig(handle=assets["speech"], **speech),
+                       speech=SpeechConfig(model=assets["speech"], **speech),
                        text=TextConfig(preset=assets["text"], sequence_length=SEQ),
                        mocap=MocapConfig(max_frames=FRAMES, width=16, heads=2, intermediate=32))
 
@@ -167,7 +167,7 @@ def test_every_subset_trains_and_round_trips_through_keras_files(assets, modalit
 
 
 def test_paper_heads_and_cnn_mocap_encoder(assets):
-    config = ModelConfig(speech=SpeechConfig(handle=assets["speech"], head="flatten"),
+    config = ModelConfig(speech=SpeechConfig(model=assets["speech"], head="flatten"),
                          text=TextConfig(preset=assets["text"], sequence_length=SEQ),
                          mocap=MocapConfig(encoder="cnn", view="chunks"))
     builder = ModelBuilder(config, IEMOCAP_FACTS)

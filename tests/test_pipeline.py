@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
+from mer_tf.config import DataConfig
 from mer_tf.data.corpus import PreparedCorpus, Split
 from mer_tf.data.pipeline import masked_moments
 from mer_tf.data.readers import MocapReader, TextReader, WaveformReader
 from mer_tf.models.towers.bert import load_text_preprocessor
-from mer_tf.training.run_config import DataConfig
 from mer_tf.training.splits import make_folds
 from tests.helpers import records
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from mer_tf.config import DataConfig
 from mer_tf.data.corpus import Split
 from mer_tf.evaluation.audit import audit, normalise_transcript
 from mer_tf.evaluation.stats import _figures, bootstrap_ci, paired_comparison
-from mer_tf.training.run_config import DataConfig
 from mer_tf.training.splits import make_folds
 from tests.helpers import run_args, train
 

@@ -182,7 +182,7 @@ def test_the_random_state_holds_every_dropout_of_the_model(corpus, assets):
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.progress import random_state, set_random_state
 
-    config = ModelConfig(speech=SpeechConfig(handle=assets["speech"]),
+    config = ModelConfig(speech=SpeechConfig(model=assets["speech"]),
                          text=TextConfig(preset=assets["text"], sequence_length=16),
                          mocap=MocapConfig(max_frames=24, width=16, heads=2, intermediate=32),
                          modality_dropout=0.5)

@@ -59,7 +59,7 @@ def test_stand_in_has_the_published_call_structure(form, tmp_path):
 @pytest.mark.parametrize("form,takes_training", [("2021-07", False), ("2021-09", True)])
 def test_published_forms_fine_tune_one_step(form, takes_training):
     """The upload's stale serving_default (50 000 samples) must not be used: 246 000 is."""
-    tower = SpeechTower(SpeechConfig(handle=published(form)), 8, IEMOCAP_FACTS)
+    tower = SpeechTower(SpeechConfig(model=published(form)), 8, IEMOCAP_FACTS)
     encoder = tower.backbone
     assert (encoder.input_length, tower.frames, encoder.hidden_size) == (246000, 768, 16)
     assert encoder.convention.takes_training is takes_training

@@ -224,9 +224,9 @@ def test_frozen_towers_with_cached_features_and_loso(prepared, assets, tmp_path)
     mtimes = {p: os.stat(p).st_mtime_ns for p in caches}
     # Another run's fold5 gets its model and cache as the trainer does (build_fold):
     # the cache is reused, not recomputed.
+    from mer_tf.config import RunConfig
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training.fold import build_fold
-    from mer_tf.training.run_config import RunConfig
     from mer_tf.training.splits import make_folds
 
     config = RunConfig.load(str(tmp_path / "cached"))
@@ -292,7 +292,7 @@ def test_feature_cache_key_follows_the_weights_and_precision(prepared, assets, t
     tiny = dataclasses.replace(TINY, input_length=16000)
 
     def key():
-        config = ModelConfig(modalities=("speech",), speech=SpeechConfig(handle=path, freeze=True))
+        config = ModelConfig(modalities=("speech",), speech=SpeechConfig(model=path, freeze=True))
         corpus = PreparedCorpus(*prepared)
         return FeatureCache(corpus, ModelBuilder(config, corpus.facts), ("speech",)).key
 

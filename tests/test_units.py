@@ -2,16 +2,28 @@
 config round trips, each layer's config round trip and output, and fold making on a
 manifest and index alone. Nothing here builds a corpus, a backbone or a run."""
 
+import dataclasses
 import json
 
 import keras
 import numpy as np
 import pytest
 
-from mer_tf import presets
-from mer_tf.commands.flags import build_parser, flag_overrides, given_flags, setting_fields
-from mer_tf.config import MocapConfig, ModelConfig, SpeechConfig, check_choices, from_dict, to_dict
-from mer_tf.training.run_config import DataConfig, RunConfig, TrainConfig, run_config, settings_of
+from mer_tf.commands.flags import build_parser, flag_overrides, setting_fields
+from mer_tf.commands.runner import given_flags
+from mer_tf.config import (
+    DataConfig,
+    MocapConfig,
+    ModelConfig,
+    RunConfig,
+    SpeechConfig,
+    TrainConfig,
+    check_choices,
+    from_dict,
+    presets,
+    to_dict,
+)
+from mer_tf.config.presets import settings_of
 
 
 def _given(*argv):
@@ -33,7 +45,7 @@ def test_only_the_flags_given_override_and_each_lands_on_its_field():
     assert overrides["train"] == {"export": False, "mixed_precision": "auto",
                                   "learning_rate": 3e-4}
     assert flag_overrides(_given()) == {"model": {}, "train": {}, "data": {}}
-    with pytest.raises(SystemExit, match="--freeze takes speech and/or text"):
+    with pytest.raises(ValueError, match="--freeze takes speech and/or text"):
         flag_overrides(_given("--freeze", "mocap"))
 
 
@@ -56,22 +68,48 @@ def test_presets_lay_over_the_defaults_and_overrides_over_presets():
     demo = settings_of("demo")
     assert demo["model"]["mocap"]["max_frames"] == 96 and demo["train"]["batch_size"] == 16
     assert demo["model"]["mocap"]["width"] == MocapConfig().width  # not in the preset
-    paper = run_config("paper", {"train": {"epochs": 3}}, experiment="e", run_dir="r",
-                       data_dir="d")
+    paper = presets.run_config("e", {"train": {"epochs": 3}}, run_dir="r", data_dir="d")
     assert (paper.train.epochs, paper.train.batch_size, paper.model.text.dropout) == (3, 5, 0.5)
-    assert paper.data.data_dir == "d" and presets.model_config("demo").modality_dropout == 0.3
+    assert paper.data.data_dir == "d" and not paper.demo
+    demo_run = presets.run_config("e", demo_assets={"data_dir": "demo", "speech": "s",
+                                                    "text": "t"})
+    assert demo_run.demo and demo_run.model.modality_dropout == 0.3
+    assert (demo_run.data.data_dir, demo_run.model.speech.model) == ("demo", "s")
+    assert demo_run.run_dir.startswith("runs/e/")  # the default run folder
+    with pytest.raises(ValueError, match="needs demo_assets"):
+        presets.run_config("e")
     with pytest.raises(ValueError, match="unknown preset"):
         presets.preset("huge")
 
 
 def test_configs_round_trip_through_json():
-    config = run_config("demo", {"model": {"modalities": ["text", "speech"]},
-                                 "data": {"folds": [4, 5], "protocol": "loso"}},
-                        experiment="concat", run_dir="runs/x", data_dir="data")
+    config = presets.run_config("concat", {"model": {"modalities": ["text", "speech"]},
+                                           "data": {"folds": [4, 5], "protocol": "loso"}},
+                                preset_name="demo", run_dir="runs/x", data_dir="data")
     assert config.model.modalities == ("speech", "text")  # canonical order
     again = RunConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.data.folds == (4, 5)
     assert from_dict(ModelConfig, to_dict(ModelConfig())) == ModelConfig()
+    assert config.model.class_names == ()  # the corpus's, filled in when training opens it
+    assert config.with_classes(("a", "b")).model.class_names == ("a", "b")
+    named = dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                  class_names=("x",)))
+    with pytest.raises(ValueError, match=r"the data's classes \['a'\] differ"):
+        named.with_classes(("a",))
+
+
+def test_a_setting_no_longer_known_is_refused_by_its_name(tmp_path):
+    """A renamed or misspelt key of config.json never falls back to a default silently."""
+    config = presets.run_config("e", data_dir="d", run_dir=str(tmp_path))
+    stored = config.to_dict()
+    stored["model"]["speech"]["handle"] = stored["model"]["speech"].pop("model")
+    with pytest.raises(ValueError, match="unknown setting model.speech.handle"):
+        RunConfig.from_dict(stored)
+    config.save()
+    text = open(tmp_path / "config.json").read().replace('"dropout"', '"drop_out"', 1)
+    open(tmp_path / "config.json", "w").write(text)
+    with pytest.raises(ValueError, match=r"config.json: unknown setting model\.\w+\.drop_out"):
+        RunConfig.load(str(tmp_path))
 
 
 LAYERS = [
@@ -187,7 +225,7 @@ def test_a_full_disk_is_one_line_whichever_layer_says_it(capsys):
 
     import tensorflow as tf
 
-    from mer_tf.commands.experiment import USAGE_EXIT_CODE, reported_as_one_line
+    from mer_tf.commands.runner import USAGE_EXIT_CODE, reported_as_one_line
 
     for error in (OSError(errno.ENOSPC, "No space left on device"),
                   tf.errors.ResourceExhaustedError(None, None, "runs/x/checkpoint.tmp; No "

@@ -8,45 +8,15 @@ modalities and call `run_single` or `run_group` from here.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import time
 
-from mer_tf.commands.flags import build_parser, flag_overrides, given_flags
-from mer_tf.config import MODALITIES
-from mer_tf.io import storage
+from mer_tf.commands.flags import build_parser, flag_overrides
+from mer_tf.commands.runner import FAILED_EXIT_CODE, parse, reported_as_one_line
+from mer_tf.config import MODALITIES, RunConfig
+from mer_tf.config.presets import default_run_dir
 from mer_tf.layout import RunLayout
-from mer_tf.presets import PRETRAINED_BACKBONE_LEARNING_RATE
-from mer_tf.training.run_config import RunConfig
 
-FAILED_EXIT_CODE = 3  # a run finished, but a fold learned nothing usable
-USAGE_EXIT_CODE = 2  # bad input, a folder in use or holding another run: one line, no traceback
-
-
-@contextlib.contextmanager
-def reported_as_one_line():
-    """Errors a user can act on (bad data, a locked or conflicting run folder, a folder
-    that cannot be written) end the command with one line and exit status 2."""
-    import tensorflow as tf
-
-    from mer_tf.data.errors import DataError
-    from mer_tf.io.locking import Locked
-    from mer_tf.training.run_folder import RunFolderConflict
-
-    try:
-        yield
-    except (DataError, Locked, RunFolderConflict) as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT_CODE) from None
-    except (PermissionError, tf.errors.PermissionDeniedError) as error:
-        print(f"error: cannot write there: {getattr(error, 'message', error)}", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT_CODE) from None
-    except (OSError, tf.errors.ResourceExhaustedError) as error:
-        if not storage.is_disk_full(error):  # an accelerator's out of memory stays a traceback
-            raise
-        print(f"error: the disk is full: {getattr(error, 'message', error)}", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT_CODE) from None
+__all__ = ["FAILED_EXIT_CODE", "run_group", "run_seeds", "run_single"]
 
 
 def corpus_and_folds(args):
@@ -54,8 +24,8 @@ def corpus_and_folds(args):
     manifest at `--verify-data` as training checks it (`PreparedCorpus.verify`), and the
     folds that `--protocol`, `--validation`, `--subset` and `--text-overlap` make of it:
     what the commands that read folds without training (audit, mocap_reference) share."""
+    from mer_tf.config import DataConfig
     from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.training.run_config import DataConfig
     from mer_tf.training.splits import make_folds
 
     if args.data_dir is None:
@@ -71,75 +41,52 @@ def corpus_and_folds(args):
 
 def make_run_config(args, experiment: str, overrides: dict | None = None,
                     run_dir: str | None = None) -> RunConfig:
-    """RunConfig from `--preset`, then the flags given, then `overrides` (a group
-    command's variant); without --data-dir, the demo corpus and backbones."""
-    from mer_tf import presets
-    from mer_tf.data.corpus import PreparedCorpus
-    from mer_tf.synthetic import demo
-    from mer_tf.training.run_config import run_config
+    """`presets.run_config` from `--preset`, the flags given, then `overrides` (a group
+    command's variant); without --data-dir, the demo's assets (built on first use) and
+    its banner."""
+    from mer_tf.config import presets
 
-    demo_mode = not args.data_dir
-    progress = not args.quiet
-    name = args.preset or ("demo" if demo_mode else "paper")
-    layers = []  # laid over the preset, in order
-    if demo_mode:
-        data_dir = demo.ensure_demo_data(progress=progress)
-        backbones = demo.ensure_demo_backbones()
-        layers.append({"model": {"speech": {"handle": backbones["speech"]},
-                                 "text": {"preset": backbones["text"]}}})
-        if args.given.get("speech_model") or args.given.get("text_preset"):
-            # not only the demo's untrained stand-ins: a pretrained backbone's rate
-            layers.append({"train": {
-                "backbone_learning_rate": PRETRAINED_BACKBONE_LEARNING_RATE}})
-    else:
-        data_dir = args.data_dir
-    corpus = PreparedCorpus.open(data_dir)
-    layers += [flag_overrides(args.given), overrides or {},
-               {"model": {"class_names": list(corpus.classes)}}]
-    merged = {}
-    for layer in layers:
-        merged = presets.merge(merged, layer)
-    if run_dir is None:
-        run_dir = args.run_dir or os.path.join(args.runs_root, experiment,
-                                               time.strftime("%Y%m%d-%H%M%S"))
-    config = run_config(name, merged, experiment=experiment, run_dir=run_dir,
-                        data_dir=data_dir, demo=demo_mode)
-    if demo_mode and progress:
-        print(demo.BANNER.format(utterances=corpus.utterances, data_dir=data_dir,
-                                 experiment=experiment), file=sys.stderr)
+    assets = None
+    if not args.data_dir:
+        from mer_tf.synthetic import demo
+
+        assets = demo.demo_assets(progress=not args.quiet)
+    config = presets.run_config(
+        experiment, presets.merge(flag_overrides(args.given), overrides or {}),
+        data_dir=args.data_dir or "", preset_name=args.preset, demo_assets=assets,
+        run_dir=run_dir or args.run_dir or default_run_dir(experiment, args.runs_root))
+    if assets and not args.quiet:
+        from mer_tf.synthetic import demo
+
+        print(demo.banner(experiment), file=sys.stderr)
     return config
 
 
-def parse(experiment: str, description: str, argv=None, extra_arguments=None):
-    """Parsed flags, with `args.given`: only those on the command line."""
+def _check_data_dir(args) -> None:
+    from mer_tf.io import storage
+
+    if args.data_dir is not None and not storage.is_remote(args.data_dir):
+        from mer_tf.data.corpus import check_prepared
+
+        check_prepared(args.data_dir)
+
+
+def parse_run_flags(experiment: str, description: str, argv=None, extra_arguments=None):
+    """The experiment's flags, the data folder checked before TensorFlow starts."""
     parser = build_parser(f"python -m experiments.{experiment}", description)
     if extra_arguments:
         extra_arguments(parser)
-    args = parser.parse_args(argv)
-    if args.data_dir is not None and not storage.is_remote(args.data_dir):
-        from mer_tf.data.corpus import check_prepared
-        from mer_tf.io.quiet import refuse_early
-
-        refuse_early(lambda a: check_prepared(a.data_dir), args)  # said at once
-    quiet_tensorflow(args.verbose)
-    args.given = given_flags(parser, argv)
-    return args
-
-
-def quiet_tensorflow(verbose: bool = False) -> None:
-    from mer_tf.io.quiet import quiet_tensorflow as quiet
-
-    quiet(verbose)
+    return parse(parser, argv, check=_check_data_dir)
 
 
 def run_single(experiment: str, modalities, description: str, argv=None) -> dict:
     """Entry point of speech/text/mocap/concat: one model, one run."""
-    args = parse(experiment, description, argv)
+    args = parse_run_flags(experiment, description, argv)
     from mer_tf.training.trainer import run_experiment
 
-    if args.seeds:
-        return run_seeds(args, experiment, modalities)
-    with reported_as_one_line():
+    with reported_as_one_line(args.verbose):
+        if args.seeds:
+            return run_seeds(args, experiment, modalities)
         config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)}})
         summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
     print(f"\nrun folder: {config.run_dir}", file=sys.stderr)
@@ -160,16 +107,15 @@ def run_seeds(args, experiment: str, modalities) -> dict:
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
-        raise SystemExit(f"--seeds takes comma-separated integers, not {args.seeds!r}") from None
-    base = args.run_dir or os.path.join(args.runs_root, experiment, time.strftime("%Y%m%d-%H%M%S"))
+        raise ValueError(f"--seeds takes comma-separated integers, not {args.seeds!r}") from None
+    base = args.run_dir or default_run_dir(experiment, args.runs_root)
     summaries = {}
     for seed in seeds:
-        with reported_as_one_line():
-            config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)},
-                                                        "train": {"seed": seed}},
-                                     run_dir=RunLayout(base).seed(seed).root)
-            summaries[seed] = run_experiment(config, progress=not args.quiet,
-                                             overwrite=args.overwrite)
+        config = make_run_config(args, experiment, {"model": {"modalities": list(modalities)},
+                                                    "train": {"seed": seed}},
+                                 run_dir=RunLayout(base).seed(seed).root)
+        summaries[seed] = run_experiment(config, progress=not args.quiet,
+                                         overwrite=args.overwrite)
     report = seeds_summary(experiment, summaries)
     storage.write_json_atomic(RunLayout(base).seeds_summary, report)
     rows = [[f"seed {seed}", *(f"{s[k]:.3f}" for k in ("wa", "ua", "macro_f1"))]
@@ -202,27 +148,29 @@ def run_group(experiment: str, variants, description: str, argv=None,
     `variants(args)` returns {name: overrides}, nested like a preset
     ({"model": {"modalities": [...]}, "train": {"optimizer": "sgd"}}): any field can vary.
     """
-    args = parse(experiment, description, argv, extra_arguments)
+    args = parse_run_flags(experiment, description, argv, extra_arguments)
+    with reported_as_one_line(args.verbose):
+        return _run_group(args, experiment, variants)
+
+
+def _run_group(args, experiment: str, variants) -> dict:
     from mer_tf.evaluation.compare import delta_cell
     from mer_tf.evaluation.summary import format_table, run_hparams
     from mer_tf.io import storage
-    from mer_tf.layout import RunLayout
     from mer_tf.training.callbacks import write_hparams_config
     from mer_tf.training.splits import Fold
     from mer_tf.training.trainer import run_experiment
 
     if args.seeds:
-        raise SystemExit(f"--seeds repeats one run; run {experiment} once per --seed instead")
-    group_dir = args.run_dir or os.path.join(args.runs_root, experiment,
-                                             time.strftime("%Y%m%d-%H%M%S"))
+        raise ValueError(f"--seeds repeats one run; run {experiment} once per --seed instead")
+    group_dir = args.run_dir or default_run_dir(experiment, args.runs_root)
     rows, summaries = [], {}
     for name, overrides in variants(args).items():
-        with reported_as_one_line():
-            config = make_run_config(args, experiment, overrides,
-                                     run_dir=storage.join(group_dir, name))
-            if not summaries:
-                write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
-            summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
+        config = make_run_config(args, experiment, overrides,
+                                 run_dir=storage.join(group_dir, name))
+        if not summaries:
+            write_hparams_config(group_dir, run_hparams(config, Fold("-", (), ())))
+        summary = run_experiment(config, progress=not args.quiet, overwrite=args.overwrite)
         summaries[name] = summary
         if not rows:
             first = config.run_dir

@@ -42,7 +42,7 @@ def describe_unreadable(path: str) -> str:
     return "a WAVE file whose format libsndfile cannot decode"
 
 
-# What `read_audio` reads (libsndfile's formats): said in --help and in a prediction's notes.
+# What `read_wav` reads (libsndfile's formats), as `experiments.predict --help` says it.
 AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis or Opus, AIFF or MP3"
 
 

@@ -18,8 +18,10 @@ class DataError(ValueError):
     """Bad input: `path:line: message`.
 
     `utterance_ids` lists the utterances the problem makes unusable (empty when
-    it concerns a whole folder).
+    it concerns a whole folder); `hint` says what the user may do instead.
     """
+
+    hint = ""
 
     def __init__(self, path: str, message: str, line: int | None = None,
                  utterance_ids: tuple[str, ...] = ()):
@@ -55,6 +57,8 @@ class ErrorPolicy:
 
     def report(self, error: DataError) -> None:
         if self.on_error == "stop":
+            if error.utterance_ids:  # a bad file of the release, not a wrong path
+                error.hint = "or --on-error skip to skip the utterances it concerns"
             raise error
         log.warning("skipped: %s", error)
         self.records.append(error.as_record())

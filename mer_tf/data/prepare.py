@@ -22,12 +22,13 @@ import dataclasses
 import logging
 import sys
 
+from mer_tf.config.settings import check_choices, comma_separated_ints, setting
 from mer_tf.data import out_folder
 from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data.dialog import SignalOptions
-from mer_tf.data.errors import DataError, ErrorPolicy
+from mer_tf.data.errors import ON_ERROR_CHOICES, DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog, index_release
-from mer_tf.data.labels import get_label_set
+from mer_tf.data.labels import LABEL_SETS, get_label_set
 from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION
 from mer_tf.data.shard_writers import (  # noqa: F401  usable_cores: benchmarks and tests
@@ -45,21 +46,41 @@ log = logging.getLogger("mer_tf.data")
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
-    """One preparation run."""
+    """One preparation run; each setting declared once, with its flag
+    (`python -m experiments.prepare`)."""
 
-    source: str  # IEMOCAP_full_release folder
-    out_dir: str
-    label_set: str = "seed4"
-    mocap_rate: float = 30.0
-    mocap_chunks: int = 200
-    shard_size: int = 256  # utterances per shard, at most (a dialog is never split)
-    on_error: str = "stop"
-    sessions: tuple = (1, 2, 3, 4, 5)
-    overwrite: bool = False
-    into_existing: bool = False  # write into a non-empty folder that is not ours
-    # processes writing shards; None: the usable cores, or one for a job too small to
-    # repay their start. Not a setting: it changes no byte.
-    workers: int | None = None
+    source: str  # the IEMOCAP_full_release folder: --iemocap, or --synthetic's release
+    out_dir: str = setting("", "where shards and manifest.json go (local path or gs:// URL)",
+                           flag="--out", metavar="DATA_DIR", required=True)
+    label_set: str = setting("seed4", "seed4: ang/exc/neu/sad as annotated (the paper); "
+                             "merged4: hap merged into exc", flag="--label-set",
+                             choices=tuple(sorted(LABEL_SETS)))
+    mocap_rate: float = setting(30.0, "frames per second of the stored motion-capture frames, "
+                                "averaged from 120/s", flag="--mocap-rate")
+    mocap_chunks: int = setting(200, "chunks of the paper's fixed-size motion-capture view",
+                                flag="--mocap-chunks")
+    shard_size: int = setting(256, "utterances per shard at most; dialogs are never split",
+                              flag="--shard-size")
+    on_error: str = setting("stop", "stop at the first bad file, or skip the utterances it "
+                            "concerns and list them in the manifest", flag="--on-error",
+                            choices=ON_ERROR_CHOICES)
+    sessions: tuple = setting((1, 2, 3, 4, 5), "comma-separated sessions to prepare",
+                              flag="--sessions", to_field=comma_separated_ints)
+    overwrite: bool = setting(False, "delete earlier shards in DATA_DIR first",
+                              flag="--overwrite")
+    into_existing: bool = setting(False, "write into a non-empty DATA_DIR that holds no "
+                                  "earlier preparation (its other files are never touched)",
+                                  flag="--into-existing")
+    # Not a setting of the shards: it changes no byte.
+    workers: int | None = setting(None, "processes writing shards at once; the output is the "
+                                  "same whatever the number (default: the usable cores, one "
+                                  "for a corpus too small to repay their start)",
+                                  flag="--workers", type=int)
+
+    def __post_init__(self):
+        check_choices(self)
+        if not self.out_dir:
+            raise ValueError("preparation needs an output folder (--out DATA_DIR)")
 
     def settings(self) -> dict:
         """What decides the bytes of the shards; a resumed run must match it."""

@@ -5,7 +5,8 @@ TensorFlow 2.21 writes, on every start on a machine without a GPU, lines such as
 `I0000 … oneDNN custom operations are on`, `… Could not find cuda drivers`, `E0000 …
 failed call to cuInit: … (303)` and `WARNING: All log messages before
 absl::InitializeLog() …`, some before its own log level is read; Keras adds retracing
-warnings. Entry points call `quiet_tensorflow()` before TensorFlow is imported: the C++
+warnings. Entry points call `quiet_tensorflow()` (`mer_tf.commands.runner` does) before
+TensorFlow is imported: the C++
 level goes to errors only (`TF_CPP_MIN_LOG_LEVEL=3`), the lines written while
 TensorFlow loads are filtered (any other line still shows), and TensorFlow's Python
 logger says errors only. `--verbose` or `MER_TF_VERBOSE=1` keeps everything.
@@ -72,32 +73,3 @@ def quiet_tensorflow(verbose: bool = False) -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:
         pass
-
-
-def add_verbose_flag(parser) -> None:
-    """--verbose, as every entry point declares it."""
-    parser.add_argument("--verbose", action="store_true",
-                        help="keep TensorFlow's own log lines (or set MER_TF_VERBOSE=1)")
-
-
-def parse_quietly(parser, argv=None, check=None):
-    """`parser` with --verbose added, parsed; then `check(args)`, which raises ValueError
-    (a DataError is one) for bad arguments, said in one line with exit status 2 before
-    TensorFlow starts; then TensorFlow quieted unless asked not to (the start of every
-    entry point that is no training command)."""
-    add_verbose_flag(parser)
-    args = parser.parse_args(argv)
-    if check is not None:
-        refuse_early(check, args)
-    quiet_tensorflow(args.verbose)
-    return args
-
-
-def refuse_early(check, args) -> None:
-    """`check(args)`; a ValueError it raises (a DataError is one) ends the command with
-    one line and exit status 2, before TensorFlow starts."""
-    try:
-        check(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None

@@ -20,7 +20,6 @@ DEMO_CORPUS = SyntheticConfig(
     seed=0, utterances=int(os.environ.get("MER_TF_DEMO_UTTERANCES", 720)), dialogs_per_session=4,
     mean_seconds=2.0, cue_confusion=0.25)  # MER_TF_DEMO_UTTERANCES: a smaller demo, faster
 DEMO_AUDIO_SECONDS = 3.0
-# Training settings: the "demo" preset in mer_tf/presets.py.
 
 
 def home() -> str:
@@ -63,6 +62,22 @@ def ensure_demo_backbones() -> dict:
     truth = storage.read_json(storage.join(demo_dir(), "release", "SYNTHETIC.json"))
     texts = [u["transcript"] for u in truth["utterances"]]  # unsupervised: vocabulary only
     return tiny_backbones(storage.join(demo_dir(), "backbones"), texts, DEMO_AUDIO_SECONDS)
+
+
+def demo_assets(progress: bool = True) -> dict:
+    """What a run without --data-dir reads ({"data_dir", "speech", "text"}), built on first
+    use; its settings are the "demo" preset's (`mer_tf.config.presets`)."""
+    data_dir = ensure_demo_data(progress=progress)
+    return {"data_dir": data_dir, **ensure_demo_backbones()}
+
+
+def banner(experiment: str) -> str:
+    """What a demo run says first: it measures the pipeline, and how to run the real thing."""
+    from mer_tf.data.corpus import PreparedCorpus
+
+    data_dir = storage.join(demo_dir(), "data")
+    utterances = PreparedCorpus.open(data_dir).utterances
+    return BANNER.format(utterances=utterances, data_dir=data_dir, experiment=experiment)
 
 
 BANNER = """\

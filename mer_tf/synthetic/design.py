@@ -10,6 +10,8 @@ import dataclasses
 
 import numpy as np
 
+from mer_tf.config.settings import setting
+
 CUE_CLASSES = ("ang", "exc", "neu", "sad")
 CUE_OF_CODE = {"ang": "ang", "exc": "exc", "hap": "exc", "neu": "neu", "sad": "sad"}
 OUT_OF_SET_CODES = ("fru", "sur", "xxx", "oth")
@@ -56,11 +58,15 @@ GENERATOR_VERSION = 4  # 4: scripted dialogs perform the same play in every sess
 class SyntheticConfig:
     """Size and difficulty of a synthetic release."""
 
-    seed: int = 0
-    utterances: int = 320  # labelled utterances over all sessions
-    dialogs_per_session: int = 4
-    mean_seconds: float = 2.0  # utterance length, uniform in [0.5, 1.5] x mean
-    cue_confusion: float = 0.3  # per modality, chance of showing another class's cue
+    seed: int = setting(0, "the generator's seed", flag="--seed")
+    utterances: int = setting(320, "labelled utterances over five sessions (IEMOCAP has "
+                              "~10 000)", flag="--utterances")
+    dialogs_per_session: int = setting(4, "dialogs in each session",
+                                       flag="--dialogs-per-session")
+    mean_seconds: float = setting(2.0, "mean utterance length, uniform in [0.5, 1.5] x mean "
+                                  "(IEMOCAP: ~4.5)", flag="--mean-seconds")
+    cue_confusion: float = setting(0.3, "chance that a modality shows another class's cue",
+                                   flag="--cue-confusion")
     out_of_set_fraction: float = 0.12  # fru/sur/xxx/oth: outside the 4-class sets
     hap_fraction: float = 0.08  # in merged4 only
     sessions: int = 5

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import sys
 
+from mer_tf.config import RunConfig
 from mer_tf.io import storage
 from mer_tf.layout import BACKBONES_KEY, CORPUS_KEY, RunLayout
-from mer_tf.training.run_config import RunConfig
 
 # Settings that do not change what a run computes: a run folder moved elsewhere (or its
 # data folder, with the same shards) is the same run.
@@ -47,10 +47,10 @@ def open_run_dir(config: RunConfig, corpus, overwrite: bool = False) -> None:
         add_to_config(config.run_dir, {CORPUS_KEY: digest})
         return
     stored = storage.read_json(run.config)
-    facts = {key: stored.pop(key, None) for key in (BACKBONES_KEY, CORPUS_KEY)}
-    # Read back through the dataclasses: settings added since that run was written take
-    # their defaults, so an older run folder still resumes.
-    previous = RunConfig.from_dict(stored)
+    facts = {key: stored.get(key) for key in (BACKBONES_KEY, CORPUS_KEY)}
+    # Read back through the dataclasses: a setting added since that run was written takes
+    # its default; one no longer known is refused by name.
+    previous = RunConfig.load(config.run_dir)
     if _comparable(previous.to_dict()) != _comparable(config.to_dict()):
         mine, theirs = _comparable(config.to_dict()), _comparable(previous.to_dict())
         changed = sorted(_differences(theirs, mine))

@@ -68,12 +68,12 @@ def fold_directory(run_dir: str, fold: str | None = None) -> str:
 
 def load_run(run_dir: str, fold: str | None = None) -> LoadedRun:
     """The Keras model of a finished (or interrupted) run with its best weights."""
+    from mer_tf.config import RunConfig
     from mer_tf.data.corpus import DataFacts, PreparedCorpus
     from mer_tf.layout import INFO_FILE
     from mer_tf.models.fusion import ModelBuilder
     from mer_tf.training.callbacks import load_weights
     from mer_tf.training.fold import read_statistics
-    from mer_tf.training.run_config import RunConfig
 
     config = RunConfig.load(run_dir)
     directory = fold_directory(run_dir, fold)

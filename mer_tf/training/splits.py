@@ -65,9 +65,9 @@ def make_folds(data_config, corpus) -> list[Fold]:
     split (stratified validation reads the training sessions' labels from the index), its
     subset of dialogs and, with `text_overlap="drop"`, the utterances that leave training
     and validation because their transcript occurs in the test split."""
+    from mer_tf.config.run import SUBSET_KINDS
     from mer_tf.data.corpus import Split
     from mer_tf.evaluation.audit import normalise_transcript
-    from mer_tf.training.run_config import SUBSET_KINDS
 
     kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions

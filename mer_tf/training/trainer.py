@@ -18,6 +18,7 @@ import logging
 import sys
 import time
 
+from mer_tf.config import RunConfig
 from mer_tf.evaluation.audit import audit_fold, leakage_line
 from mer_tf.evaluation.evaluate import FoldResult
 from mer_tf.evaluation.summary import (
@@ -29,7 +30,6 @@ from mer_tf.evaluation.summary import (
 )
 from mer_tf.io import faults, locking, storage
 from mer_tf.layout import BACKBONES_KEY, FoldLayout, RunLayout
-from mer_tf.training.run_config import RunConfig
 from mer_tf.training.run_folder import add_to_config, finished_summary, open_run_dir
 
 log = logging.getLogger("mer_tf.training")
@@ -59,6 +59,7 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
     from mer_tf.training.splits import SESSIONS, make_folds
 
     corpus = PreparedCorpus.open(config.data.data_dir)
+    config = config.with_classes(corpus.classes)
     if workers.is_chief():
         open_run_dir(config, corpus, overwrite)
     # Every worker of a multi-worker run registers here, so what follows sees the folder
@@ -75,9 +76,6 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
     if config.train.cache_features and workers.task()[1] > 1:
         raise ValueError("--cache-features with several workers is not supported yet: build "
                          "the cache in one process first (the same flags without --strategy)")
-    if corpus.classes != tuple(config.model.class_names):
-        raise ValueError(f"the data's classes {list(corpus.classes)} differ from the model's "
-                         f"{list(config.model.class_names)}")
     folds = make_folds(config.data, corpus)
     absent = sorted(set(SESSIONS) - set(corpus.sessions))
     if absent:

@@ -29,20 +29,20 @@ def speech_backbone_kind(handle: str) -> str:
 
 
 def load_speech_backbone(config, name: str | None = None):
-    """The backbone `config.handle` (a `SpeechConfig`) names, as a `SpeechBackbone`."""
-    kind = speech_backbone_kind(config.handle)
+    """The backbone `config.model` (a `SpeechConfig`) names, as a `SpeechBackbone`."""
+    kind = speech_backbone_kind(config.model)
     trainable = not config.freeze
     if kind == "tfhub":
         from mer_tf.models.speech.tfhub import TFHubSpeechBackbone
 
-        return TFHubSpeechBackbone(config.handle, trainable=trainable, name=name or "wav2vec2")
+        return TFHubSpeechBackbone(config.model, trainable=trainable, name=name or "wav2vec2")
     if kind == "hf":
         from mer_tf.models.speech.hf import HFSpeechBackbone
 
-        return HFSpeechBackbone(config.handle, trainable=trainable,
+        return HFSpeechBackbone(config.model, trainable=trainable,
                                 freeze_feature_encoder=config.freeze_feature_encoder,
                                 name=name or "speech_backbone")
     from mer_tf.models.speech.whisper import WhisperSpeechBackbone
 
-    return WhisperSpeechBackbone(config.handle, trainable=trainable,
+    return WhisperSpeechBackbone(config.model, trainable=trainable,
                                  name=name or "speech_backbone")

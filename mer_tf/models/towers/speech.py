@@ -37,7 +37,7 @@ class SpeechTower(Tower):
         super().__init__(config, units, facts, statistics)
         self.backbone = load_speech_backbone(config)
         if config.layers != "last" and self.backbone.num_states == 1:
-            raise ValueError(f"{config.handle}: this backbone gives its last layer only; "
+            raise ValueError(f"{config.model}: this backbone gives its last layer only; "
                              "--speech-layers weighted needs a Hugging Face or Whisper backbone")
         # a backbone that fixes its input length (TF-Hub) decides it; others read input_seconds
         self.input_length = int(self.backbone.input_length
@@ -105,7 +105,7 @@ class SpeechTower(Tower):
         return {**raw, "waveform": raw["waveform"][:, :max(length, SAMPLE_RATE // 10)]}
 
     def cache_key(self):
-        return [self.config.handle, self.config.head, self.input_length,
+        return [self.config.model, self.config.head, self.input_length,
                 *self.backbone.cache_key()]
 
     def describe(self) -> dict:

@@ -1,44 +1,21 @@
-"""Configuration dataclasses: one frozen object describes a model (and, in
-`mer_tf.training.run_config`, a whole run). Each is written as JSON beside the run."""
+"""The model's settings: which towers, and each tower's, as frozen dataclasses."""
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 
 from mer_tf import registry
+from mer_tf.config.settings import check_choices, setting
 
 MODALITIES = ("speech", "text", "mocap")  # built in; `mer_tf.registry` may add more
-DEFAULT_SPEECH_HANDLE = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
+DEFAULT_SPEECH_MODEL = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
 DEFAULT_TEXT_PRESET = "bert_base_en_uncased"
-
-
-def setting(default, help: str, flag: str | None = None, choices: tuple = (),
-            **argparse_options):
-    """A config field declared once: its default, its help and, for a command-line
-    setting, its flag (`--speech-head`) and choices. The parser, `--help` (with the
-    default each preset applies), the flag-to-field table and the choice checks are all
-    derived from these (`mer_tf.commands.flags`, `check_choices`); `argparse_options` go to
-    `add_argument` as they are (`nargs`, `const`, `to_field`: a flag value -> the
-    field's)."""
-    metadata = {"help": help, "flag": flag, "choices": tuple(choices), **argparse_options}
-    return dataclasses.field(default=default, metadata=metadata)
-
-
-def check_choices(config) -> None:
-    """Raises for a field whose value is not one of its declared choices."""
-    for field in dataclasses.fields(config):
-        choices = field.metadata.get("choices")
-        value = getattr(config, field.name)
-        if choices and value not in choices:
-            raise ValueError(f"{type(config).__name__}.{field.name} must be one of "
-                             f"{', '.join(map(str, choices))}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class SpeechConfig:
-    handle: str = setting(
-        DEFAULT_SPEECH_HANDLE, "a TF-Hub handle or SavedModel (wav2vec2, the paper's), a local "
+    model: str = setting(
+        DEFAULT_SPEECH_MODEL, "a TF-Hub handle or SavedModel (wav2vec2, the paper's), a local "
         "Hugging Face wav2vec2 / HuBERT / WavLM checkpoint directory (config.json, "
         "model.safetensors) or a keras-hub Whisper preset (without --data-dir: the demo's "
         "untrained stand-in)", flag="--speech-model")
@@ -147,31 +124,3 @@ class ModelConfig:
         if name in MODALITIES:
             return getattr(self, name)
         return config_class(**self.extra.get(name, {}))
-
-
-def to_dict(config) -> dict:
-    """JSON-ready dict; an empty `extra` is left out, so config.json files written before
-    modalities could be registered read the same."""
-    return _drop_empty_extra(dataclasses.asdict(config))
-
-
-def _drop_empty_extra(value):
-    if isinstance(value, dict):
-        return {k: _drop_empty_extra(v) for k, v in value.items() if not (k == "extra" and v == {})}
-    return value
-
-
-def from_dict(cls, data: dict):
-    """Rebuilds nested frozen dataclasses from `to_dict` output (lists -> tuples)."""
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for field in dataclasses.fields(cls):
-        if field.name not in data:
-            continue
-        value, kind = data[field.name], hints[field.name]
-        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
-            value = from_dict(kind, value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[field.name] = value
-    return cls(**kwargs)

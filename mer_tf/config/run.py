@@ -1,13 +1,20 @@
-"""The run configuration: one frozen dataclass per run, written to config.json."""
+"""A whole run's settings: the model's, the data's and training's, in one frozen
+object written to the run folder's config.json."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from mer_tf import presets
-from mer_tf.config import ModelConfig, check_choices, from_dict, setting, to_dict
+from mer_tf.config.model import ModelConfig
+from mer_tf.config.settings import (
+    check_choices,
+    comma_separated_ints,
+    from_dict,
+    setting,
+    to_dict,
+)
 from mer_tf.io import storage
-from mer_tf.layout import RunLayout
+from mer_tf.layout import BACKBONES_KEY, CORPUS_KEY, RunLayout
 
 PROTOCOLS = ("session5", "loso")
 VALIDATION_SPLITS = ("speaker", "stratified")
@@ -21,10 +28,6 @@ PRECISIONS = ("off", "auto", "float16", "bfloat16")
 CLASS_WEIGHTS = ("none", "balanced")
 
 
-def _session_list(text: str) -> tuple:
-    return tuple(int(t) for t in str(text).split(",") if t.strip())
-
-
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     data_dir: str = setting("", "prepared data (python -m experiments.prepare); omitted: the "
@@ -33,7 +36,7 @@ class DataConfig:
                             "paper); loso: leave one session out, 5 folds", flag="--protocol",
                             choices=PROTOCOLS)
     folds: tuple = setting((), "loso only: comma-separated test sessions to run (empty: all)",
-                           flag="--folds", to_field=_session_list)
+                           flag="--folds", to_field=comma_separated_ints)
     validation: str = setting("speaker", "held-out validation for early stopping and model "
                               "choice, never the test set: one speaker of the training "
                               "sessions, or a stratified slice", flag="--validation",
@@ -121,29 +124,31 @@ class RunConfig:
     def from_dict(cls, data: dict) -> "RunConfig":
         return from_dict(cls, data)
 
+    def with_classes(self, classes) -> "RunConfig":
+        """This config for a corpus of `classes`: empty class names become the corpus's;
+        named ones must be the corpus's (the model's outputs are the labels' indices)."""
+        classes = tuple(classes)
+        if not self.model.class_names:
+            model = dataclasses.replace(self.model, class_names=classes)
+            return dataclasses.replace(self, model=model)
+        if tuple(self.model.class_names) != classes:
+            raise ValueError(f"the data's classes {list(classes)} differ from the model's "
+                             f"{list(self.model.class_names)}")
+        return self
+
     def save(self) -> None:
         storage.makedirs(self.run_dir)
         storage.write_json_atomic(RunLayout(self.run_dir).config, self.to_dict())
 
     @classmethod
     def load(cls, run_dir: str) -> "RunConfig":
-        return cls.from_dict(storage.read_json(RunLayout(run_dir).config))
-
-
-def settings_of(name: str, overrides: dict | None = None) -> dict:
-    """Every setting of a preset: the dataclasses' defaults, the preset laid over them,
-    then `overrides` ({"model": …, "train": …, "data": …})."""
-    base = {"model": to_dict(ModelConfig()), "train": to_dict(TrainConfig()),
-            "data": to_dict(DataConfig())}
-    return presets.merge(presets.merge(base, presets.preset(name)), overrides or {})
-
-
-def run_config(name: str, overrides: dict | None = None, *, experiment: str, run_dir: str,
-               data_dir: str, demo: bool = False):
-    """The one way from a preset and overrides to a RunConfig: the CLI, the benchmarks and
-    the tests all build theirs here."""
-    settings = settings_of(name, overrides)
-    return RunConfig(experiment=experiment, run_dir=run_dir,
-                     model=from_dict(ModelConfig, settings["model"]),
-                     data=from_dict(DataConfig, {**settings["data"], "data_dir": data_dir}),
-                     train=from_dict(TrainConfig, settings["train"]), demo=demo)
+        """The run's config.json, without the facts training added to it (what the
+        backbones turned out to be, the corpus digest)."""
+        path = RunLayout(run_dir).config
+        stored = storage.read_json(path)
+        for key in (BACKBONES_KEY, CORPUS_KEY):
+            stored.pop(key, None)
+        try:
+            return cls.from_dict(stored)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
