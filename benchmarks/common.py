@@ -124,17 +124,13 @@ def bench_assets(work_dir: str, utterances: int = 320, mean_seconds: float = 2.0
 def demo_model_config(assets: dict, modalities=("speech", "text", "mocap"), **model_overrides):
     """The `demo` preset's model (what `make demo` trains) on `assets`' backbones;
     `model_overrides` nest like the preset (`speech={"head": "flatten"}`)."""
-    from mer_tf.config import presets
-    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.config import ModelConfig, from_dict, presets
 
     backbones = {"speech": {"model": assets["speech"]}}
     if "text" in assets:
         backbones["text"] = {"preset": assets["text"]}
-    classes = list(PreparedCorpus.open(assets["data_dir"]).classes)
-    model = presets.merge({"modalities": list(modalities), "class_names": classes, **backbones},
-                          model_overrides)
-    return presets.run_config("benchmark", {"model": model}, data_dir=assets["data_dir"],
-                              preset_name="demo").model
+    model = presets.merge({"modalities": list(modalities), **backbones}, model_overrides)
+    return from_dict(ModelConfig, presets.settings_of("demo", {"model": model})["model"])
 
 
 def build_training(config, data_dir: str, batch_size: int, cached=(), training: bool = True,
@@ -154,7 +150,8 @@ def build_training(config, data_dir: str, batch_size: int, cached=(), training: 
     run = presets.run_config(
         "benchmark", {"model": to_dict(config),
                       "train": {"batch_size": batch_size, "cache_features": bool(cached)}},
-        data_dir=data_dir, preset_name="demo", run_dir=tempfile.gettempdir())
+        data_dir=data_dir, preset_name="demo", run_dir=tempfile.gettempdir()
+    ).with_classes(corpus.classes)
     fold = Fold("benchmark", tuple(sessions), (5,))
     built = build_fold(run, fold, corpus, tf.distribute.get_strategy(), progress=False)
     if tuple(built.cached) != tuple(cached):

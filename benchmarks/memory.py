@@ -32,8 +32,7 @@ def _child(data_dir: str, speech: str, text: str, sessions: str, modalities: str
 
     # Paper-size text and mocap inputs (128 tokens where the preset allows it).
     limit = keras_hub.models.BertBackbone.from_preset(text).max_sequence_length
-    config = common.demo_model_config({"data_dir": data_dir, "speech": speech, "text": text},
-                                      modalities.split("+"),
+    config = common.demo_model_config({"speech": speech, "text": text}, modalities.split("+"),
                                       text={"sequence_length": min(128, limit)},
                                       mocap={"max_frames": 256})
     _, model, dataset = common.build_training(config, data_dir, 8,

@@ -8,8 +8,11 @@ Self-Supervised Frameworks".
 Layers, lowest first; a module imports only from its own layer or lower ones, and the
 import graph has no cycles (tests/test_layout.py checks both):
 
-    storage, registry  ->  config, presets  ->  data  ->  models  ->  training
-        ->  testing (stand-ins)  ->  cli, demo, runs, inference, colab
+    io, frames, layout, registry  ->  config  ->  data  ->  models  ->  evaluation
+        ->  serving  ->  training  ->  testing (stand-in backbones)
+        ->  synthetic (the demo corpus)  ->  commands (what experiments/ runs)
+
+Each folder's `__init__` says what it holds and what it may import.
 
 One rule for imports: TensorFlow, Keras, keras-hub, TF-Hub and the other heavy
 libraries are imported inside the functions that use them, never at the top of a

@@ -300,6 +300,35 @@ def test_a_wav_served_without_motion_capture_is_what_the_recognizer_answers(
     assert np.abs(still["probabilities"].numpy()[0] - from_wav).max() > 1e-3
 
 
+def test_a_wav_at_another_rate_is_resampled_inside_the_saved_model(recognizer, release,
+                                                                   trained_run, tmp_path):
+    """A 22.05 kHz stereo WAV: `serve_wav_partial` resamples it in the graph and answers what
+    the recognizer (soxr) answers for the same file, and what the 16 kHz file gets."""
+    import soundfile
+    import tensorflow as tf
+
+    from mer_tf.data.audio import resample
+
+    item = _item(release, trained_run)
+    samples, rate = soundfile.read(item["wav"], dtype="float32")
+    other = tmp_path / "22k.wav"
+    louder = resample(samples, rate, 22050)
+    soundfile.write(other, np.stack([louder, louder], axis=1), 22050, subtype="PCM_16")
+    served = tf.saved_model.load(os.path.join(trained_run, "saved_model"))
+    frames = int(served.metadata()["mocap_frames"])
+    absent = dict(mocap=tf.zeros([1, frames, 189]), mocap_mask=tf.zeros([1, frames], tf.int32),
+                  modality_present=tf.constant([[1, 1, 0]], tf.int32),
+                  transcript=tf.constant([item["transcript"]]))
+    probabilities = {name: served.serve_wav_partial(wav=tf.stack([tf.io.read_file(path)]),
+                                                    **absent)["probabilities"].numpy()[0]
+                     for name, path in (("16k", item["wav"]), ("22k", str(other)))}
+    answer = recognizer.predict_files(str(other), item["transcript"])
+    np.testing.assert_allclose(
+        probabilities["22k"], [answer.probabilities[n] for n in recognizer.label_names],
+        atol=0.02)
+    np.testing.assert_allclose(probabilities["22k"], probabilities["16k"], atol=0.02)
+
+
 def test_an_utterance_window_the_mocap_does_not_cover_is_refused(recognizer, release,
                                                                  trained_run):
     item = _item(release, trained_run)

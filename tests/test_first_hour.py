@@ -105,7 +105,7 @@ def test_a_loso_run_says_what_next_and_predicts_with_its_fold_models(prepared, a
     # the commands name this interpreter (.venv/bin/python here): a bare `tensorboard` or
     # `python` outside the environment fails with ModuleNotFoundError
     python = os.path.relpath(sys.executable)
-    assert "next:" in err and f"{python} -m tensorboard.main --logdir {run_dir}" in err
+    assert "next:" in err and f"{python} -m experiments.tensorboard {run_dir}" in err
     assert f"{python} -m experiments.predict --run {run_dir}" in err and "--fold fold4" in err
     assert "\n  tensorboard " not in err and "\n  python -m" not in err
     truth = next(u for u in release[1] if u.session == 5 and u.emotion == "ang")
@@ -147,3 +147,58 @@ def test_every_help_default_is_what_a_run_without_the_flag_records(preset):
         assert f"{preset}: {_shown(value)}" in shown or shown == f" (default: {_shown(value)})", \
             (field.metadata["flag"], shown, value)
         assert " ".join(shown.split()) in help_text, _dest(field)
+
+
+def _quiet_env():
+    return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",
+                                                              "MER_TF_VERBOSE")}
+
+
+def test_the_python_api_prints_no_tensorflow_chatter(trained_run):
+    """The README's prediction in a fresh process: no start-up line of TensorFlow's."""
+    from mer_tf.io.quiet import _NOISE
+
+    script = ("from mer_tf.serving.recognizer import EmotionRecognizer\n"
+              f"recognizer = EmotionRecognizer.from_run({trained_run!r})\n"
+              "print(recognizer.label_names)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=180, env=_quiet_env())
+    assert result.returncode == 0, result.stderr
+    assert "ang" in result.stdout
+    noise = [line for line in result.stderr.splitlines() if _NOISE.match(line)
+             or "oneDNN" in line or "cuda" in line.lower()]
+    assert not noise, result.stderr
+
+
+def test_tensorboard_starts_without_tensorflow_chatter(tmp_path):
+    """`experiments.tensorboard` (what a finished run's next steps name) serves the folder
+    and says where, with no start-up line of TensorFlow's; a wrong folder is one line."""
+    import socket
+    import time
+
+    from mer_tf.io.quiet import _NOISE
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "experiments.tensorboard", str(tmp_path),
+                                "--port", str(port)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=_quiet_env())
+    lines, deadline = [], time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if f"localhost:{port}" in line or not line:
+                break
+    finally:
+        process.kill()
+        process.wait()
+    assert any(f"http://localhost:{port}/" in line for line in lines), lines
+    noise = [line for line in lines if _NOISE.match(line) or "oneDNN" in line]
+    assert not noise, lines
+    missing = subprocess.run([sys.executable, "-m", "experiments.tensorboard",
+                              str(tmp_path / "nowhere")], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"error: {tmp_path / 'nowhere'}: no such folder"

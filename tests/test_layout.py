@@ -133,3 +133,18 @@ def test_no_file_but_the_layout_spells_a_run_folder_name():
                   and id(node) not in docstrings
                   for name in RUN_FOLDER_NAMES if name in node.value]
     assert not found, found
+
+
+def test_the_floor_plan_keeps_its_rooms_small_and_says_what_each_holds():
+    """At most six modules at the package root and twelve in training/; every folder's
+    __init__ says what it holds and what it may import."""
+    root = [n for n in os.listdir(ROOT) if n.endswith(".py") and n != "__init__.py"]
+    assert len(root) <= 6, root
+    training = [n for n in os.listdir(os.path.join(ROOT, "training"))
+                if n.endswith(".py") and n != "__init__.py"]
+    assert len(training) <= 12, training
+    for directory, _, files in os.walk(ROOT):
+        if "__init__.py" in files and "__pycache__" not in directory:
+            docstring = ast.get_docstring(ast.parse(open(os.path.join(directory,
+                                                                      "__init__.py")).read()))
+            assert docstring and "import" in docstring.lower(), directory

@@ -134,3 +134,18 @@ def test_a_keras_file_naming_a_remote_handle_is_refused_under_safe_mode(assets, 
         assets["speech"]
     with pytest.raises(ValueError, match="remote handle 'https://tfhub.dev/someone/else/1'"):
         keras.saving.load_model(crafted, safe_mode=True)
+
+
+def test_a_fixed_length_saved_model_decides_the_audio_and_refuses_another_length(assets):
+    """input_seconds 0 (the default) takes the SavedModel's own length, the one config.json
+    records; any other length is refused rather than noted and ignored."""
+    from mer_tf.data.corpus import IEMOCAP_FACTS
+    from mer_tf.models.towers.speech import SpeechTower
+
+    tower = SpeechTower(SpeechConfig(model=assets["speech"]), 8, IEMOCAP_FACTS)
+    assert tower.describe()["input_seconds"] == 1.0 == tower.input_length / 16000
+    assert SpeechTower(SpeechConfig(model=assets["speech"], input_seconds=1.0), 8,
+                       IEMOCAP_FACTS).input_length == 16000
+    with pytest.raises(ValueError, match=r"takes 1 s of audio, not 3: --speech-seconds applies "
+                                         "to Hugging Face and Whisper backbones"):
+        SpeechTower(SpeechConfig(model=assets["speech"], input_seconds=3.0), 8, IEMOCAP_FACTS)

@@ -129,6 +129,7 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
 
     from mer_tf.data.corpus import read_manifest
     from mer_tf.data.iemocap import MOCAP_STREAMS
+    from mer_tf.data.mocap_files import missing_as_nan
     from mer_tf.data.schema import decode_example
 
     manifest = read_manifest(data_dir)
@@ -143,7 +144,7 @@ def first_test_utterance(data_dir: str, recognizer) -> dict:
         item["mocap_mask"] = record["mocap/chunks/present"].astype(np.int32)
     else:
         item["mocap"] = np.concatenate(
-            [np.where(record[f"mocap/{s}/present"], record[f"mocap/{s}/values"], np.nan)
+            [missing_as_nan(record[f"mocap/{s}/values"], record[f"mocap/{s}/present"])
              for s in MOCAP_STREAMS], axis=1)
     return item
 

@@ -32,7 +32,7 @@ def next_steps(config) -> str:
     folds = RunLayout(run).fold_names()
     python = interpreter()
     lines = ["next:",
-             f"  {python} -m tensorboard.main --logdir {run}   # curves, confusion, hparams",
+             f"  {python} -m experiments.tensorboard {run}   # curves, confusion, hparams",
              f"  {python} -m experiments.predict --run {run} --wav TURN.wav --transcript "
              "\"TEXT\""]
     if len(folds) > 1:

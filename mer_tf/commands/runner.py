@@ -63,7 +63,9 @@ def _message_for_user(error: Exception, locked) -> str | None:
         return error.message  # tf.io.gfile's, for a gs:// path say
     if isinstance(error, PermissionError):
         return f"cannot write there: {error.filename or error}: {error.strerror}"
-    if isinstance(error, OSError) and error.filename:  # missing, read-only, a file not a folder
+    if isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+        return f"{error.filename}: {error.strerror}" if error.filename else str(error)
+    if isinstance(error, OSError) and error.filename:  # a read-only folder, say
         return f"{error.filename}: {error.strerror}"
     if isinstance(error, (ValueError, locked)):  # DataError and RunFolderConflict are ValueErrors
         return str(error)

@@ -9,6 +9,8 @@ from mer_tf.config.settings import check_choices, setting
 
 MODALITIES = ("speech", "text", "mocap")  # built in; `mer_tf.registry` may add more
 DEFAULT_SPEECH_MODEL = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
+# What a backbone without a fixed input length reads: the paper's wav2vec2 input.
+PAPER_INPUT_SECONDS = 15.375
 DEFAULT_TEXT_PRESET = "bert_base_en_uncased"
 
 
@@ -24,9 +26,10 @@ class SpeechConfig:
                         choices=("mean", "attention", "flatten"))
     freeze: bool = setting(False, "keep the backbone's weights fixed (--freeze speech)")
     input_seconds: float = setting(
-        15.375, "audio per utterance for Hugging Face and Whisper backbones; a TF-Hub "
-        "SavedModel fixes its own length (the paper's 15.375 s, the demo's 3 s), which "
-        "config.json records under backbones.speech.input_seconds", flag="--speech-seconds")
+        0.0, "audio per utterance; 0: the backbone's own (a TF-Hub SavedModel fixes it: the "
+        "paper's wav2vec2 15.375 s, the demo's 3 s; Hugging Face and Whisper backbones: "
+        "15.375 s). config.json records what was read under backbones.speech.input_seconds",
+        flag="--speech-seconds")
     layers: str = setting("last", "the backbone's last layer, or a learned softmax-weighted "
                           "sum of every layer's states (SUPERB's recipe; Hugging Face and "
                           "Whisper backbones)", flag="--speech-layers",

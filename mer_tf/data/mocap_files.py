@@ -240,3 +240,20 @@ def chunks_view(values: np.ndarray,
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     means, _ = _binned_nanmean(values, bounds)
     return means, sizes > 0
+
+
+def missing_as_nan(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Stored frames and their presence -> what the mocap tower takes: NaN where absent."""
+    return np.where(present, values, np.nan).astype(np.float32)
+
+
+def model_view(times: np.ndarray, values: np.ndarray, start: float, end: float, view: str,
+               chunks: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """An utterance's frames as the model takes them, the view training read from the
+    shards: (values [T, D], mask [T]). `frames`: 1/rate-second bins, a missing marker NaN,
+    every bin a frame; `chunks`: the paper's `chunks` averages, a chunk without frames
+    masked."""
+    if view == "chunks":
+        return chunks_view(values, chunks)
+    frames, present = frames_view(times, values, start, end, rate)
+    return missing_as_nan(frames, present), np.ones(frames.shape[0], bool)

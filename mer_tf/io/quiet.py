@@ -54,14 +54,18 @@ def _filtered_stderr():
             sys.stderr.flush()
 
 
-def quiet_tensorflow(verbose: bool = False) -> None:
-    """Call before TensorFlow is imported (a later call still quiets its loggers)."""
+def quiet_tensorflow(verbose: bool = False, loggers: bool = True) -> None:
+    """Call before TensorFlow is imported (a later call still quiets its loggers).
+    `loggers=False` (the Python API: `EmotionRecognizer`) leaves TensorFlow's Python
+    loggers, which are the user's process's, as they are."""
     if verbose_requested(verbose):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         with _filtered_stderr():  # no device is touched: a multi-worker run sets them up
             import tensorflow  # noqa: F401
+    if not loggers:
+        return
     import logging
 
     import tensorflow as tf

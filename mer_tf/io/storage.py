@@ -12,6 +12,7 @@ import json
 import os
 import posixpath
 import re
+import sys
 import uuid
 from typing import Any, Iterable
 
@@ -21,6 +22,10 @@ _TEMPORARY = re.compile(r"\.tmp-mer_tf-[0-9a-f]{8}$")
 
 
 def _gfile():
+    if "tensorflow" not in sys.modules:  # the library's first TensorFlow import, often
+        from mer_tf.io.quiet import quiet_tensorflow
+
+        quiet_tensorflow(loggers=False)
     import tensorflow as tf
 
     return tf.io.gfile

@@ -1,1 +1,6 @@
-"""Modality towers (speech, text, mocap) and their fusion."""
+"""The network: one tower per modality (`towers`: speech, text, mocap), the speech
+backbones behind one contract (`speech`: TF-Hub wav2vec2, Hugging Face checkpoints,
+Whisper), shared layers (`layers`) and fusion by concatenation (`fusion`).
+
+Imports io, frames, layout, registry, config and data; nothing above them.
+"""

@@ -35,7 +35,7 @@ from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE, FoldLayout
 # Keys of mer_tf.json (and of the `metadata` endpoint) that every model has, whatever its
 # towers: models without speech, text or mocap say 0 or "".
 # `temperature`: the probabilities served are softmax(log p / temperature), p the network's
-# (1.0: as trained; models exported before 2026-12-03 have no such key and serve p).
+# (1.0: as trained).
 INFO_DEFAULTS = {"sample_rate": SAMPLE_RATE, "waveform_length": 0, "text_length": 0,
                  "text_preset": "", "mocap_view": "", "mocap_frames": 0, "note": "",
                  "temperature": 1.0,

@@ -54,6 +54,9 @@ class EmotionRecognizer:
         """One SavedModel, or several (the folds of a LOSO run) whose probabilities are
         averaged: each fold's model was trained on other sessions, so together they have
         seen every session but none was chosen on another's test set."""
+        from mer_tf.io.quiet import quiet_tensorflow
+
+        quiet_tensorflow(loggers=False)  # no start-up lines (MER_TF_VERBOSE=1 keeps them)
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  registers the tokenizer's ops
 
@@ -271,14 +274,10 @@ class EmotionRecognizer:
             lo = track.times[0] if start is None else start
             hi = track.times[-1] + 1 / mocap_files.MOCAP_FPS if end is None else end
             times, values = mocap_files.slice_track(track, lo, hi)
-            if self.info["mocap_view"] == "chunks":
-                chunks, present = mocap_files.chunks_view(values, self.info["mocap_frames"])
-                parts.append(chunks)
-                masks.append(present)
-            else:
-                frames, present = mocap_files.frames_view(times, values, lo, hi,
-                                                       self.info["mocap_rate"])
-                parts.append(np.where(present, frames, np.nan))
-                masks.append(np.ones(frames.shape[0], bool))
+            view, mask = mocap_files.model_view(times, values, lo, hi, self.info["mocap_view"],
+                                                self.info["mocap_frames"],
+                                                self.info["mocap_rate"])
+            parts.append(view)
+            masks.append(mask)
         return (np.concatenate(parts, axis=1).astype(np.float32),
                 np.logical_or.reduce(masks).astype(np.int32))

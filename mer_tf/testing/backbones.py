@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
 from mer_tf.layout import SAVED_MODEL_FILE
 
@@ -28,7 +29,7 @@ def tiny_backbones(root: str, texts, audio_seconds: float = 3.0, bert: dict | No
 
     bert = {**TINY_BERT, **(bert or {})}
     form = speech_form or FORM_2021_07
-    samples = int(round(audio_seconds * 16000))
+    samples = int(round(audio_seconds * SAMPLE_RATE))
     suffix = "" if form == FORM_2021_07 else f"_{form}"
     speech = storage.join(root, f"wav2vec2_tiny{suffix}" if samples == 48000
                           else f"wav2vec2_tiny_{samples}{suffix}")

@@ -29,10 +29,10 @@ class FoldProgress(keras.callbacks.Callback):
     are kept, so a damaged one (a truncated file, an empty JSON) falls back to the one
     before, with a note. Early stopping (`patience`) keeps its count across resumes.
 
-    Keras' BackupAndRestore wrote its metadata in place after its weights, before the
-    history and best checkpoint were written, and deleted itself at the end of `fit`:
-    a kill after its write skipped an epoch that history and best never saw, and a kill
-    during evaluation retrained every epoch. With several workers every one decides
+    Not Keras' BackupAndRestore: it writes its metadata in place after its weights, before
+    the history and best checkpoint, and deletes itself at the end of `fit`, so a kill
+    after its write skips an epoch that history and best never saw, and a kill during
+    evaluation retrains every epoch. With several workers every one decides
     alike and restores from the same commit; `writer` (the chief) alone writes.
     """
 
@@ -79,11 +79,7 @@ class FoldProgress(keras.callbacks.Callback):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         load_weights(self.model, storage.join(self.fold.backup, commit["weights"]))
-        if "random" in commit:
-            set_random_state(self.model, commit["random"])
-        else:
-            print(f"note: {self.fold.backup} was committed without its random state (an "
-                  "older mer_tf): the resumed epochs draw new dropout", file=sys.stderr)
+        set_random_state(self.model, commit["random"])
         self.model._initial_epoch = commit["epochs_done"]  # as Keras' BackupAndRestore does
         print(f"resumed from the backup: {commit['epochs_done']} epoch(s) done, continuing "
               f"with epoch {commit['epochs_done'] + 1}", file=sys.stderr)

@@ -16,10 +16,25 @@ from __future__ import annotations
 import numpy as np
 
 from mer_tf.config import SpeechConfig
+from mer_tf.config.model import PAPER_INPUT_SECONDS
 from mer_tf.frames import SAMPLE_RATE
 from mer_tf.models.towers.base import Tower
 
 SILENCE_PEAK = 1e-4  # below this peak amplitude a waveform counts as silent
+
+
+def _input_length(config: SpeechConfig, backbone) -> int:
+    """Samples per utterance: a backbone that fixes its length (a TF-Hub SavedModel)
+    decides, and a different `input_seconds` is refused; others read `input_seconds`, or
+    the paper's 15.375 s where it is 0."""
+    asked = round(config.input_seconds * SAMPLE_RATE)
+    if backbone.input_length:
+        if asked and asked != backbone.input_length:
+            raise ValueError(f"{config.model} takes {backbone.input_length / SAMPLE_RATE:g} s "
+                             f"of audio, not {config.input_seconds:g}: --speech-seconds applies "
+                             "to Hugging Face and Whisper backbones")
+        return int(backbone.input_length)
+    return int(asked or round(PAPER_INPUT_SECONDS * SAMPLE_RATE))
 
 
 class SpeechTower(Tower):
@@ -39,9 +54,7 @@ class SpeechTower(Tower):
         if config.layers != "last" and self.backbone.num_states == 1:
             raise ValueError(f"{config.model}: this backbone gives its last layer only; "
                              "--speech-layers weighted needs a Hugging Face or Whisper backbone")
-        # a backbone that fixes its input length (TF-Hub) decides it; others read input_seconds
-        self.input_length = int(self.backbone.input_length
-                                or round(config.input_seconds * SAMPLE_RATE))
+        self.input_length = _input_length(config, self.backbone)
         self.frames = self.backbone.frames_for(self.input_length)
         self.hidden, self.num_states = self.backbone.hidden_size, self.backbone.num_states
         self.mix = LayerMix(config.layers, name="speech_layer_mix")
@@ -109,15 +122,11 @@ class SpeechTower(Tower):
                 *self.backbone.cache_key()]
 
     def describe(self) -> dict:
-        """What the loaded backbone turned out to be, for config.json: with the audio it
-        actually reads (a TF-Hub SavedModel fixes its own length, whatever
-        `model.speech.input_seconds` says)."""
+        """What the loaded backbone turned out to be, for config.json, with the audio it
+        reads (`model.speech.input_seconds` 0 leaves that to the backbone)."""
         facts = {**self.backbone.describe(), "layers": self.config.layers,
                  "input_length": self.input_length,
                  "input_seconds": round(self.input_length / SAMPLE_RATE, 6)}
-        if self.backbone.input_length and facts["input_seconds"] != self.config.input_seconds:
-            facts["input_seconds_note"] = ("this backbone takes a fixed length, so "
-                                           "model.speech.input_seconds does not apply")
         return facts
 
     def hparams(self) -> dict:
@@ -149,15 +158,15 @@ class SpeechTower(Tower):
         return {"wav": tf.TensorSpec([None], tf.string, name="wav")}
 
     def decode_serving_inputs(self, tensors: dict) -> dict:
-        """Encoded 16-bit WAVs (mono or stereo, downmixed) -> waveforms and their lengths."""
+        """Encoded 16-bit WAVs at any rate (resampled in the graph) and with any channels
+        (downmixed) -> waveforms at the model's rate and their lengths."""
         import tensorflow as tf
+
+        from mer_tf.models.speech.resample import resample_in_graph
 
         def decode(data):
             audio, rate = tf.audio.decode_wav(data)
-            tf.debugging.assert_equal(rate, SAMPLE_RATE, message="WAV sample rate must be "
-                                      "16000 Hz (resample first; mer_tf's predict does it "
-                                      "with soxr)")
-            return tf.reduce_mean(audio, axis=-1)
+            return resample_in_graph(tf.reduce_mean(audio, axis=-1), rate, SAMPLE_RATE)
 
         decoded = tf.map_fn(decode, tensors["wav"],
                             fn_output_signature=tf.RaggedTensorSpec([None], tf.float32))
