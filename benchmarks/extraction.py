@@ -70,7 +70,7 @@ def measure_shape(root: str, data_dir: str, shape: str, batch: int, repeats: int
 
     corpus = PreparedCorpus.open(data_dir)
     config = ModelConfig(modalities=("speech",), speech=SpeechConfig(
-        handle=checkpoint(root, shape), freeze=True, layers="weighted",
+        model=checkpoint(root, shape), freeze=True, layers="weighted",
         input_seconds=input_seconds))
     builder = ModelBuilder(config, corpus.facts)
     tower = builder.towers["speech"]

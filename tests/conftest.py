@@ -25,13 +25,13 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # once; files that share an expensive session fixture run on the same worker, so it is
 # built once, not on both; the longest groups start first (longest-processing-time-first
 # keeps both workers busy to the end). Seconds on 2 cores, 2026-12-03: trained_run ~280,
-# multiworker ~150, benchmarks ~140, protocol ~110, accelerators ~75, models ~55,
-# reliability ~60, notebook ~50, the rest less.
+# workers ~150, benchmarks ~140, protocol ~110, distribute ~75, fusion ~55,
+# reliability ~60, colab ~50, the rest less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
-SHARED_GROUPS = {"test_export": "trained_run", "test_training": "trained_run",
+SHARED_GROUPS = {"test_export": "trained_run", "test_trainer": "trained_run",
                  "test_recordings": "trained_run"}
-LONGEST_FIRST = ("trained_run", "test_multiworker", "test_benchmarks", "test_protocol",
-                 "test_accelerators", "test_models", "test_reliability", "test_notebook")
+LONGEST_FIRST = ("trained_run", "test_workers", "test_benchmarks", "test_protocol",
+                 "test_distribute", "test_fusion", "test_reliability", "test_colab")
 
 
 def _group(nodeid: str) -> str:
@@ -52,12 +52,12 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 # Test tiers, as keras-hub marks its `large` tests: a test that builds a corpus, a
-# backbone or a run (through these fixtures), or whose file trains or starts processes,
-# is `slow`; `make test-fast` runs the rest (`-m "not slow"`), `make test` everything.
+# backbone or a run, trains or starts processes is marked `slow` where it is written;
+# `make test-fast` runs the rest (`-m "not slow"`), `make test` everything. A test that
+# takes one of these fixtures unmarked is refused at collection, so the fast tier stays
+# fast.
 CORPUS_FIXTURES = {"release", "prepared", "corpus", "assets", "trained_run", "recognizer",
                    "session1", "copy_of_prepared"}
-SLOW_FILES = {"test_notebook", "test_multiworker", "test_benchmarks", "test_hf_speech_parity",
-              "test_tfhub_speech_backbone", "test_hf_and_whisper_speech_backbones"}
 
 
 def pytest_configure(config):
@@ -65,10 +65,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
-        if module in SLOW_FILES or CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.slow)
+    unmarked = [item.nodeid for item in items if item.get_closest_marker("slow") is None
+                and CORPUS_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if unmarked:
+        raise pytest.UsageError("mark these tests @pytest.mark.slow (they build a corpus, a "
+                                "backbone or a run): " + ", ".join(unmarked))
 
     def rank(item):
         name = _group(item.nodeid)

@@ -6,6 +6,9 @@ import os
 
 import numpy as np
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository's root
+FIXTURES = os.path.join(REPO, "tests", "fixtures")  # made once by the scripts beside them
+
 
 def records(data_dir, manifest):
     """Every example of a prepared folder, decoded."""

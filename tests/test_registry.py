@@ -20,6 +20,7 @@ def duration_modality():
     registry.unregister_modality("duration")
 
 
+@pytest.mark.slow
 def test_a_registered_fourth_modality_trains_caches_exports_and_serves(
         duration_modality, prepared, assets, release, tmp_path):
     from mer_tf.commands.experiment import run_single

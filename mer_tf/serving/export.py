@@ -7,8 +7,8 @@ The exported model needs neither this package nor Keras: `tf.saved_model.load`
   transcript [B] string, mocap [B, T, D] float32 (NaN = missing marker),
   mocap_mask [B, T] int32)`: any N and T; audio and frames are cropped or
   padded inside the graph, text is tokenized inside the graph;
-- `serve_wav(wav [B] string, …)`: the same with encoded 16 kHz WAV files,
-  decoded by `tf.audio.decode_wav`;
+- `serve_wav(wav [B] string, …)`: the same with encoded 16-bit WAV files at any rate and
+  with any channels, decoded by `tf.audio.decode_wav`, downmixed and resampled in the graph;
 - `serve_partial(…, modality_present [B, M] int32)` and `serve_wav_partial`, for a model
   trained with modality dropout: a modality marked 0 is dropped as in training (give
   zeros for its inputs), which is how to serve without motion capture;

@@ -1,0 +1,57 @@
+"""Folds: speaker-independent, as the protocol says."""
+
+import json
+
+from mer_tf.config import (
+    DataConfig,
+)
+
+
+def _tiny_corpus(tmp_path):
+    """A manifest and an utterance index, as preparation writes them, and no shards."""
+    from mer_tf.data.corpus import INDEX, MANIFEST, PreparedCorpus
+    from mer_tf.data.schema import SCHEMA_VERSION
+    from mer_tf.io.storage import sha256_of
+
+    rows, sessions = [], {}
+    for session in range(1, 6):
+        speakers = {}
+        for gender in "FM":
+            for i in range(4):
+                kind = "script" if i < 2 else "impro"
+                text = f"line {i}" if kind == "script" else f"own words {session}{gender}{i}"
+                rows.append({"utterance_id": f"Ses0{session}F_{kind}01_{gender}00{i}",
+                             "session": session, "speaker": f"Ses0{session}{gender}",
+                             "dialog": f"Ses0{session}F_{kind}01", "kind": kind,
+                             "script": "script01_1" if kind == "script" else "",
+                             "label": i % 4, "text": text})
+                speakers[f"Ses0{session}{gender}"] = speakers.get(f"Ses0{session}{gender}", 0) + 1
+        sessions[str(session)] = {"utterances": 8, "speakers": speakers,
+                                  "classes": {"ang": 2, "exc": 2, "neu": 2, "sad": 2}}
+    (tmp_path / INDEX).write_text(json.dumps({"utterances": rows}))
+    manifest = {"schema_version": SCHEMA_VERSION, "classes": ["ang", "exc", "neu", "sad"],
+                "utterances": 40, "sessions": sessions, "shards": [],
+                "index": {"file": INDEX, "sha256": sha256_of(str(tmp_path / INDEX))}}
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    return PreparedCorpus.open(str(tmp_path))
+
+
+def test_folds_are_speaker_independent_and_follow_the_protocol(tmp_path):
+    from mer_tf.training.splits import make_folds
+
+    corpus = _tiny_corpus(tmp_path)
+    (fold,) = make_folds(DataConfig(corpus.data_dir), corpus)
+    assert (fold.name, fold.train_sessions, fold.test_sessions) == ("session5", (1, 2, 3, 4),
+                                                                    (5,))
+    assert fold.validation_speakers == ("Ses04F",)
+    assert corpus.count(fold.train_split()) == 28 and corpus.count(fold.validation_split()) == 4
+    loso = make_folds(DataConfig(corpus.data_dir, protocol="loso", folds=(2, 4)), corpus)
+    assert [(f.name, f.test_sessions) for f in loso] == [("fold2", (2,)), ("fold4", (4,))]
+    assert loso[1].validation_speakers == ("Ses05F",)  # the highest training session's
+    dropped = make_folds(DataConfig(corpus.data_dir, text_overlap="drop"), corpus)[0]
+    assert len(dropped.dropped_ids) == 16  # "line 0", "line 1" of the training sessions
+    assert all("_script" in u for u in dropped.dropped_ids)
+    improvised = make_folds(DataConfig(corpus.data_dir, subset="improvised"), corpus)[0]
+    assert {r["kind"] for r in corpus.rows(improvised.test_split())} == {"impro"}
+    stratified = make_folds(DataConfig(corpus.data_dir, validation="stratified"), corpus)[0]
+    assert len(stratified.validation_ids) == 4 and not stratified.validation_speakers
