@@ -29,7 +29,7 @@ SMALL = SyntheticConfig(seed=7, utterances=60, dialogs_per_session=4, mean_secon
 # reliability ~60, colab ~50, the rest less.
 # (pytest 9.2 ignores xdist's own `xdist_group` marks, so the grouping is done here.)
 SHARED_GROUPS = {"test_export": "trained_run", "test_trainer": "trained_run",
-                 "test_recordings": "trained_run"}
+                 "test_recordings": "trained_run", "test_transfer": "trained_run"}
 LONGEST_FIRST = ("trained_run", "test_workers", "test_benchmarks", "test_protocol",
                  "test_distribute", "test_fusion", "test_reliability", "test_colab")
 

@@ -12,16 +12,14 @@ import numpy as np
 from mer_tf.io import storage
 
 
-def evaluate(model, corpus, split, readers, batch_size: int, class_names,
-             feature_cache=None) -> dict:
-    """Predicts a split with Keras' own (distributed) predict, then scores it.
+def predict_split(model, corpus, split, readers, batch_size: int, feature_cache=None) -> dict:
+    """Predicts a split with Keras' own (distributed) predict: {"probabilities", "labels",
+    "ids", "sessions", "speakers"}, one row per real utterance.
 
     Batches are padded to full size with filler examples (static shapes for TPU
     and XLA); a second, metadata-only pass over the same files in the same order
     supplies labels, ids and the flags that drop the fillers.
     """
-    from mer_tf.evaluation.metrics import classification_metrics
-
     count = corpus.count(split)
     common = dict(training=False, pad_final_batch=True, num_examples=count)
     inputs = corpus.dataset(split, readers, batch_size, feature_cache=feature_cache, **common)
@@ -37,14 +35,22 @@ def evaluate(model, corpus, split, readers, batch_size: int, class_names,
     if len(valid) != len(probabilities):
         raise RuntimeError(f"predicted {len(probabilities)} examples, read {len(valid)}")
     keep = np.array(valid, bool)
-    probabilities = probabilities[keep]
-    labels = np.array(labels, int)[keep]
-    predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
-    return {"metrics": classification_metrics(labels, predicted, class_names),
-            "probabilities": probabilities, "labels": labels,
+    return {"probabilities": probabilities[keep], "labels": np.array(labels, int)[keep],
             "ids": [u for u, k in zip(ids, keep) if k],
             "sessions": [s for s, k in zip(sessions, keep) if k],
             "speakers": [s for s, k in zip(speakers, keep) if k]}
+
+
+def evaluate(model, corpus, split, readers, batch_size: int, class_names,
+             feature_cache=None) -> dict:
+    """`predict_split`, then scored over the label set (`metrics`)."""
+    from mer_tf.evaluation.metrics import classification_metrics
+
+    result = predict_split(model, corpus, split, readers, batch_size, feature_cache)
+    probabilities = result["probabilities"]
+    predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
+    return {"metrics": classification_metrics(result["labels"], predicted, class_names),
+            **result}
 
 
 def write_predictions(path: str, result: dict, class_names, temperature: float = 1.0) -> None:
