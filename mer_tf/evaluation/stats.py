@@ -58,6 +58,31 @@ def bootstrap_ci(labels, predicted, num_classes: int, resamples: int = RESAMPLES
             for k, v in values.items()}
 
 
+def unpaired_difference(labels_a, predicted_a, labels_b, predicted_b, num_classes: int,
+                        resamples: int = RESAMPLES, seed: int = SEED) -> dict:
+    """B minus A on two different sets of utterances (a model on its own test split and on
+    another corpus), each resampled on its own: {"wa": {"delta", "ci95"}, …}. No pairing
+    is possible, so the interval is wider than a paired one would be."""
+    a = _as_arrays(labels_a, predicted_a)
+    b = _as_arrays(labels_b, predicted_b)
+    point = {k: float(_figures(b[0][None], b[1][None], num_classes)[k][0]
+                      - _figures(a[0][None], a[1][None], num_classes)[k][0]) for k in FIGURES}
+    ia = _resample_index(len(a[0]), resamples, seed)
+    ib = _resample_index(len(b[0]), resamples, seed + 1)
+    fa = _figures(a[0][ia], a[1][ia], num_classes)
+    fb = _figures(b[0][ib], b[1][ib], num_classes)
+    return {k: {"delta": point[k],
+                "ci95": [float(np.nanpercentile(fb[k] - fa[k], 2.5)),
+                         float(np.nanpercentile(fb[k] - fa[k], 97.5))]} for k in FIGURES}
+
+
+def _as_arrays(labels, predicted) -> tuple:
+    labels, predicted = np.asarray(labels, int), np.asarray(predicted, int)
+    if not len(labels):
+        raise ValueError("no utterances to compare")
+    return labels, predicted
+
+
 def paired_comparison(labels, predicted_a, predicted_b, num_classes: int,
                       resamples: int = RESAMPLES, seed: int = SEED) -> dict:
     """B minus A on the same utterances: the difference of each figure, its paired

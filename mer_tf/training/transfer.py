@@ -87,15 +87,40 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
     mapped = np.array([classes["to_model"][c] for c in labels[keep]], int)
     probabilities = np.asarray(probabilities, np.float32).reshape(len(labels), -1)[keep]
     predicted = probabilities.argmax(axis=1) if len(mapped) else np.zeros(0, int)
-    return {"run": run_dir, "data_dir": data_dir, "split": split, "own_corpus": own,
+    metrics = classification_metrics(mapped, predicted, first.label_names)
+    report = {"run": run_dir, "data_dir": data_dir, "split": split, "own_corpus": own,
             "folds": folds, "averaged_over_folds": len(folds) > 1 and not (own and
                                                                            split == "test"),
             "classes": {k: v for k, v in classes.items() if k != "to_model"},
-            "excluded": excluded,
-            "metrics": classification_metrics(mapped, predicted, first.label_names),
+            "excluded": excluded, "metrics": metrics,
             "predictions": [{"utterance_id": u, "label": first.label_names[t],
                              "predicted": first.label_names[p]}
                             for u, t, p in zip(np.asarray(ids)[keep], mapped, predicted)]}
+    if not own and len(mapped):
+        report["against_own_test"] = _against_own_test(run, folds, first.label_names, mapped,
+                                                        predicted)
+    return report
+
+
+def _against_own_test(run, folds, class_names, labels, predicted) -> dict:
+    """This corpus's figures minus the run's own test figures (its folds' predictions.csv,
+    pooled), with an unpaired bootstrap interval: the drop across corpora."""
+    import csv
+    import io
+
+    from mer_tf.evaluation.stats import unpaired_difference
+
+    own_labels, own_predicted = [], []
+    for name in folds:
+        path = run.fold(name).predictions
+        if not storage.exists(path):
+            return {}
+        for row in csv.DictReader(io.StringIO(storage.read_text(path))):
+            own_labels.append(class_names.index(row["label"]))
+            own_predicted.append(class_names.index(row["predicted"]))
+    difference = unpaired_difference(own_labels, own_predicted, labels, predicted,
+                                     len(class_names))
+    return {"own_test_utterances": len(own_labels), **difference}
 
 
 def report_text(report: dict) -> str:
@@ -112,6 +137,13 @@ def report_text(report: dict) -> str:
              f"{m['utterances']} utterances"
              + (", the fold models averaged" if report["averaged_over_folds"] else "") + ")",
              format_table(["", "figure [95% CI]"], rows)]
+    drop = report.get("against_own_test")
+    if drop:
+        lines.append(f"minus the run's own test figures ({drop['own_test_utterances']} "
+                     "utterances; unpaired bootstrap): " + ", ".join(
+                         f"{name} {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                         for name, d in ((n.upper() if n != "macro_f1" else "macro F1",
+                                          drop[n]) for n in ("wa", "ua", "macro_f1"))))
     if report["excluded"]:
         lines.append("left out (classes the model never learned): " + ", ".join(
             f"{c} {n}" for c, n in report["excluded"].items()))

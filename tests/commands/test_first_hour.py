@@ -159,23 +159,6 @@ def _quiet_env():
 
 
 @pytest.mark.slow
-def test_the_python_api_prints_no_tensorflow_chatter(trained_run):
-    """The README's prediction in a fresh process: no start-up line of TensorFlow's."""
-    from mer_tf.io.quiet import _NOISE
-
-    script = ("from mer_tf.serving.recognizer import EmotionRecognizer\n"
-              f"recognizer = EmotionRecognizer.from_run({trained_run!r})\n"
-              "print(recognizer.label_names)\n")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=180, env=_quiet_env())
-    assert result.returncode == 0, result.stderr
-    assert "ang" in result.stdout
-    noise = [line for line in result.stderr.splitlines() if _NOISE.match(line)
-             or "oneDNN" in line or "cuda" in line.lower()]
-    assert not noise, result.stderr
-
-
-@pytest.mark.slow
 def test_tensorboard_starts_without_tensorflow_chatter(tmp_path):
     """`experiments.tensorboard` (what a finished run's next steps name) serves the folder
     and says where, with no start-up line of TensorFlow's; a wrong folder is one line."""

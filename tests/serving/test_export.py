@@ -573,3 +573,22 @@ def test_audio_longer_than_the_input_is_read_in_windows_as_a_recording_turn_is(
                                expected, atol=1e-5)
     first = recognizer.predict(long[:rate], rate, "I can't believe you did that")
     assert answer.probabilities != first.probabilities
+
+
+@pytest.mark.slow
+def test_the_python_api_prints_no_tensorflow_chatter(trained_run):
+    """The README's prediction in a fresh process: no start-up line of TensorFlow's."""
+    from mer_tf.io.quiet import _NOISE
+
+    script = ("from mer_tf.serving.recognizer import EmotionRecognizer\n"
+              f"recognizer = EmotionRecognizer.from_run({trained_run!r})\n"
+              "print(recognizer.label_names)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=180,
+                            env={k: v for k, v in os.environ.items()
+                                 if k not in ("TF_CPP_MIN_LOG_LEVEL", "MER_TF_VERBOSE")})
+    assert result.returncode == 0, result.stderr
+    assert "ang" in result.stdout
+    noise = [line for line in result.stderr.splitlines() if _NOISE.match(line)
+             or "oneDNN" in line or "cuda" in line.lower()]
+    assert not noise, result.stderr

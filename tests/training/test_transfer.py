@@ -55,5 +55,11 @@ def test_another_corpus_is_scored_whole_with_intervals(trained_run, tmp_path, ca
     assert report["metrics"]["wa"] == pytest.approx(right / len(in_set))
     low, high = report["metrics"]["ci95"]["ua"]
     assert low <= report["metrics"]["ua"] <= high
+    own = json.load(open(os.path.join(trained_run, "metrics.json")))["test"]
+    drop = report["against_own_test"]
+    assert drop["own_test_utterances"] == own["utterances"]
+    assert drop["ua"]["delta"] == pytest.approx(report["metrics"]["ua"] - own["ua"])
+    assert drop["ua"]["ci95"][0] <= drop["ua"]["delta"] <= drop["ua"]["ci95"][1]
     printed = capsys.readouterr().out
     assert f"on {out} (all: {len(in_set)} utterances)" in printed and "confusion" in printed
+    assert "minus the run's own test figures" in printed
