@@ -1,7 +1,7 @@
 """Leakage audit: what each fold's training and validation splits share with its test
 split (speakers, sessions, dialogs, transcripts), before anything trains.
 
-    python -m experiments.audit --data-dir DIR [--protocol session5|loso]
+    python -m experiments.audit --data-dir DIR [--protocol session5|loso|speaker-folds]
         [--validation speaker|stratified] [--subset all|improvised|scripted]
         [--text-overlap keep|drop] [--verify-data checksum|size|off] [--json FILE]
 
@@ -24,7 +24,7 @@ def build_parser():
     parser = new_parser("python -m experiments.audit", __doc__)
     parser.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_setting(parser, "data", "protocol", default="loso")
-    for setting in ("validation", "subset", "text_overlap", "verify"):
+    for setting in ("speaker_folds", "validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     return parser

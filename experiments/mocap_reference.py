@@ -1,6 +1,6 @@
 """The motion-capture reference: movement statistics into a logistic regression, per fold.
 
-    python -m experiments.mocap_reference [--data-dir DIR] [--protocol loso|session5]
+    python -m experiments.mocap_reference [--data-dir DIR] [--protocol loso|session5|speaker-folds]
         [--mocap-frames N] [--json FILE]
 
 What a model can reach from the frames as the pipeline delivers them (the mocap
@@ -19,7 +19,7 @@ def build_parser():
     parser = new_parser("python -m experiments.mocap_reference", __doc__)
     parser.add_argument("--data-dir", help=DATA_DIR_HELP)
     add_setting(parser, "data", "protocol", default="loso")
-    for setting in ("validation", "subset", "text_overlap", "verify"):
+    for setting in ("speaker_folds", "validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)
     add_setting(parser, "model", "mocap.max_frames", type=int, default=None,
                 help="frames kept per utterance (default: the preset's: 96 for the demo "

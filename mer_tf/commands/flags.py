@@ -133,6 +133,8 @@ def add_setting(parser, section: str, path: str, **overrides) -> None:
     meta = field.metadata
     options = {"choices": meta["choices"] or None, "default": field.default,
                "help": meta["help"] + " (default: %(default)s)", **overrides}
+    if not meta["choices"] and isinstance(field.default, (int, float)):
+        options.setdefault("type", type(field.default))
     parser.add_argument(meta["flag"], dest=_dest(field), **options)
 
 

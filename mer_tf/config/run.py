@@ -16,7 +16,7 @@ from mer_tf.config.settings import (
 from mer_tf.io import storage
 from mer_tf.layout import BACKBONES_KEY, CORPUS_KEY, RunLayout
 
-PROTOCOLS = ("session5", "loso")
+PROTOCOLS = ("session5", "loso", "speaker-folds")
 VALIDATION_SPLITS = ("speaker", "stratified")
 VERIFY_LEVELS = ("checksum", "size", "off")
 SUBSETS = ("all", "improvised", "scripted")
@@ -33,10 +33,15 @@ class DataConfig:
     data_dir: str = setting("", "prepared data (python -m experiments.prepare); omitted: the "
                             "built-in demo corpus and demo backbones")
     protocol: str = setting("session5", "session5: train on sessions 1-4, test on 5 (the "
-                            "paper); loso: leave one session out, 5 folds", flag="--protocol",
+                            "paper); loso: leave one session out, 5 folds; speaker-folds: "
+                            "the speakers dealt into --speaker-folds groups, each the test "
+                            "split once (corpora without sessions)", flag="--protocol",
                             choices=PROTOCOLS)
-    folds: tuple = setting((), "loso only: comma-separated test sessions to run (empty: all)",
-                           flag="--folds", to_field=comma_separated_ints)
+    folds: tuple = setting((), "loso: comma-separated test sessions to run; speaker-folds: "
+                           "fold numbers (empty: all)", flag="--folds",
+                           to_field=comma_separated_ints)
+    speaker_folds: int = setting(5, "speaker-folds: how many groups the speakers (sorted by "
+                                 "name) are dealt into, in turn", flag="--speaker-folds")
     validation: str = setting("speaker", "held-out validation for early stopping and model "
                               "choice, never the test set: one speaker of the training "
                               "sessions, or a stratified slice", flag="--validation",
@@ -57,6 +62,8 @@ class DataConfig:
 
     def __post_init__(self):
         check_choices(self)
+        if self.speaker_folds < 2:
+            raise ValueError(f"--speaker-folds must be at least 2, got {self.speaker_folds}")
 
 
 @dataclasses.dataclass(frozen=True)

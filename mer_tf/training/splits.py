@@ -1,8 +1,10 @@
-"""Speaker-independent splits: session5 (the paper) and leave-one-session-out.
+"""Speaker-independent splits: session5 (the paper), leave-one-session-out, and speaker
+folds (the speakers dealt into K groups, each the test split once: corpora without
+sessions, or a finer cross-validation of IEMOCAP's ten actors).
 
-The test split is always whole sessions. The validation split that chooses the
-model and stops training is held out of the training sessions and is never the
-test set (the original code validated on its test set):
+The test split is whole sessions, or (speaker folds) whole speakers. The validation
+split that chooses the model and stops training is held out of the training sessions and
+is never the test set (the original code validated on its test set):
 
 - `speaker` (default): one speaker of the highest-numbered training session,
   so validation, like test, is on a voice the model never trained on;
@@ -27,11 +29,13 @@ class Fold:
     validation_ids: tuple = ()  # held-out training utterances (stratified validation)
     kinds: tuple = ()  # dialog kinds of every split (--subset); empty: all
     dropped_ids: tuple = ()  # --text-overlap drop: out of training and validation
+    test_speakers: tuple = ()  # speaker folds: the test split's speakers (else: every one)
 
     def train_split(self):
         from mer_tf.data.corpus import Split
 
-        return Split(self.train_sessions, exclude_speakers=self.validation_speakers,
+        return Split(self.train_sessions,
+                     exclude_speakers=(*self.validation_speakers, *self.test_speakers),
                      exclude_ids=tuple(sorted(set(self.validation_ids) | set(self.dropped_ids))),
                      kinds=self.kinds)
 
@@ -45,13 +49,17 @@ class Fold:
     def test_split(self):
         from mer_tf.data.corpus import Split
 
-        return Split(self.test_sessions, kinds=self.kinds)
+        return Split(self.test_sessions, only_speakers=self.test_speakers, kinds=self.kinds)
 
     def describe(self) -> str:
         held_out = (f"speaker {', '.join(self.validation_speakers)}" if self.validation_speakers
                     else f"{len(self.validation_ids)} stratified utterances")
-        text = (f"{self.name}: train sessions {list(self.train_sessions)} minus {held_out} "
-                f"(validation), test sessions {list(self.test_sessions)}")
+        if self.test_speakers:
+            text = (f"{self.name}: test speakers {', '.join(self.test_speakers)}; training "
+                    f"the other speakers minus {held_out} (validation)")
+        else:
+            text = (f"{self.name}: train sessions {list(self.train_sessions)} minus "
+                    f"{held_out} (validation), test sessions {list(self.test_sessions)}")
         if self.kinds:
             text += f", {'/'.join(self.kinds)} dialogs only"
         if self.dropped_ids:
@@ -71,6 +79,9 @@ def make_folds(data_config, corpus) -> list[Fold]:
 
     kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions
+    if data_config.protocol == "speaker-folds":
+        return [_drop_overlap(fold, data_config, corpus) for fold in _speaker_folds(
+            data_config, corpus, kinds)]
     if data_config.protocol == SESSION5:
         tests = [(5,)]
     else:
@@ -103,6 +114,56 @@ def make_folds(data_config, corpus) -> list[Fold]:
                 rows, data_config.validation_fraction, seed=test[0]), kinds=kinds,
                 dropped_ids=dropped))
     return folds
+
+
+def _speaker_folds(data_config, corpus, kinds) -> list[Fold]:
+    """Speakers sorted by name, dealt in turn into `speaker_folds` groups (IEMOCAP's
+    alternate F and M, so each group holds both); each group is a fold's test split, and
+    the last female speaker (by name) of the others, else the last, its validation."""
+    from mer_tf.data.corpus import Split
+
+    sessions = corpus.sessions
+    speakers = sorted({s for session in sessions for s in corpus.speakers(session)})
+    count = data_config.speaker_folds
+    if len(speakers) < count + 1:
+        raise ValueError(f"--speaker-folds {count} needs at least {count + 1} speakers; "
+                         f"{corpus.data_dir} has {len(speakers)}")
+    chosen = data_config.folds or tuple(range(1, count + 1))
+    folds = []
+    for number in chosen:
+        if not 1 <= number <= count:
+            raise ValueError(f"--folds {number}: speaker folds are numbered 1 to {count}")
+        test = tuple(speakers[number - 1::count])
+        others = [s for s in speakers if s not in test]
+        tested_sessions = tuple(s for s in sessions
+                                if set(corpus.speakers(s)) & set(test))
+        if data_config.validation == "speaker":
+            speaker = next((s for s in reversed(others) if s.endswith("F")), others[-1])
+            folds.append(Fold(fold_name(number), sessions, tested_sessions,
+                              validation_speakers=(speaker,), kinds=kinds, test_speakers=test))
+        else:
+            rows = corpus.rows(Split(sessions, exclude_speakers=test, kinds=kinds))
+            folds.append(Fold(fold_name(number), sessions, tested_sessions, kinds=kinds,
+                              test_speakers=test, validation_ids=_stratified_ids(
+                                  rows, data_config.validation_fraction, seed=number)))
+    return folds
+
+
+def _drop_overlap(fold: Fold, data_config, corpus) -> Fold:
+    """With `text_overlap="drop"`, the training and validation utterances whose transcript
+    occurs in the fold's test split leave them."""
+    from mer_tf.evaluation.audit import normalise_transcript
+
+    if data_config.text_overlap != "drop":
+        return fold
+    tested = {normalise_transcript(r["text"]) for r in corpus.rows(fold.test_split())} - {""}
+    kept = Fold(fold.name, fold.train_sessions, fold.test_sessions, kinds=fold.kinds,
+                test_speakers=fold.test_speakers)  # training and validation together
+    dropped = tuple(sorted(r["utterance_id"] for r in corpus.rows(kept.train_split())
+                           if normalise_transcript(r["text"]) in tested))
+    return dataclasses.replace(fold, dropped_ids=dropped,
+                               validation_ids=tuple(i for i in fold.validation_ids
+                                                    if i not in set(dropped)))
 
 
 def _stratified_ids(rows: list[dict], fraction: float, seed: int) -> tuple:

@@ -73,6 +73,13 @@ def test_the_audit_command_writes_its_json(prepared, tmp_path, capsys):
     assert set(report["folds"][0]["train_test"]) == {"speakers", "sessions", "dialogs",
                                                      "transcripts", "scripted_transcripts"}
     assert "shared transcripts" in capsys.readouterr().out
+    # speaker folds: no speaker shared, but IEMOCAP's dialogs are (each has two actors)
+    assert command.main(["--data-dir", prepared[0], "--protocol", "speaker-folds",
+                         "--speaker-folds", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert [b["fold"] for b in report["folds"]] == ["fold1", "fold2"]
+    assert all(b["train_test"]["speakers"] == 0 and b["train_test"]["dialogs"] > 0
+               for b in report["folds"])
 
 
 @pytest.mark.slow
@@ -222,3 +229,19 @@ def test_balanced_class_weights_raise_the_smallest_class_recall(assets, tmp_path
     fold = json.load(open(tmp_path / "balanced" / "metrics.json"))
     assert fold["class_weights"]["sad"] > 3 * fold["class_weights"]["ang"]
     assert recall["balanced"] > recall["none"], recall
+
+
+@pytest.mark.slow
+def test_a_speaker_folds_run_tests_each_group_of_speakers_and_audits_it(prepared, assets,
+                                                                        tmp_path):
+    from experiments import mocap
+
+    run_dir = tmp_path / "speakers"
+    train(mocap.main, _fast(prepared, assets, run_dir, "--protocol", "speaker-folds",
+                            "--speaker-folds", "2"))
+    summary = json.load(open(run_dir / "summary.json"))
+    assert [f["fold"] for f in summary["folds"]] == ["fold1", "fold2"]
+    tested = [json.load(open(run_dir / name / "metrics.json")) for name in ("fold1", "fold2")]
+    assert sum(m["test"]["utterances"] for m in tested) == prepared[1]["utterances"]
+    assert all(m["leakage"]["train_test"]["speakers"] == 0 for m in tested)
+    assert summary["pooled"]["utterances"] == prepared[1]["utterances"]

@@ -55,3 +55,36 @@ def test_folds_are_speaker_independent_and_follow_the_protocol(tmp_path):
     assert {r["kind"] for r in corpus.rows(improvised.test_split())} == {"impro"}
     stratified = make_folds(DataConfig(corpus.data_dir, validation="stratified"), corpus)[0]
     assert len(stratified.validation_ids) == 4 and not stratified.validation_speakers
+
+
+def test_speaker_folds_test_every_speaker_once_and_never_train_on_it(tmp_path):
+    import pytest
+
+    from mer_tf.training.splits import make_folds
+
+    corpus = _tiny_corpus(tmp_path)
+    folds = make_folds(DataConfig(corpus.data_dir, protocol="speaker-folds"), corpus)
+    assert [f.name for f in folds] == ["fold1", "fold2", "fold3", "fold4", "fold5"]
+    assert folds[0].test_speakers == ("Ses01F", "Ses03M")  # sorted, dealt in turn
+    tested = []
+    for fold in folds:
+        test = {r["speaker"] for r in corpus.rows(fold.test_split())}
+        train = {r["speaker"] for r in corpus.rows(fold.train_split())}
+        validation = {r["speaker"] for r in corpus.rows(fold.validation_split())}
+        assert test == set(fold.test_speakers) and not test & (train | validation)
+        assert not train & validation and len(validation) == 1
+        assert len(train) + len(test) + 1 == 10
+        tested += sorted(test)
+    assert sorted(tested) == sorted({r["speaker"] for r in corpus.index})
+    two = make_folds(DataConfig(corpus.data_dir, protocol="speaker-folds", speaker_folds=2,
+                                folds=(2,), text_overlap="drop"), corpus)
+    assert [f.test_speakers for f in two] == [tuple(sorted(f"Ses0{s}{g}" for s in range(1, 6)
+                                                           for g in "FM")[1::2])]
+    assert two[0].dropped_ids and all("_script" in u for u in two[0].dropped_ids)
+    assert not {u for u in two[0].dropped_ids} & {r["utterance_id"]
+                                                  for r in corpus.rows(two[0].test_split())}
+    with pytest.raises(ValueError, match="at least 11 speakers"):
+        make_folds(DataConfig(corpus.data_dir, protocol="speaker-folds", speaker_folds=10),
+                   corpus)
+    with pytest.raises(ValueError, match="at least 2"):
+        DataConfig(corpus.data_dir, protocol="speaker-folds", speaker_folds=1)
