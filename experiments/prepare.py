@@ -1,6 +1,8 @@
-"""Prepare IEMOCAP (or the synthetic corpus) as TFRecord shards for training.
+"""Prepare a corpus (IEMOCAP, a table of your own, or the synthetic corpus) as TFRecord
+shards for training.
 
     python -m experiments.prepare --iemocap PATH/IEMOCAP_full_release --out DATA_DIR
+    python -m experiments.prepare --corpus table --source my_data.csv --out DATA_DIR
     python -m experiments.prepare --synthetic --out DATA_DIR
 
 Re-running skips finished shards (an interrupted run resumes); the output is
@@ -21,6 +23,8 @@ def build_parser():
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--iemocap", metavar="PATH",
                         help="the IEMOCAP_full_release folder (local path or gs:// URL)")
+    source.add_argument("--source", metavar="PATH",
+                        help="the release --corpus names: a folder, or a table file")
     source.add_argument("--synthetic", action="store_true",
                         help="generate a synthetic corpus in IEMOCAP's layout, then prepare it")
     add_flags(parser, PrepareConfig)
@@ -36,7 +40,9 @@ def _prepare(args) -> int:
     from mer_tf.synthetic.release import SyntheticConfig, ensure_release
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    source = args.iemocap
+    source = args.iemocap or args.source
+    if args.iemocap and args.given.get("corpus", "iemocap") != "iemocap":
+        raise ValueError("--iemocap reads an IEMOCAP release: use --source with --corpus")
     if args.synthetic:
         synthetic = SyntheticConfig(**flag_values(SyntheticConfig, args.given))
         source = ensure_release(storage.join(args.out, "synthetic_release"), synthetic)

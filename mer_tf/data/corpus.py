@@ -85,9 +85,16 @@ class PreparedCorpus:
         return self.manifest["sessions"][str(session)]["speakers"]
 
     @property
+    def modalities(self) -> tuple:
+        """What the corpus holds (a table: no motion capture, and no text without a text
+        column); a manifest that does not say is IEMOCAP's, which holds all three."""
+        return tuple(self.manifest.get("modalities", ("speech", "text", "mocap")))
+
+    @property
     def facts(self) -> DataFacts:
         mocap = self.manifest["mocap"]
-        return DataFacts(tuple((s, int(mocap["streams"][s])) for s in MOCAP_STREAMS),
+        return DataFacts(tuple((s, int(mocap["streams"][s])) for s in MOCAP_STREAMS
+                               if mocap["streams"].get(s) is not None),
                          float(mocap["rate"]), int(mocap["chunks"]))
 
     @property

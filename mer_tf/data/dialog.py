@@ -114,6 +114,20 @@ def read_dialog_examples(dialog: Dialog, label_set: LabelSet, options: SignalOpt
         )
 
 
+def no_mocap_example(utterance, label_set: LabelSet, samples: np.ndarray) -> UtteranceExample:
+    """An utterance of a corpus without motion capture: its streams and chunks empty (the
+    manifest says the corpus has no `mocap`, and training refuses that tower)."""
+    empty = (np.zeros((0, 0), np.float32), np.zeros((0, 0), bool))
+    end = utterance.end if utterance.end is not None else samples.size / SAMPLE_RATE
+    utterance = dataclasses.replace(utterance, start=utterance.start or 0.0, end=end)
+    return UtteranceExample(
+        utterance=utterance, label=label_set.index_of(utterance.emotion),
+        label_name=label_set.class_of(utterance.emotion), label_set=label_set.name,
+        audio=samples, sample_rate=SAMPLE_RATE, mocap_rate=0.0,
+        mocap_frames={stream: empty for stream in MOCAP_STREAMS},
+        chunks=np.zeros((0, 0), np.float32), chunks_present=np.zeros(0, bool))
+
+
 def _note_degraded(dialog_id: str, utterance: Utterance, samples: np.ndarray, tracks: dict,
                    notes: DialogNotes) -> None:
     if not utterance.transcript.strip():

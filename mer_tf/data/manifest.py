@@ -60,9 +60,14 @@ def build_manifest(config, label_set, index, states, excluded, index_errors, str
     for s in sessions.values():
         total_classes.update(s["classes"])
     skipped = list(index_errors) + [r for s in states for r in s["skipped"]]
+    has_text = any(r["text"].strip() for s in states for r in s["index"])
+    modalities = ["speech", *(["text"] if has_text else []),
+                  *(["mocap"] if streams else [])]
     return {
         "schema_version": SCHEMA_VERSION,
         "source": str(config.source),
+        "corpus": config.corpus,
+        "modalities": modalities,
         "label_set": label_set.name,
         "classes": list(label_set.classes),
         "on_error": config.on_error,

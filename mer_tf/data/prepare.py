@@ -24,11 +24,12 @@ import sys
 
 from mer_tf.config.settings import check_choices, comma_separated_ints, setting
 from mer_tf.data import out_folder
+from mer_tf.data.corpora import ALL_LABELS, CORPORA, index_corpus, label_set_of, resolve
 from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data.dialog import SignalOptions
 from mer_tf.data.errors import ON_ERROR_CHOICES, DataError, ErrorPolicy
-from mer_tf.data.iemocap import Dialog, index_release
-from mer_tf.data.labels import LABEL_SETS, get_label_set
+from mer_tf.data.iemocap import Dialog
+from mer_tf.data.labels import LABEL_SETS
 from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
 from mer_tf.data.schema import SCHEMA_VERSION
 from mer_tf.data.shard_writers import (  # noqa: F401  usable_cores: benchmarks and tests
@@ -49,12 +50,18 @@ class PrepareConfig:
     """One preparation run; each setting declared once, with its flag
     (`python -m experiments.prepare`)."""
 
-    source: str  # the IEMOCAP_full_release folder: --iemocap, or --synthetic's release
+    source: str  # the release: --iemocap's folder, --source, or --synthetic's release
     out_dir: str = setting("", "where shards and manifest.json go (local path or gs:// URL)",
                            flag="--out", metavar="DATA_DIR", required=True)
-    label_set: str = setting("seed4", "seed4: ang/exc/neu/sad as annotated (the paper); "
-                             "merged4: hap merged into exc", flag="--label-set",
-                             choices=tuple(sorted(LABEL_SETS)))
+    corpus: str = setting("iemocap", "what --source is: an IEMOCAP_full_release folder, or "
+                          "a table of your own (CSV, TSV or JSONL: path, label, speaker and "
+                          "optional text, group, start, end; see mer_tf/data/table.py)",
+                          flag="--corpus", choices=CORPORA)
+    label_set: str = setting("", "seed4: ang/exc/neu/sad as annotated (the paper); merged4: "
+                             "hap merged into exc; all: every label the corpus uses but "
+                             "IEMOCAP's xxx (default: seed4 for IEMOCAP, all for a table)",
+                             flag="--label-set",
+                             choices=("", *sorted(LABEL_SETS), ALL_LABELS))
     mocap_rate: float = setting(30.0, "frames per second of the stored motion-capture frames, "
                                 "averaged from 120/s", flag="--mocap-rate")
     mocap_chunks: int = setting(200, "chunks of the paper's fixed-size motion-capture view",
@@ -76,6 +83,7 @@ class PrepareConfig:
                                   "same whatever the number (default: the usable cores, one "
                                   "for a corpus too small to repay their start)",
                                   flag="--workers", type=int)
+    classes: tuple = ()  # label set `all`: the classes found, filled in by `corpora.resolve`
 
     def __post_init__(self):
         check_choices(self)
@@ -84,7 +92,7 @@ class PrepareConfig:
 
     def settings(self) -> dict:
         """What decides the bytes of the shards; a resumed run must match it."""
-        return {
+        settings = {
             "schema_version": SCHEMA_VERSION,
             "label_set": self.label_set,
             "mocap_rate": self.mocap_rate,
@@ -92,13 +100,16 @@ class PrepareConfig:
             "shard_size": self.shard_size,
             "sessions": list(self.sessions),
         }
+        if self.corpus != "iemocap":  # IEMOCAP's shards keep the settings they had
+            settings.update(corpus=self.corpus, classes=list(self.classes))
+        return settings
 
 
 @dataclasses.dataclass(frozen=True)
 class ShardPlan:
     session: int
     name: str
-    dialogs: tuple  # Dialog objects
+    dialogs: tuple  # the units a shard holds (IEMOCAP dialogs, table units)
     utterances: int  # in-set utterances before any are skipped
 
 
@@ -149,16 +160,17 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
 
     if config.workers is not None and config.workers < 1:
         raise ValueError(f"workers must be at least 1, got {config.workers}")
-    label_set = get_label_set(config.label_set)
     SignalOptions(config.mocap_rate, config.mocap_chunks)  # refused before any file is read
     state_dir = storage.join(config.out_dir, STATE_DIR)
 
     index_policy = ErrorPolicy(config.on_error)
-    index = index_release(config.source, index_policy, config.sessions)
+    index = index_corpus(config, index_policy)
+    config = resolve(config, index)
+    label_set = label_set_of(config)
     out_folder.open_out_dir(config, state_dir)
     plans = plan_shards(index, label_set, config.shard_size)
     excluded = excluded_counts(index, label_set)
-    missing = sorted(set(config.sessions) - set(index))
+    missing = sorted(set(config.sessions) - set(index)) if config.corpus == "iemocap" else []
     if missing:
         log.warning("%s: no Session%s folder: preparing sessions %s only, so leave-one-"
                     "session-out will have %d folds", config.source,

@@ -20,9 +20,9 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from mer_tf.data.dialog import DialogNotes, SignalOptions, read_dialog_examples
+from mer_tf.data.corpora import label_set_of, read_unit
+from mer_tf.data.dialog import DialogNotes, SignalOptions
 from mer_tf.data.errors import DataError, ErrorPolicy
-from mer_tf.data.labels import get_label_set
 from mer_tf.data.schema import encode_example
 from mer_tf.frames import SAMPLE_RATE
 from mer_tf.io import storage
@@ -196,12 +196,12 @@ def write_shard_file(config, plan, streams: dict, tmp: str,
                       on_example=None) -> dict:
     """Writes the shard's examples to `tmp`; returns what its state says of them.
 
-    `streams` is read and filled as `read_dialog_examples` does; `on_example` is called
+    `streams` is read and filled as `dialog.read_dialog_examples` does; `on_example` is called
     after each example written.
     """
     import tensorflow as tf
 
-    label_set = get_label_set(config.label_set)
+    label_set = label_set_of(config)
     options = SignalOptions(config.mocap_rate, config.mocap_chunks)
     policy = ErrorPolicy(config.on_error)
     notes = DialogNotes()
@@ -213,8 +213,7 @@ def write_shard_file(config, plan, streams: dict, tmp: str,
     try:
         with tf.io.TFRecordWriter(tmp) as writer:
             for dialog in plan.dialogs:
-                for example in read_dialog_examples(dialog, label_set, options, policy, notes,
-                                                    streams):
+                for example in read_unit(dialog, label_set, options, policy, notes, streams):
                     writer.write(encode_example(example))
                     u = example.utterance
                     counts[example.label_name] += 1

@@ -18,7 +18,7 @@ import logging
 import sys
 import time
 
-from mer_tf.config import RunConfig
+from mer_tf.config import MODALITIES, RunConfig
 from mer_tf.evaluation.audit import audit_fold, leakage_line
 from mer_tf.evaluation.evaluate import FoldResult
 from mer_tf.evaluation.summary import (
@@ -60,6 +60,12 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
 
     corpus = PreparedCorpus.open(config.data.data_dir)
     config = config.with_classes(corpus.classes)
+    lacking = [m for m in config.model.modalities  # registered ones read what they need
+               if m in MODALITIES and m not in corpus.modalities]
+    if lacking:
+        raise ValueError(f"{config.data.data_dir} has no {' or '.join(lacking)} (it holds "
+                         f"{', '.join(corpus.modalities)}): train the towers it can feed, "
+                         "e.g. python -m experiments.speech")
     if workers.is_chief():
         open_run_dir(config, corpus, overwrite)
     # Every worker of a multi-worker run registers here, so what follows sees the folder
