@@ -32,16 +32,13 @@ def build_parser():
 
 def _audit(args) -> int:
     from mer_tf.commands.experiment import corpus_and_folds
+    from mer_tf.commands.runner import report
     from mer_tf.evaluation.audit import audit, audit_table
-    from mer_tf.io import storage
 
-    report = audit(*corpus_and_folds(args))
+    result = audit(*corpus_and_folds(args))
     print(f"{args.data_dir}: {args.protocol}, {args.validation} validation, subset "
           f"{args.subset}, text overlap {args.text_overlap}")
-    print(audit_table(report))
-    if args.json:
-        storage.write_json_atomic(args.json, report)
-    return 0
+    return report(audit_table(result), result, args.json)
 
 
 def main(argv=None) -> int:

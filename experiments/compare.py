@@ -24,14 +24,11 @@ def build_parser():
 
 
 def _compare(args) -> int:
+    from mer_tf.commands.runner import report
     from mer_tf.evaluation.compare import compare_runs, comparison_table
-    from mer_tf.io import storage
 
     result = compare_runs(args.run_a, args.run_b, args.resamples, args.seed)
-    print(comparison_table(result))
-    if args.json:
-        storage.write_json_atomic(args.json, result)
-    return 0
+    return report(comparison_table(result), result, args.json)
 
 
 def main(argv=None) -> int:

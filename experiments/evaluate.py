@@ -41,14 +41,11 @@ def _check(args) -> None:
 
 
 def _evaluate(args) -> int:
-    from mer_tf.io import storage
+    from mer_tf.commands.runner import report
     from mer_tf.training.transfer import evaluate_on, report_text
 
-    report = evaluate_on(args.run, args.data_dir, args.split, args.fold)
-    print(report_text(report))
-    if args.json:
-        storage.write_json_atomic(args.json, report)
-    return 0
+    result = evaluate_on(args.run, args.data_dir, args.split, args.fold)
+    return report(report_text(result), result, args.json)
 
 
 def main(argv=None) -> int:

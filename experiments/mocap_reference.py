@@ -30,11 +30,11 @@ def build_parser():
 
 def _reference(args) -> int:
     from mer_tf.commands.experiment import corpus_and_folds
+    from mer_tf.commands.runner import report
     from mer_tf.config import ModelConfig, presets
     from mer_tf.config.settings import from_dict
     from mer_tf.evaluation.mocap_reference import reference
     from mer_tf.evaluation.summary import format_table
-    from mer_tf.io import storage
     from mer_tf.models.towers.mocap import mocap_reader
 
     preset = "paper" if args.data_dir else "demo"
@@ -50,11 +50,8 @@ def _reference(args) -> int:
     print(f"{args.data_dir}: {args.protocol}, {reader.frames} frames of "
           f"{', '.join(s for s, _ in reader.streams)}")
     print(format_table(["fold", "training utterances", "C", "validation UA", "test UA"], rows))
-    print(f"test UA {result['test_ua_mean']:.3f} ± {result['test_ua_std']:.3f} "
-          f"(mean ± sample sd over {len(rows)} folds)")
-    if args.json:
-        storage.write_json_atomic(args.json, result)
-    return 0
+    return report(f"test UA {result['test_ua_mean']:.3f} ± {result['test_ua_std']:.3f} "
+                  f"(mean ± sample sd over {len(rows)} folds)", result, args.json)
 
 
 def main(argv=None) -> int:

@@ -114,6 +114,15 @@ def run_command(parser: argparse.ArgumentParser, body, argv=None, check=None):
         return refused.code
 
 
+def report(text: str, result, json_path: str | None) -> int:
+    """What a reporting command ends with: the table printed, the result also written as
+    JSON where `--json` asks (atomically); exit status 0."""
+    print(text)
+    if json_path:
+        storage.write_json_atomic(json_path, result)
+    return 0
+
+
 def new_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """An entry point's parser: its module docstring as the description, kept as written."""
     return argparse.ArgumentParser(prog=prog, description=description,
