@@ -53,13 +53,14 @@ class PrepareConfig:
     source: str  # the release: --iemocap's folder, --source, or --synthetic's release
     out_dir: str = setting("", "where shards and manifest.json go (local path or gs:// URL)",
                            flag="--out", metavar="DATA_DIR", required=True)
-    corpus: str = setting("iemocap", "what --source is: an IEMOCAP_full_release folder, or "
-                          "a table of your own (CSV, TSV or JSONL: path, label, speaker and "
-                          "optional text, group, start, end; see mer_tf/data/table.py)",
+    corpus: str = setting("iemocap", "what --source is: an IEMOCAP_full_release folder, a "
+                          "CREMA-D folder (AudioWAV/, VideoDemographics.csv), or a table of "
+                          "your own (CSV, TSV or JSONL: path, label, speaker and optional "
+                          "text, group, start, end; see mer_tf/data/table.py)",
                           flag="--corpus", choices=CORPORA)
     label_set: str = setting("", "seed4: ang/exc/neu/sad as annotated (the paper); merged4: "
                              "hap merged into exc; all: every label the corpus uses but "
-                             "IEMOCAP's xxx (default: seed4 for IEMOCAP, all for a table)",
+                             "IEMOCAP's xxx (default: seed4 for IEMOCAP, all for the others)",
                              flag="--label-set",
                              choices=("", *sorted(LABEL_SETS), ALL_LABELS))
     mocap_rate: float = setting(30.0, "frames per second of the stored motion-capture frames, "

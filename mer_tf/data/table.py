@@ -48,7 +48,7 @@ class TableUtterance:
     transcript: str
     split: str
     vad: tuple
-    line: int
+    line: int | None  # None: a corpus whose file names are its table (CREMA-D)
     table: str
     dialog: str = ""  # the unit: group and speaker
     kind: str = ""
@@ -96,6 +96,8 @@ def _read_span(utterance: TableUtterance, notes) -> np.ndarray:
     try:
         samples, source_rate, _ = read_audio(utterance.audio_path)
     except DataError as error:
+        if utterance.line is None:  # a corpus named by its files: the file says it all
+            raise
         raise DataError(utterance.table, f"{utterance.audio_path}: {error.message}",
                         utterance.line) from None
     if source_rate != SAMPLE_RATE:

@@ -19,7 +19,7 @@ import sys
 import time
 
 from mer_tf.config import MODALITIES, RunConfig
-from mer_tf.evaluation.audit import audit_fold, leakage_line
+from mer_tf.evaluation.audit import audit_fold, fixed_sentences_warning, leakage_line
 from mer_tf.evaluation.evaluate import FoldResult
 from mer_tf.evaluation.summary import (
     pooled_predictions,
@@ -111,7 +111,10 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
                 continue
             if progress:
                 print(f"\n== {config.experiment}: {fold.describe()}", file=sys.stderr)
-                print(leakage_line(fold, audit_fold(corpus, fold)), file=sys.stderr)
+                block = audit_fold(corpus, fold)
+                print(leakage_line(fold, block), file=sys.stderr)
+                if "text" in config.model.modalities and fixed_sentences_warning(block):
+                    print(fixed_sentences_warning(block), file=sys.stderr)
             results.append(train_fold(mine, fold, RunLayout(own).fold(fold.name).root, corpus,
                                       strategy, progress, shared_directory=shared.root))
         faults.point("run:folds-done")

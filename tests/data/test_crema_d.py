@@ -1,0 +1,66 @@
+"""CREMA-D read as its producers ship it (a small release `mer_tf.synthetic.crema_d`
+writes in that layout), with the renamed-file quirk, prepared through the shared path."""
+
+import json
+
+import pytest
+
+from mer_tf.data.crema_d import SENTENCES, index_crema_d
+from mer_tf.data.errors import DataError, ErrorPolicy
+from mer_tf.synthetic.crema_d import write_crema_d
+
+
+def test_file_names_give_actor_sentence_emotion_and_the_quirk_is_read(tmp_path):
+    root = write_crema_d(str(tmp_path / "CREMA-D"))
+    (tmp_path / "CREMA-D" / "AudioWAV" / "1001_XYZ_ANG_HI.wav").write_bytes(b"")
+    policy = ErrorPolicy("skip")
+    (units,) = index_crema_d(root, policy).values()
+    assert [u.dialog_id for u in units] == ["actor1001", "actor1002", "actor1003", "actor1040"]
+    assert all(len(u.utterances) == 12 for u in units)  # 2 sentences x 6 emotions
+    first = units[0].utterances[0]
+    assert (first.utterance_id, first.speaker, first.emotion, first.transcript) == (
+        "1001_IEO_ANG_HI", "1001", "ang", SENTENCES["IEO"])
+    assert first.speaker_gender == "F" and units[1].utterances[0].speaker_gender == "M"
+    assert units[3].notes == {"renamed_files_read": 1}
+    assert "1040_ITH_SAD_X" in {u.utterance_id for u in units[3].utterances}
+    assert [r["reason"] for r in policy.records] == ["unknown sentence code XYZ"]
+    with pytest.raises(DataError, match="1001_XYZ_ANG_HI.wav: unknown sentence code XYZ"):
+        index_crema_d(root, ErrorPolicy("stop"))
+    with pytest.raises(DataError, match="not a CREMA-D folder: no AudioWAV/ inside"):
+        index_crema_d(str(tmp_path), ErrorPolicy("stop"))
+
+
+@pytest.mark.slow
+def test_crema_d_is_prepared_with_its_six_emotions_and_no_motion_capture(tmp_path):
+    from experiments import prepare
+    from mer_tf.data.corpus import PreparedCorpus
+
+    root = write_crema_d(str(tmp_path / "CREMA-D"))
+    out = str(tmp_path / "prepared")
+    assert prepare.main(["--corpus", "crema-d", "--source", root, "--out", out,
+                         "--quiet"]) == 0
+    corpus = PreparedCorpus.open(out)
+    assert corpus.classes == ("ang", "dis", "fea", "hap", "neu", "sad")
+    assert corpus.modalities == ("speech", "text") and corpus.utterances == 48
+    assert corpus.manifest["corpus"] == "crema-d"
+    assert corpus.manifest["dialog_notes"]["actor1040"] == {"renamed_files_read": 1}
+    index = json.load(open(f"{out}/utterances.json"))["utterances"]
+    assert {r["text"] for r in index} == {SENTENCES["IEO"], SENTENCES["ITH"]}
+
+
+@pytest.mark.slow
+def test_the_audit_says_the_text_is_fixed_sentences(tmp_path, capsys):
+    from experiments import audit, prepare
+
+    root = write_crema_d(str(tmp_path / "CREMA-D"), actors=(1001, 1002, 1003, 1004))
+    out = str(tmp_path / "prepared")
+    assert prepare.main(["--corpus", "crema-d", "--source", root, "--out", out,
+                         "--quiet"]) == 0
+    report = tmp_path / "audit.json"
+    assert audit.main(["--data-dir", out, "--protocol", "speaker-folds", "--speaker-folds",
+                       "2", "--json", str(report)]) == 0
+    blocks = json.load(open(report))["folds"]
+    assert all(b["fixed_sentences"] and b["distinct_transcripts"] == 2 for b in blocks)
+    assert all(b["train_test"]["speakers"] == 0 for b in blocks)
+    assert ("WARNING: the corpus's text is 2 fixed sentences that every emotion reads"
+            in capsys.readouterr().out)
