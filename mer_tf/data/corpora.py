@@ -14,8 +14,8 @@ import dataclasses
 
 from mer_tf.data.labels import LabelSet, get_label_set
 
-CORPORA = ("iemocap", "table", "crema-d")
-DEFAULT_LABEL_SETS = {"iemocap": "seed4", "table": "all", "crema-d": "all"}
+CORPORA = ("iemocap", "table", "crema-d", "ravdess")
+DEFAULT_LABEL_SETS = {"iemocap": "seed4", "table": "all", "crema-d": "all", "ravdess": "all"}
 ALL_LABELS = "all"  # every label the corpus uses (IEMOCAP: every code but xxx)
 NO_AGREEMENT = ("xxx",)  # IEMOCAP's code for annotators who did not agree
 
@@ -30,6 +30,10 @@ def index_corpus(config, policy) -> dict:
         from mer_tf.data.crema_d import index_crema_d
 
         return index_crema_d(config.source, policy)
+    if config.corpus == "ravdess":
+        from mer_tf.data.ravdess import index_ravdess
+
+        return index_ravdess(config.source, policy)
     from mer_tf.data.iemocap import index_release
 
     return index_release(config.source, policy, config.sessions)

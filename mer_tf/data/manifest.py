@@ -17,6 +17,7 @@ NOTE_DESCRIPTIONS = {
     "transcribed_twice": "utterances transcribed twice (the later line kept)",
     "utf8_bom": "text files starting with a UTF-8 byte-order mark (stripped)",
     "lines_with_undecodable_bytes": "text lines with bytes that are not UTF-8 (read as U+FFFD)",
+    "songs_not_read": "RAVDESS songs (vocal channel 02), not read",
     "renamed_files_read": "files read under their corrected name (CREMA-D's 1040_ITH_SAD_X)",
     **{key: f"utterances kept with {what}" for key, what in DEGRADED.items()},
 }

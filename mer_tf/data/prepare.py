@@ -54,7 +54,8 @@ class PrepareConfig:
     out_dir: str = setting("", "where shards and manifest.json go (local path or gs:// URL)",
                            flag="--out", metavar="DATA_DIR", required=True)
     corpus: str = setting("iemocap", "what --source is: an IEMOCAP_full_release folder, a "
-                          "CREMA-D folder (AudioWAV/, VideoDemographics.csv), or a table of "
+                          "CREMA-D folder (AudioWAV/, VideoDemographics.csv), RAVDESS's "
+                          "Audio_Speech_Actors_01-24 folder, or a table of "
                           "your own (CSV, TSV or JSONL: path, label, speaker and optional "
                           "text, group, start, end; see mer_tf/data/table.py)",
                           flag="--corpus", choices=CORPORA)
