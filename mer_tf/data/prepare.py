@@ -60,7 +60,9 @@ class PrepareConfig:
                           "text, group, start, end; see mer_tf/data/table.py)",
                           flag="--corpus", choices=CORPORA)
     label_set: str = setting("", "seed4: ang/exc/neu/sad as annotated (the paper); merged4: "
-                             "hap merged into exc; all: every label the corpus uses but "
+                             "hap merged into exc; cross4: angry/happy/neutral/sad named alike "
+                             "in every corpus (IEMOCAP's exc and hap: happy), for runs across "
+                             "corpora; all: every label the corpus uses but "
                              "IEMOCAP's xxx (default: seed4 for IEMOCAP, all for the others)",
                              flag="--label-set",
                              choices=("", *sorted(LABEL_SETS), ALL_LABELS))

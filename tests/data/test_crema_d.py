@@ -46,6 +46,12 @@ def test_crema_d_is_prepared_with_its_six_emotions_and_no_motion_capture(tmp_pat
     assert corpus.manifest["dialog_notes"]["actor1040"] == {"renamed_files_read": 1}
     index = json.load(open(f"{out}/utterances.json"))["utterances"]
     assert {r["text"] for r in index} == {SENTENCES["IEO"], SENTENCES["ITH"]}
+    shared = str(tmp_path / "cross4")  # the four named as every corpus names them
+    assert prepare.main(["--corpus", "crema-d", "--source", root, "--out", shared,
+                         "--label-set", "cross4", "--quiet"]) == 0
+    corpus = PreparedCorpus.open(shared)
+    assert corpus.classes == ("angry", "happy", "neutral", "sad") and corpus.utterances == 32
+    assert corpus.manifest["excluded"] == {"dis": 8, "fea": 8}
 
 
 @pytest.mark.slow
@@ -64,3 +70,19 @@ def test_the_audit_says_the_text_is_fixed_sentences(tmp_path, capsys):
     assert all(b["train_test"]["speakers"] == 0 for b in blocks)
     assert ("WARNING: the corpus's text is 2 fixed sentences that every emotion reads"
             in capsys.readouterr().out)
+
+
+def test_the_cross_corpus_label_set_names_the_four_alike_in_every_corpus():
+    from mer_tf.data.labels import get_label_set
+    from mer_tf.data.ravdess import EMOTIONS
+
+    cross = get_label_set("cross4")
+    assert cross.classes == ("angry", "happy", "neutral", "sad")
+    iemocap = {c: cross.class_of(c) for c in ("ang", "exc", "hap", "neu", "sad", "fru", "xxx")}
+    assert iemocap == {"ang": "angry", "exc": "happy", "hap": "happy", "neu": "neutral",
+                       "sad": "sad", "fru": None, "xxx": None}
+    crema = {c.lower(): cross.class_of(c.lower()) for c in ("ANG", "HAP", "NEU", "SAD", "DIS")}
+    assert crema == {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad", "dis": None}
+    ravdess = {name: cross.class_of(name) for name in EMOTIONS.values()}
+    assert {n for n, c in ravdess.items() if c} == {"angry", "happy", "neutral", "sad"}
+    assert ravdess["calm"] is None
