@@ -28,7 +28,7 @@ def _set(notebook, name, value):
 def test_notebook_runs_in_demo_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("MER_TF_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    monkeypatch.setenv("MER_TF_DEMO_UTTERANCES", "100")  # a smaller demo corpus, same code
+    monkeypatch.setenv("MER_TF_DEMO_UTTERANCES", "60")  # a smaller demo corpus, same code
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
     # Every step calls the package: no model or data code in the notebook.

@@ -128,7 +128,11 @@ def test_a_table_trains_the_towers_it_can_feed_and_refuses_the_others(table_rele
     argv[argv.index("--epochs") + 1] = "1"
     train(text.main, argv)
     fold = json.load(open(tmp_path / "text" / "fold1" / "metrics.json"))
-    assert fold["leakage"]["train_test"]["speakers"] == 0
+    assert fold["leakage"]["train_test"]["speakers"] == 0  # a speaker-folds run, end to end
+    speakers = sorted({row["speaker"] for row in csv.DictReader(open(table))})[0::2]
+    tested = [row for row in csv.DictReader(open(table))  # dealt in turn: fold 1's speakers
+              if row["speaker"] in speakers and row["label"] != "xxx"]
+    assert fold["test"]["utterances"] == len(tested)
     assert set(LABELS.values()) <= set(fold["test"]["per_class_recall"])  # named as in the table
     with pytest.raises(SystemExit) as stopped:
         concat.main(run_args((out, None), assets, tmp_path / "all"))

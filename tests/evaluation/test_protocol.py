@@ -229,21 +229,3 @@ def test_balanced_class_weights_raise_the_smallest_class_recall(assets, tmp_path
     fold = json.load(open(tmp_path / "balanced" / "metrics.json"))
     assert fold["class_weights"]["sad"] > 3 * fold["class_weights"]["ang"]
     assert recall["balanced"] > recall["none"], recall
-
-
-@pytest.mark.slow
-def test_a_speaker_folds_run_tests_each_group_of_speakers_and_audits_it(prepared, assets,
-                                                                        tmp_path):
-    from experiments import mocap
-
-    run_dir = tmp_path / "speakers"
-    train(mocap.main, _fast(prepared, assets, run_dir, "--protocol", "speaker-folds",
-                            "--speaker-folds", "2", "--folds", "2"))
-    summary = json.load(open(run_dir / "summary.json"))
-    assert [f["fold"] for f in summary["folds"]] == ["fold2"]
-    tested = json.load(open(run_dir / "fold2" / "metrics.json"))
-    sessions = prepared[1]["sessions"].values()
-    odd = sorted(s for info in sessions for s in info["speakers"])[1::2]  # dealt in turn
-    assert tested["test"]["utterances"] == sum(
-        info["speakers"].get(s, 0) for info in sessions for s in odd)
-    assert tested["leakage"]["train_test"]["speakers"] == 0

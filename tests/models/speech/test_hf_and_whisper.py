@@ -175,3 +175,16 @@ def test_the_cache_key_of_the_same_weights_is_the_same_in_the_next_build():
     other = _builder(HF, freeze=True)
     other.backbone("speech").weights[-1].assign(other.backbone("speech").weights[-1] + 1.0)
     assert other.backbone_fingerprint("speech") not in fingerprints
+
+
+@pytest.mark.parametrize("kind", ["tfhub", "hf", "whisper"])
+def test_each_kind_meets_the_backbone_contract(kind, assets, whisper):
+    """Every kind of speech backbone is held to the one contract (`tests.harness`)."""
+    from mer_tf.models.speech.kinds import load_speech_backbone
+    from tests.harness import run_speech_backbone_test
+
+    handle = {"tfhub": assets["speech"], "whisper": whisper, "hf": HF}[kind]
+    backbone = load_speech_backbone(SpeechConfig(model=handle))
+    assert backbone.kind == kind
+    states, _ = run_speech_backbone_test(backbone, seconds=1.0)
+    assert states.shape[1] == (1 if kind == "tfhub" else backbone.num_states)
