@@ -36,7 +36,7 @@ def corpus_and_folds(args):
     corpus.verify(args.verify_data, progress=True)  # every session: the folds read them all
     data = DataConfig(args.data_dir, protocol=args.protocol, validation=args.validation,
                       subset=args.subset, text_overlap=args.text_overlap,
-                      speaker_folds=getattr(args, "speaker_folds", 5))
+                      speaker_folds=args.speaker_folds)
     return corpus, make_folds(data, corpus)
 
 

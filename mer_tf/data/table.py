@@ -169,12 +169,6 @@ def index_table(table: str, policy: ErrorPolicy) -> dict[int, list[TableUnit]]:
     return index
 
 
-def group_names(table: str) -> dict:
-    """{session number: group name} as `index_table` numbers them."""
-    groups = sorted({row.get("group", "") for _, row in read_rows(table)})
-    return {str(number): name for number, name in enumerate(groups, start=1)}
-
-
 def _utterance(table, folder, line, row, session_of, seen) -> TableUtterance:
     for column in REQUIRED:
         if not row.get(column):
