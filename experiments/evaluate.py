@@ -3,26 +3,29 @@
     python -m experiments.evaluate --run runs/concat/TIMESTAMP --data-dir DATA [--split all]
     python -m experiments.evaluate --run RUN --data-dir THE_RUNS_OWN_DATA --split test
 
-Classes are matched by name (the corpus's utterances of a class the model never learned
-are left out and counted); WA, UA and macro F1 with bootstrap 95 % intervals, recall per
-class and the confusion matrix. `--split all` (the default) scores every utterance of
-another corpus and is refused on the corpus the run trained on; `--split test` scores
-the test split the run's protocol makes of the corpus (on the run's own corpus, each
-fold's model its own test sessions: the run's own figures). A LOSO run's fold models
-are averaged on another corpus, as `experiments.predict` averages them.
+Classes are matched by name, or by the names the cross-corpus label set gives them
+(IEMOCAP's exc and MELD's joy are happy; the report says which); the corpus's utterances
+of a class the model never learned are left out and counted; WA, UA and macro F1 with
+bootstrap 95 % intervals, recall per class and the confusion matrix. `--split all` (the
+default) scores every utterance of another corpus and is refused on the corpus the run
+trained on; `--split test` scores the test split the run's protocol makes of the corpus
+(on the run's own corpus, each fold's model its own test sessions: the run's own
+figures); `--split NAME` scores one of the corpus's own splits (MSP-Podcast's Test2,
+say; on the run's own corpus only when no fold trained or validated on it). A LOSO run's
+fold models are averaged on another corpus, as `experiments.predict` averages them.
 """
 
 
 def build_parser():
     from mer_tf.commands.runner import new_parser
-    from mer_tf.training.transfer import SPLITS
 
     parser = new_parser("python -m experiments.evaluate", __doc__)
     parser.add_argument("--run", required=True, help="a run folder")
     parser.add_argument("--data-dir", required=True,
                         help="a prepared corpus (python -m experiments.prepare)")
-    parser.add_argument("--split", choices=SPLITS, default="all",
-                        help="every utterance, or the test split the run's protocol makes "
+    parser.add_argument("--split", default="all",
+                        help="all (every utterance), test (the test split the run's protocol "
+                             "makes), or one of the corpus's own splits by name, e.g. Test2 "
                              "(default: %(default)s)")
     parser.add_argument("--fold", help="LOSO runs: one fold's model (default: all, averaged)")
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")

@@ -18,6 +18,8 @@ import re
 from mer_tf.io import storage
 
 SESSION5 = "session5"
+OFFICIAL = "official"  # the corpus's own train/development/test split: one fold
+SINGLE_FOLD = (SESSION5, OFFICIAL)  # protocols whose one fold is the run folder itself
 LOSO_FOLD = re.compile(r"^fold\d+$")
 SAVED_MODEL_FILE = "saved_model.pb"  # TensorFlow's; a SavedModel folder is complete with it
 INFO_FILE = "mer_tf.json"  # beside it: what serving needs to know (towers, labels, lengths)
@@ -148,15 +150,15 @@ class RunLayout:
         return RunLayout(storage.join(self.root, f"seed{seed}"))
 
     def fold(self, name: str) -> FoldLayout:
-        return FoldLayout(self.root if name == SESSION5 else storage.join(self.root, name))
+        return FoldLayout(self.root if name in SINGLE_FOLD else storage.join(self.root, name))
 
     def fold_names(self) -> list[str]:
         """The folds this run folder holds, in order: `session5` (the folder itself) or
         LOSO's `foldN` folders as they are on disk, so a run of any folds is found."""
         if storage.exists(self.config):
             protocol = storage.read_json(self.config).get("data", {}).get("protocol")
-            if protocol == SESSION5:
-                return [SESSION5]
+            if protocol in SINGLE_FOLD:
+                return [protocol]
         if not storage.isdir(self.root):
             return []
         loso = [n for n in storage.listdir(self.root) if LOSO_FOLD.match(n)

@@ -16,7 +16,7 @@ from mer_tf.config.settings import (
 from mer_tf.io import storage
 from mer_tf.layout import BACKBONES_KEY, CORPUS_KEY, RunLayout
 
-PROTOCOLS = ("session5", "loso", "speaker-folds")
+PROTOCOLS = ("session5", "loso", "speaker-folds", "official")
 VALIDATION_SPLITS = ("speaker", "stratified")
 VERIFY_LEVELS = ("checksum", "size", "off")
 SUBSETS = ("all", "improvised", "scripted")
@@ -35,7 +35,9 @@ class DataConfig:
     protocol: str = setting("session5", "session5: train on sessions 1-4, test on 5 (the "
                             "paper); loso: leave one session out, 5 folds; speaker-folds: "
                             "the speakers dealt into --speaker-folds groups, each the test "
-                            "split once (corpora without sessions)", flag="--protocol",
+                            "split once (corpora without sessions); official: the corpus's own "
+                            "split (train; its development split validates; test, Test1 for "
+                            "MSP-Podcast)", flag="--protocol",
                             choices=PROTOCOLS)
     folds: tuple = setting((), "loso: comma-separated test sessions to run; speaker-folds: "
                            "fold numbers (empty: all)", flag="--folds",

@@ -1,4 +1,5 @@
-"""WAV reading with soundfile and resampling with soxr, to 16 kHz mono int16."""
+"""Audio reading (soundfile; the audio of video files with PyAV, whose wheels carry
+their own FFmpeg) and resampling with soxr, to 16 kHz mono int16."""
 
 from __future__ import annotations
 
@@ -42,8 +43,11 @@ def describe_unreadable(path: str) -> str:
     return "a WAVE file whose format libsndfile cannot decode"
 
 
-# What `read_wav` reads (libsndfile's formats), as `experiments.predict --help` says it.
-AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis or Opus, AIFF or MP3"
+# What `read_wav` reads (libsndfile's formats, and the audio track of video files), as
+# `experiments.predict --help` says it.
+AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis or Opus, AIFF, MP3, or the audio of MP4/M4A/MKV/AVI"
+# Read with PyAV (MELD's clips are MP4 files: H.264 video and AAC audio).
+CONTAINER_SUFFIXES = (".mp4", ".m4a", ".mkv", ".avi", ".mov", ".webm")
 
 
 def read_wav(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.ndarray, int]:
@@ -72,14 +76,10 @@ def read_audio(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.nda
     """`read_wav`, and what the file was: {"format": "WAV", "channels": 2, "subtype":
     "PCM_16"} (channels are averaged to mono)."""
     check_is_file(path, "WAV file")
-    try:
-        with storage.open_file(path, "rb") as handle:
-            with soundfile.SoundFile(handle) as sound:
-                found = {"format": sound.format, "channels": sound.channels,
-                         "subtype": sound.subtype}
-                samples, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
-        raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
+    if path.lower().endswith(CONTAINER_SUFFIXES):
+        samples, rate, found = read_container_audio(path)
+    else:
+        samples, rate, found = _read_soundfile(path)
     nan = np.isnan(samples)
     if nan.any():  # only float WAVs can hold them; never turned into silence
         raise DataError(path, f"{int(nan.any(axis=1).sum())} of {len(samples)} samples are NaN "
@@ -88,6 +88,44 @@ def read_audio(path: str, target_rate: int | None = SAMPLE_RATE) -> tuple[np.nda
     if target_rate is not None and rate != target_rate:
         mono = resample(mono, rate, target_rate)
     return to_int16(mono), rate, found
+
+
+def _read_soundfile(path: str) -> tuple[np.ndarray, int, dict]:
+    try:
+        with storage.open_file(path, "rb") as handle:
+            with soundfile.SoundFile(handle) as sound:
+                found = {"format": sound.format, "channels": sound.channels,
+                         "subtype": sound.subtype}
+                samples, rate = sound.read(dtype="float32", always_2d=True), sound.samplerate
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
+        raise DataError(path, f"unreadable WAV: {describe_unreadable(path)}") from None
+    return samples, rate, found
+
+
+def read_container_audio(path: str) -> tuple[np.ndarray, int, dict]:
+    """([n, channels] float32, rate, what it was) of the first audio stream of a video
+    or audio container, decoded by PyAV (no system FFmpeg needed)."""
+    import av
+
+    try:
+        with storage.open_file(path, "rb") as handle, av.open(handle) as container:
+            if not container.streams.audio:
+                raise DataError(path, "no audio stream in the file (" + ", ".join(
+                    s.type for s in container.streams) + " only)")
+            stream = container.streams.audio[0]
+            planar = av.AudioResampler(format="fltp")  # [channels, n] float32 whatever it was
+            chunks = [part.to_ndarray() for frame in container.decode(stream)
+                      for part in planar.resample(frame)]
+            chunks += [part.to_ndarray() for part in planar.resample(None)]
+            found = {"format": path.rsplit(".", 1)[-1].upper(), "channels": stream.channels,
+                     "subtype": stream.codec_context.name}
+            rate = stream.rate
+    except av.FFmpegError as error:
+        raise DataError(path, f"unreadable audio in a {path.rsplit('.', 1)[-1]} file: "
+                              f"{error}") from None
+    if not chunks:
+        raise DataError(path, "the audio stream holds no samples")
+    return np.concatenate(chunks, axis=1).T, rate, found
 
 
 def check_is_file(path: str, what: str) -> None:

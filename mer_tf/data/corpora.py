@@ -1,42 +1,55 @@
 """The corpora preparation reads, and what differs between them: how a release is
-indexed, how a unit's utterances are read, the default label set and the modalities.
+indexed, how a unit's utterances are read, the default label set, the scale of the
+dimensional labels and the modalities.
 
 A reader indexes a release into {session: units}: a unit is what a shard never splits
-(an IEMOCAP dialog; one speaker's rows of one group of a table), with `utterances`
-(each with the fields `schema.encode_example` records), `source_files()` and
-`dialog_id`. Everything after the index (shard plans, writers, manifest, index,
-verification, the pipeline) is shared.
+(an IEMOCAP dialog; one speaker's rows of one group of a table; a podcast), with
+`utterances` (each with the fields `schema.encode_example` records, and `split` and
+`vad` for the index), `source_files()` and `dialog_id`. Everything after the index
+(shard plans, writers, manifest, index, verification, the pipeline) is shared.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 
 from mer_tf.data.labels import LabelSet, get_label_set
 
-CORPORA = ("iemocap", "table", "crema-d", "ravdess")
-DEFAULT_LABEL_SETS = {"iemocap": "seed4", "table": "all", "crema-d": "all", "ravdess": "all"}
-ALL_LABELS = "all"  # every label the corpus uses (IEMOCAP: every code but xxx)
-NO_AGREEMENT = ("xxx",)  # IEMOCAP's code for annotators who did not agree
+
+@dataclasses.dataclass(frozen=True)
+class CorpusReader:
+    """Where a corpus's reader lives and what a run on it defaults to."""
+
+    module: str  # mer_tf.data.<module>
+    function: str  # index function: (source, policy) -> {session: units}
+    label_set: str  # default label set
+    scale: tuple | None  # (low, high) of its arousal/valence/dominance; None: not annotated
+
+
+CORPORA = {
+    "iemocap": CorpusReader("iemocap", "index_release", "seed4", (1, 5)),
+    "msp-podcast": CorpusReader("msp_podcast", "index_msp_podcast", "all", (1, 7)),
+    "msp-improv": CorpusReader("msp_improv", "index_msp_improv", "all", (1, 5)),
+    "crema-d": CorpusReader("crema_d", "index_crema_d", "all", None),
+    "ravdess": CorpusReader("ravdess", "index_ravdess", "all", None),
+    "meld": CorpusReader("meld", "index_meld", "all", None),
+    "esd": CorpusReader("esd", "index_esd", "all", None),
+    # A table's values are kept as given: its own scale, which the table does not state.
+    "table": CorpusReader("table", "index_table", "all", None),
+}
+ALL_LABELS = "all"  # every label the corpus uses but "no agreement"
+# IEMOCAP's code, and the name the other readers give, for annotators who did not agree
+NO_AGREEMENT = ("xxx", "no_agreement")
 
 
 def index_corpus(config, policy) -> dict:
     """{session: units} of `config.source`, read by its corpus's reader."""
-    if config.corpus == "table":
-        from mer_tf.data.table import index_table
-
-        return index_table(config.source, policy)
-    if config.corpus == "crema-d":
-        from mer_tf.data.crema_d import index_crema_d
-
-        return index_crema_d(config.source, policy)
-    if config.corpus == "ravdess":
-        from mer_tf.data.ravdess import index_ravdess
-
-        return index_ravdess(config.source, policy)
-    from mer_tf.data.iemocap import index_release
-
-    return index_release(config.source, policy, config.sessions)
+    reader = CORPORA[config.corpus]
+    index = getattr(importlib.import_module(f"mer_tf.data.{reader.module}"), reader.function)
+    if config.corpus == "iemocap":
+        return index(config.source, policy, config.sessions)
+    return index(config.source, policy)
 
 
 def read_unit(unit, label_set, options, policy, notes, streams):
@@ -53,7 +66,7 @@ def read_unit(unit, label_set, options, policy, notes, streams):
 def resolve(config, index: dict):
     """`config` with its label set named (the corpus's default where it is empty) and,
     for `all`, the classes the index holds (sorted), which workers then read from it."""
-    name = config.label_set or DEFAULT_LABEL_SETS[config.corpus]
+    name = config.label_set or CORPORA[config.corpus].label_set
     classes = ()
     if name == ALL_LABELS:
         classes = tuple(sorted({u.emotion for units in index.values() for unit in units
@@ -68,3 +81,15 @@ def label_set_of(config) -> LabelSet:
     if config.label_set == ALL_LABELS:
         return LabelSet(ALL_LABELS, tuple(config.classes), {c: c for c in config.classes})
     return get_label_set(config.label_set)
+
+
+def index_row_extras(corpus: str, utterance) -> dict:
+    """What the utterance index adds to a shard's row: the corpus, the official split
+    ("" where the corpus has none) and arousal, valence and dominance on the corpus's own
+    scale (None where not annotated)."""
+    vad = getattr(utterance, "vad", None)
+    if CORPORA[corpus].scale is None and corpus != "table":
+        vad = None
+    valence, arousal, dominance = vad if vad is not None else (None, None, None)
+    return {"corpus": corpus, "split": getattr(utterance, "split", "") or "",
+            "arousal": arousal, "valence": valence, "dominance": dominance}

@@ -8,7 +8,9 @@ NEU, SAD) at a level (LO, MD, HI, or XX: unspecified). Every actor reads the sam
 sentences, so the transcript says nothing of the emotion: a text tower learns nothing
 here, and `--protocol speaker-folds` is the speaker-independent protocol (there are no
 sessions). Known quirk: older copies name one file `1040_ITH_SAD_X.wav` (issue #6 of the
-repository, renamed `…_XX.wav` in October 2022); it is read as XX and noted. Anything
+repository, renamed `…_XX.wav` in October 2022); it is read as XX and noted.
+`1076_MTI_SAD_XX.wav` has no audio (documented by the producers): preparation skips it as
+silent and counts it (`silent_files_skipped`), as it does any silent file. Anything
 else that does not follow the pattern is a `DataError` naming the file.
 """
 
@@ -60,7 +62,7 @@ def index_crema_d(source: str, policy: ErrorPolicy) -> dict[int, list[TableUnit]
         unit.utterances.append(TableUtterance(
             utterance_id=name[:-len(".wav")], session=1, speaker=actor, audio_path=path,
             start=None, end=None, emotion=emotion.lower(), transcript=SENTENCES[sentence],
-            split="", vad=(0.0, 0.0, 0.0), line=None, table=path, dialog=f"actor{actor}",
+            split="", vad=None, line=None, table=path, dialog=f"actor{actor}",
             kind="script", script=sentence, speaker_gender=sexes.get(actor, "")))
     if not units:
         raise DataError(audio, "no CREMA-D file (<ActorID>_<Sentence>_<Emotion>_<Level>.wav)")

@@ -38,11 +38,13 @@ LABEL_SETS = {
                         {"ang": "ang", "exc": "exc", "hap": "exc", "neu": "neu", "sad": "sad"}),
     # Shared across corpora, so a model trained on one is scored on another by name
     # (`experiments.evaluate`): IEMOCAP's exc and hap are happy (the community's merge),
-    # CREMA-D's codes and RAVDESS's and a table's names map to the same four; the rest
-    # (frustration, calm, fear, …) is left out and counted.
+    # CREMA-D's codes, MELD's joy, anger and sadness, and the names RAVDESS, MSP-Podcast,
+    # MSP-IMPROV, ESD and a table use map to the same four; the rest (frustration, calm,
+    # fear, surprise, contempt, …) is left out and counted.
     "cross4": LabelSet("cross4", ("angry", "happy", "neutral", "sad"), {
         "ang": "angry", "exc": "happy", "hap": "happy", "neu": "neutral", "sad": "sad",
-        "angry": "angry", "happy": "happy", "neutral": "neutral"}),
+        "angry": "angry", "happy": "happy", "neutral": "neutral",
+        "anger": "angry", "joy": "happy", "sadness": "sad"}),
 }
 
 

@@ -19,6 +19,16 @@ NOTE_DESCRIPTIONS = {
     "lines_with_undecodable_bytes": "text lines with bytes that are not UTF-8 (read as U+FFFD)",
     "songs_not_read": "RAVDESS songs (vocal channel 02), not read",
     "renamed_files_read": "files read under their corrected name (CREMA-D's 1040_ITH_SAD_X)",
+    "silent_files_skipped": "files with no audio in them, skipped (CREMA-D's 1076_MTI_SAD_XX)",
+    "unknown_speakers": "segments whose speaker is Unknown (kept as unknown_<podcast>)",
+    "label_file_concensus": "labels read from the older releases' labels_concensus.csv",
+    "mojibake_mended": "transcripts whose mojibake ftfy mended (MELD's CSVs)",
+    "clips_missing": "clips listed in the CSV but absent from the release, skipped",
+    "transcript_lines_unparsed": "text-file lines that are not <id>, text, emotion "
+                                 "(their utterances keep an empty transcript)",
+    **{f"text_file_{name}": f"speakers' text files in {what}" for name, what in (
+        ("utf8", "UTF-8"), ("utf16", "UTF-16"), ("gb18030", "GB2312/GB18030"),
+        ("cp1252", "Latin-1/Windows-1252"))},
     **{key: f"utterances kept with {what}" for key, what in DEGRADED.items()},
 }
 

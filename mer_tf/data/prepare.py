@@ -21,10 +21,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+from collections import Counter
 
 from mer_tf.config.settings import check_choices, comma_separated_ints, setting
 from mer_tf.data import out_folder
-from mer_tf.data.corpora import ALL_LABELS, CORPORA, index_corpus, label_set_of, resolve
+from mer_tf.data.corpora import (
+    ALL_LABELS,
+    CORPORA,
+    index_corpus,
+    index_row_extras,
+    label_set_of,
+    resolve,
+)
 from mer_tf.data.corpus import INDEX, MANIFEST
 from mer_tf.data.dialog import SignalOptions
 from mer_tf.data.errors import ON_ERROR_CHOICES, DataError, ErrorPolicy
@@ -53,12 +61,13 @@ class PrepareConfig:
     source: str  # the release: --iemocap's folder, --source, or --synthetic's release
     out_dir: str = setting("", "where shards and manifest.json go (local path or gs:// URL)",
                            flag="--out", metavar="DATA_DIR", required=True)
-    corpus: str = setting("iemocap", "what --source is: an IEMOCAP_full_release folder, a "
-                          "CREMA-D folder (AudioWAV/, VideoDemographics.csv), RAVDESS's "
-                          "Audio_Speech_Actors_01-24 folder, or a table of "
+    corpus: str = setting("iemocap", "what --source is: a release folder as its producers "
+                          "ship it (IEMOCAP_full_release, MSP-Podcast, MSP-IMPROV, CREMA-D, "
+                          "RAVDESS's Audio_Speech_Actors_01-24, MELD.Raw, ESD) or a table of "
                           "your own (CSV, TSV or JSONL: path, label, speaker and optional "
-                          "text, group, start, end; see mer_tf/data/table.py)",
-                          flag="--corpus", choices=CORPORA)
+                          "text, group, split, start, end, arousal, valence, dominance); "
+                          "docs/corpora.md says what each reads",
+                          flag="--corpus", choices=tuple(CORPORA))
     label_set: str = setting("", "seed4: ang/exc/neu/sad as annotated (the paper); merged4: "
                              "hap merged into exc; cross4: angry/happy/neutral/sad named alike "
                              "in every corpus (IEMOCAP's exc and hap: happy), for runs across "
@@ -230,13 +239,28 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     manifest["rebuilt"] = rebuilt
     manifest["sessions_missing"] = missing
     index_path = storage.join(config.out_dir, INDEX)
-    storage.write_json_atomic(index_path, {"schema_version": SCHEMA_VERSION, "utterances": [
-        row for state in shard_states for row in state["index"]]})
+    rows = index_rows(config, index, shard_states)
+    storage.write_json_atomic(index_path, {"schema_version": SCHEMA_VERSION, "utterances": rows})
+    manifest["official_splits"] = dict(sorted(Counter(r["split"] for r in rows
+                                                      if r["split"]).items()))
+    scale = CORPORA[config.corpus].scale
+    manifest["dimensions"] = {"scale": list(scale) if scale else None, "annotated": sum(
+        r["arousal"] is not None for r in rows)}
     manifest["index"] = {"file": INDEX, "sha256": storage.sha256_of(index_path)}
     storage.write_json_atomic(manifest_path, manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
     return manifest
+
+
+def index_rows(config: PrepareConfig, index: dict, shard_states: list) -> list[dict]:
+    """The shards' index rows with what the reader knows of each utterance besides
+    (corpus, official split, dimensional values): taken from the reader's index here,
+    so shards an earlier version finished get them too."""
+    by_id = {u.utterance_id: u for units in index.values() for unit in units
+             for u in unit.utterances}
+    return [{**row, **index_row_extras(config.corpus, by_id.get(row["utterance_id"]))}
+            for state in shard_states for row in state["index"]]
 
 
 def shard_inputs(plan: ShardPlan, source: str) -> dict:

@@ -52,7 +52,7 @@ def index_ravdess(source: str, policy: ErrorPolicy) -> dict[int, list[TableUnit]
             unit.utterances.append(TableUtterance(
                 utterance_id=name[:-len(".wav")], session=1, speaker=f"Actor_{number}",
                 audio_path=path, start=None, end=None, emotion=EMOTIONS[emotion],
-                transcript=STATEMENTS[statement], split="", vad=(0.0, 0.0, 0.0), line=None,
+                transcript=STATEMENTS[statement], split="", vad=None, line=None,
                 table=path, dialog=f"actor{number}", kind="script", script=statement,
                 speaker_gender="M" if int(actor) % 2 else "F"))
         if unit.utterances or unit.notes:

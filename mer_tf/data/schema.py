@@ -192,7 +192,7 @@ def encode_example(example: UtteranceExample) -> bytes:
         "speaker": u.speaker, "speaker_gender": u.speaker_gender,
         "mocap_wearer": u.mocap_wearer, "mocap_is_speaker": u.mocap_is_speaker,
         "emotion": u.emotion, "label": example.label, "label_name": example.label_name,
-        "label_set": example.label_set, "vad": u.vad, "start_time": u.start,
+        "label_set": example.label_set, "vad": u.vad or (0.0, 0.0, 0.0), "start_time": u.start,
         "end_time": u.end, "audio/pcm16": example.audio,
         "audio/num_samples": example.audio.shape[0], "audio/sample_rate": example.sample_rate,
         "text": u.transcript, "mocap/rate": example.mocap_rate,

@@ -32,6 +32,9 @@ from mer_tf.io import storage
 REQUIRED = ("path", "label", "speaker")
 OPTIONAL = ("text", "group", "start", "end", "split", "arousal", "valence", "dominance")
 FORMATS = (".csv", ".tsv", ".jsonl")
+# An int16 peak this low is no speech (CREMA-D's 1076_MTI_SAD_XX.wav, which its producers
+# document as having no audio): the utterance is skipped and counted, never trained on as silence.
+SILENT_PEAK = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +50,7 @@ class TableUtterance:
     emotion: str  # the raw label
     transcript: str
     split: str
-    vad: tuple
+    vad: tuple | None  # (valence, arousal, dominance) on the corpus's scale; None: none
     line: int | None  # None: a corpus whose file names are its table (CREMA-D)
     table: str
     dialog: str = ""  # the unit: group and speaker
@@ -56,6 +59,7 @@ class TableUtterance:
     speaker_gender: str = ""
     mocap_wearer: str = ""
     mocap_is_speaker: bool = False
+    text_path: str = ""  # a transcript file of its own (MSP-Podcast), fingerprinted too
 
 
 @dataclasses.dataclass
@@ -69,7 +73,8 @@ class TableUnit:
     notes: dict = dataclasses.field(default_factory=dict)
 
     def source_files(self) -> list[str]:
-        return [self.table, *sorted({u.audio_path for u in self.utterances})]
+        return [self.table, *sorted({u.audio_path for u in self.utterances}
+                                    | {u.text_path for u in self.utterances if u.text_path})]
 
     def read_examples(self, label_set, options, policy: ErrorPolicy, notes, streams=None):
         """Yields the unit's in-set utterances with their audio (no motion capture)."""
@@ -83,6 +88,9 @@ class TableUnit:
             except DataError as error:
                 policy.report(DataError(error.path, error.message, error.line,
                                         (utterance.utterance_id,)))
+                continue
+            if not samples.size or np.abs(samples).max() <= SILENT_PEAK:
+                notes.count(self.dialog_id, "silent_files_skipped")
                 continue
             if not utterance.transcript.strip():
                 notes.count(self.dialog_id, "empty_transcripts")
@@ -189,8 +197,12 @@ def _utterance(table, folder, line, row, session_of, seen) -> TableUtterance:
     if utterance_id in seen:
         raise DataError(table, f"line {line} repeats another row's id", line)
     seen.add(utterance_id)
-    vad = tuple(_seconds(table, line, row, k) or 0.0 for k in ("valence", "arousal",
-                                                                 "dominance"))
+    vad = tuple(_seconds(table, line, row, k) for k in ("valence", "arousal", "dominance"))
+    if all(value is None for value in vad):
+        vad = None
+    elif any(value is None for value in vad):
+        raise DataError(table, "arousal, valence and dominance go together: give all three "
+                               "or none", line)
     return TableUtterance(utterance_id, session, speaker, audio, start, end, row["label"],
                           row.get("text", ""), row.get("split", ""), vad, line, table,
                           dialog=f"group{session}_{speaker}")

@@ -60,13 +60,22 @@ def audit_fold(corpus, fold) -> dict:
         block[f"{a}_{b}"] = compare_splits(rows[a], rows[b])
     texts = {normalise_transcript(r["text"]) for split in rows.values() for r in split} - {""}
     block["distinct_transcripts"] = len(texts)
-    block["fixed_sentences"] = bool(texts) and len(texts) <= FIXED_SENTENCES and (
-        block["train_test"]["transcripts"] >= 0.9 * block["test_utterances"])
+    labels_of = {}
+    for row in rows["train"]:
+        labels_of.setdefault(normalise_transcript(row["text"]), set()).add(row["label"])
+    # test utterances whose words training reads in several emotions (ESD's parallel lines)
+    block["parallel_transcripts"] = sum(
+        len(labels_of.get(normalise_transcript(r["text"]), ())) > 1 for r in rows["test"])
+    block["fixed_sentences"] = bool(texts) and (
+        block["train_test"]["transcripts"] >= 0.9 * block["test_utterances"]) and (
+        len(texts) <= FIXED_SENTENCES
+        or block["parallel_transcripts"] >= 0.9 * block["test_utterances"])
     return block
 
 
 # At most this many sentences, nearly every test one also in training: a corpus of fixed
-# sentences (CREMA-D reads 12, RAVDESS 2), whose text says nothing of the emotion.
+# sentences (CREMA-D reads 12, RAVDESS 2), whose text says nothing of the emotion; so is
+# one whose test sentences training reads in several emotions (ESD's 350 parallel lines).
 FIXED_SENTENCES = 20
 
 
@@ -77,6 +86,17 @@ def fixed_sentences_warning(block: dict) -> str:
     return (f"WARNING: the corpus's text is {block['distinct_transcripts']} fixed sentences "
             "that every emotion reads: a text tower learns nothing about emotion here; train "
             "speech alone (experiments.speech)")
+
+
+def shared_speakers_warning(block: dict) -> str:
+    """What a run and the audit say when a protocol tests on speakers it trained on (MELD's
+    official split, a table's own split)."""
+    shared = block["train_test"]["speakers"]
+    if not shared:
+        return ""
+    return (f"WARNING: {block['fold']}'s test split shares {shared} speaker(s) with training: "
+            "its figures are not speaker-independent (use --protocol speaker-folds for "
+            "figures on voices the model never heard)")
 
 
 def leakage_line(fold, block: dict) -> str:
@@ -97,10 +117,12 @@ def audit(corpus, folds) -> dict:
 
 
 def audit_table(report: dict) -> str:
-    """Every fold's shared counts, and the fixed-sentence warning where it applies."""
+    """Every fold's shared counts, and the warnings that apply (fixed sentences, shared
+    speakers)."""
     table = _counts_table(report)
     warnings = {fixed_sentences_warning(block) for block in report["folds"]} - {""}
-    return "\n".join([table, *sorted(warnings)])
+    speakers = [shared_speakers_warning(block) for block in report["folds"]]
+    return "\n".join([table, *sorted(warnings), *[w for w in speakers if w]])
 
 
 def _counts_table(report: dict) -> str:

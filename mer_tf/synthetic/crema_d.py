@@ -5,9 +5,11 @@ Layout facts, from the repository's README (github.com/CheyneyComputerScience/CR
 the twelve sentence codes and six emotion codes of `mer_tf.data.crema_d`, levels LO, MD,
 HI or XX; `VideoDemographics.csv` with the columns ActorID, Age, Sex, Race, Ethnicity.
 Audio is 16 kHz mono 16-bit, as the release's WAVs are. Actor 1040's ITH/SAD file is
-written under its old name `1040_ITH_SAD_X.wav` (the repository's issue #6) where that
-actor is among them. The audio is a tone whose pitch and loudness follow the emotion, so
-a speech model has something to learn; the sentence is the same for every emotion.
+written under its old name `1040_ITH_SAD_X.wav` (the repository's issue #6) and actor
+1076's MTI/SAD file is silent (its producers document 1076_MTI_SAD_XX as having no
+audio) where those actors and sentences are among them. The audio is a tone whose pitch
+and loudness follow the emotion, so a speech model has something to learn; the sentence
+is the same for every emotion.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def write_crema_d(root: str, actors=(1001, 1002, 1003, 1040), sentences=("IEO", 
         for sentence in sentences:
             assert sentence in SENTENCES
             for emotion in EMOTIONS:
-                level = "XX" if emotion == "NEU" else "HI"
+                level = "XX" if emotion == "NEU" or (actor, sentence, emotion) == (
+                    1076, "MTI", "SAD") else "HI"
                 name = f"{actor}_{sentence}_{emotion}_{level}.wav"
                 if name == "1040_ITH_SAD_HI.wav":
                     name = "1040_ITH_SAD_X.wav"
@@ -44,6 +47,8 @@ def write_crema_d(root: str, actors=(1001, 1002, 1003, 1040), sentences=("IEO", 
                 loud = 0.3 if emotion in ("ANG", "HAP", "FEA") else 0.1
                 tone = loud * np.sin(2 * np.pi * PITCH[emotion] * (1 + 0.02 * (actor % 7)) * t)
                 noise = 0.01 * rng.standard_normal(t.size)
+                if name == "1076_MTI_SAD_XX.wav":  # the release's file with no audio
+                    tone, noise = 0 * t, 0 * t
                 write_wav(storage.join(audio, name), to_int16(tone + noise))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

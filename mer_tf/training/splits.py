@@ -1,6 +1,8 @@
 """Speaker-independent splits: session5 (the paper), leave-one-session-out, and speaker
 folds (the speakers dealt into K groups, each the test split once: corpora without
-sessions, or a finer cross-validation of IEMOCAP's ten actors).
+sessions, or a finer cross-validation of IEMOCAP's ten actors); and a corpus's official
+split (`official`: its train, development and test utterances, as the index records
+them), which is speaker-independent only where the corpus made it so (the audit says).
 
 The test split is whole sessions, or (speaker folds) whole speakers. The validation
 split that chooses the model and stops training is held out of the training sessions and
@@ -15,9 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from mer_tf.layout import SESSION5, fold_name
+from mer_tf.layout import OFFICIAL, SESSION5, fold_name
 
 SESSIONS = (1, 2, 3, 4, 5)
+# How corpora name the parts of their official split (lower-cased), by role.
+OFFICIAL_NAMES = {"train": ("train",),
+                  "validation": ("development", "dev", "validation", "valid", "val",
+                                 "evaluation"),
+                  "test": ("test", "test1")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +37,8 @@ class Fold:
     kinds: tuple = ()  # dialog kinds of every split (--subset); empty: all
     dropped_ids: tuple = ()  # --text-overlap drop: out of training and validation
     test_speakers: tuple = ()  # speaker folds: the test split's speakers (else: every one)
+    train_ids: tuple | None = None  # official: the training utterances (None: no id filter)
+    test_ids: tuple | None = None  # official: the test utterances
 
     def train_split(self):
         from mer_tf.data.corpus import Split
@@ -37,7 +46,7 @@ class Fold:
         return Split(self.train_sessions,
                      exclude_speakers=(*self.validation_speakers, *self.test_speakers),
                      exclude_ids=tuple(sorted(set(self.validation_ids) | set(self.dropped_ids))),
-                     kinds=self.kinds)
+                     only_ids=self.train_ids, kinds=self.kinds)
 
     def validation_split(self):
         from mer_tf.data.corpus import Split
@@ -49,12 +58,17 @@ class Fold:
     def test_split(self):
         from mer_tf.data.corpus import Split
 
-        return Split(self.test_sessions, only_speakers=self.test_speakers, kinds=self.kinds)
+        return Split(self.test_sessions, only_speakers=self.test_speakers,
+                     only_ids=self.test_ids, kinds=self.kinds)
 
     def describe(self) -> str:
         held_out = (f"speaker {', '.join(self.validation_speakers)}" if self.validation_speakers
                     else f"{len(self.validation_ids)} stratified utterances")
-        if self.test_speakers:
+        if self.test_ids is not None:
+            text = (f"{self.name}: the corpus's own split: {len(self.train_ids)} training, "
+                    f"{len(self.validation_ids)} development (validation), "
+                    f"{len(self.test_ids)} test utterances")
+        elif self.test_speakers:
             text = (f"{self.name}: test speakers {', '.join(self.test_speakers)}; training "
                     f"the other speakers minus {held_out} (validation)")
         else:
@@ -79,6 +93,8 @@ def make_folds(data_config, corpus) -> list[Fold]:
 
     kinds = SUBSET_KINDS[data_config.subset]
     available = corpus.sessions
+    if data_config.protocol == OFFICIAL:
+        return [_drop_overlap(_official_fold(corpus, kinds), data_config, corpus)]
     if data_config.protocol == "speaker-folds":
         return [_drop_overlap(fold, data_config, corpus) for fold in _speaker_folds(
             data_config, corpus, kinds)]
@@ -149,6 +165,27 @@ def _speaker_folds(data_config, corpus, kinds) -> list[Fold]:
     return folds
 
 
+def _official_fold(corpus, kinds) -> Fold:
+    """The corpus's own split, from the `split` of each index row: training, development
+    (validation: never the test split) and test (a corpus with Test1 and Test2 tests on
+    Test1; the other stays in the index for `experiments.evaluate --split`)."""
+    named = {}
+    for row in corpus.index:
+        named.setdefault((row.get("split") or "").lower(), []).append(row["utterance_id"])
+    roles = {role: next((n for n in names if named.get(n)), None)
+             for role, names in OFFICIAL_NAMES.items()}
+    missing = [role for role, name in roles.items() if name is None]
+    if missing:
+        found = ", ".join(sorted(n for n in named if n)) or "none"
+        raise ValueError(f"--protocol official needs the corpus's {' and '.join(missing)} "
+                         f"split; {corpus.data_dir} has {found} (a table gives them in its "
+                         "split column; use --protocol speaker-folds otherwise)")
+    ids = {role: tuple(sorted(named[name])) for role, name in roles.items()}
+    sessions = corpus.sessions
+    return Fold(OFFICIAL, sessions, sessions, validation_ids=ids["validation"], kinds=kinds,
+                train_ids=ids["train"], test_ids=ids["test"])
+
+
 def _drop_overlap(fold: Fold, data_config, corpus) -> Fold:
     """With `text_overlap="drop"`, the training and validation utterances whose transcript
     occurs in the fold's test split leave them."""
@@ -158,7 +195,9 @@ def _drop_overlap(fold: Fold, data_config, corpus) -> Fold:
         return fold
     tested = {normalise_transcript(r["text"]) for r in corpus.rows(fold.test_split())} - {""}
     kept = Fold(fold.name, fold.train_sessions, fold.test_sessions, kinds=fold.kinds,
-                test_speakers=fold.test_speakers)  # training and validation together
+                test_speakers=fold.test_speakers,  # training and validation together
+                train_ids=None if fold.train_ids is None else tuple(sorted(
+                    set(fold.train_ids) | set(fold.validation_ids))))
     dropped = tuple(sorted(r["utterance_id"] for r in corpus.rows(kept.train_split())
                            if normalise_transcript(r["text"]) in tested))
     return dataclasses.replace(fold, dropped_ids=dropped,

@@ -19,7 +19,12 @@ import sys
 import time
 
 from mer_tf.config import MODALITIES, RunConfig
-from mer_tf.evaluation.audit import audit_fold, fixed_sentences_warning, leakage_line
+from mer_tf.evaluation.audit import (
+    audit_fold,
+    fixed_sentences_warning,
+    leakage_line,
+    shared_speakers_warning,
+)
 from mer_tf.evaluation.evaluate import FoldResult
 from mer_tf.evaluation.summary import (
     pooled_predictions,
@@ -115,6 +120,8 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
                 print(leakage_line(fold, block), file=sys.stderr)
                 if "text" in config.model.modalities and fixed_sentences_warning(block):
                     print(fixed_sentences_warning(block), file=sys.stderr)
+                if shared_speakers_warning(block):
+                    print(shared_speakers_warning(block), file=sys.stderr)
             results.append(train_fold(mine, fold, RunLayout(own).fold(fold.name).root, corpus,
                                       strategy, progress, shared_directory=shared.root))
         faults.point("run:folds-done")

@@ -25,16 +25,33 @@ SPLITS = ("all", "test")
 
 
 def match_classes(model_classes, corpus_classes) -> dict:
-    """{"shared", "corpus_only", "model_only", "to_model": {corpus index: model index}}."""
+    """{"shared", "corpus_only", "model_only", "to_model": {corpus index: model index},
+    "renamed": {corpus class: model class}}: classes are the same when their names are,
+    or when the cross-corpus label set names them alike (IEMOCAP's exc and MELD's joy are
+    happy; `renamed` lists such pairs, so a report says them)."""
+    from mer_tf.data.labels import get_label_set
+
+    common = get_label_set("cross4").mapping
     model_classes, corpus_classes = list(model_classes), list(corpus_classes)
-    shared = [c for c in corpus_classes if c in model_classes]
+
+    def counterpart(name):
+        if name in model_classes:
+            return name
+        alike = [m for m in model_classes if common.get(m, m) == common.get(name, name)]
+        return alike[0] if len(alike) == 1 else None
+
+    pairs = {c: counterpart(c) for c in corpus_classes}
+    shared = [c for c in corpus_classes if pairs[c] is not None]
     if not shared:
         raise ValueError(f"no class in common: the model knows {', '.join(model_classes)}; "
                          f"the corpus has {', '.join(corpus_classes)}")
+    matched = {pairs[c] for c in shared}
     return {"shared": shared,
-            "corpus_only": [c for c in corpus_classes if c not in model_classes],
-            "model_only": [c for c in model_classes if c not in corpus_classes],
-            "to_model": {corpus_classes.index(c): model_classes.index(c) for c in shared}}
+            "corpus_only": [c for c in corpus_classes if pairs[c] is None],
+            "model_only": [m for m in model_classes if m not in matched],
+            "to_model": {corpus_classes.index(c): model_classes.index(pairs[c])
+                         for c in shared},
+            "renamed": {c: pairs[c] for c in shared if pairs[c] != c}}
 
 
 def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | None = None,
@@ -46,11 +63,10 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
     from mer_tf.training.runs import load_run
     from mer_tf.training.splits import make_folds
 
-    if split not in SPLITS:
-        raise ValueError(f"--split is one of {', '.join(SPLITS)}, not {split!r}")
     run = RunLayout(run_dir)
     stored = storage.read_json(run.config)
     corpus = PreparedCorpus.open(data_dir)
+    official = [] if split in SPLITS else _official_part(corpus, split)
     own = stored.get(CORPUS_KEY) == corpus.digest()
     if own and split == "all":
         raise ValueError(f"{data_dir} is the corpus {run_dir} trained on: --split all would "
@@ -62,7 +78,11 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
     loaded = {name: load_run(run_dir, name) for name in folds}
     first = next(iter(loaded.values()))
     classes = match_classes(first.label_names, corpus.classes)
-    if split == "all":
+    if official:
+        if own:
+            _check_held_out(first.config.data, corpus, official, split)
+        parts = {split: (Split(corpus.sessions, only_ids=tuple(official)), list(loaded))}
+    elif split == "all":
         parts = {"all": (Split(corpus.sessions), list(loaded))}
     else:
         made = {f.name: f for f in make_folds(
@@ -100,6 +120,32 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
         report["against_own_test"] = _against_own_test(run, folds, first.label_names, mapped,
                                                         predicted)
     return report
+
+
+def _official_part(corpus, name: str) -> list[str]:
+    """The ids of the corpus's official split `name` (MSP-Podcast's Test2, say)."""
+    ids = [r["utterance_id"] for r in corpus.index
+           if (r.get("split") or "").lower() == name.lower()]
+    if not ids:
+        named = sorted({r.get("split") for r in corpus.index if r.get("split")})
+        raise ValueError(f"--split is {', '.join(SPLITS)} or one of the corpus's own splits "
+                         f"({', '.join(named) or 'it has none'}), not {name!r}")
+    return ids
+
+
+def _check_held_out(data_config, corpus, ids, name) -> None:
+    """Refuses an official split of the run's own corpus that any fold trained or
+    validated on."""
+    from mer_tf.training.splits import make_folds
+
+    used = set()
+    for fold in make_folds(data_config, corpus):
+        used |= {r["utterance_id"] for r in corpus.rows(fold.train_split())}
+        used |= {r["utterance_id"] for r in corpus.rows(fold.validation_split())}
+    overlap = used & set(ids)
+    if overlap:
+        raise ValueError(f"--split {name}: {len(overlap)} of its {len(ids)} utterances are "
+                         "training or validation utterances of the run; it is no test")
 
 
 def _against_own_test(run, folds, class_names, labels, predicted) -> dict:
@@ -144,6 +190,9 @@ def report_text(report: dict) -> str:
                          f"{name} {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
                          for name, d in ((n.upper() if n != "macro_f1" else "macro F1",
                                           drop[n]) for n in ("wa", "ua", "macro_f1"))))
+    if report["classes"].get("renamed"):
+        lines.append("matched by the cross-corpus names: " + ", ".join(
+            f"{c} = {m}" for c, m in report["classes"]["renamed"].items()))
     if report["excluded"]:
         lines.append("left out (classes the model never learned): " + ", ".join(
             f"{c} {n}" for c, n in report["excluded"].items()))

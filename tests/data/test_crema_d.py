@@ -35,23 +35,27 @@ def test_crema_d_is_prepared_with_its_six_emotions_and_no_motion_capture(tmp_pat
     from experiments import prepare
     from mer_tf.data.corpus import PreparedCorpus
 
-    root = write_crema_d(str(tmp_path / "CREMA-D"))
+    root = write_crema_d(str(tmp_path / "CREMA-D"), actors=(1001, 1002, 1040, 1076),
+                         sentences=("IEO", "ITH", "MTI"))
     out = str(tmp_path / "prepared")
     assert prepare.main(["--corpus", "crema-d", "--source", root, "--out", out,
                          "--quiet"]) == 0
     corpus = PreparedCorpus.open(out)
     assert corpus.classes == ("ang", "dis", "fea", "hap", "neu", "sad")
-    assert corpus.modalities == ("speech", "text") and corpus.utterances == 48
+    assert corpus.modalities == ("speech", "text") and corpus.utterances == 71  # 72 - silent
     assert corpus.manifest["corpus"] == "crema-d"
     assert corpus.manifest["dialog_notes"]["actor1040"] == {"renamed_files_read": 1}
+    assert corpus.manifest["dialog_notes"]["actor1076"] == {"silent_files_skipped": 1}
     index = json.load(open(f"{out}/utterances.json"))["utterances"]
-    assert {r["text"] for r in index} == {SENTENCES["IEO"], SENTENCES["ITH"]}
+    assert "1076_MTI_SAD_XX" not in {r["utterance_id"] for r in index}
+    assert {r["text"] for r in index} == {SENTENCES[s] for s in ("IEO", "ITH", "MTI")}
+    assert {(r["corpus"], r["split"], r["arousal"]) for r in index} == {("crema-d", "", None)}
     shared = str(tmp_path / "cross4")  # the four named as every corpus names them
     assert prepare.main(["--corpus", "crema-d", "--source", root, "--out", shared,
                          "--label-set", "cross4", "--quiet"]) == 0
     corpus = PreparedCorpus.open(shared)
-    assert corpus.classes == ("angry", "happy", "neutral", "sad") and corpus.utterances == 32
-    assert corpus.manifest["excluded"] == {"dis": 8, "fea": 8}
+    assert corpus.classes == ("angry", "happy", "neutral", "sad") and corpus.utterances == 47
+    assert corpus.manifest["excluded"] == {"dis": 12, "fea": 12}
 
 
 @pytest.mark.slow

@@ -7,8 +7,9 @@ from mer_tf.config import (
 )
 
 
-def _tiny_corpus(tmp_path):
-    """A manifest and an utterance index, as preparation writes them, and no shards."""
+def _tiny_corpus(tmp_path, split_of=None):
+    """A manifest and an utterance index, as preparation writes them, and no shards;
+    `split_of(session, gender, i)` names each row's official split."""
     from mer_tf.data.corpus import INDEX, MANIFEST, PreparedCorpus
     from mer_tf.data.schema import SCHEMA_VERSION
     from mer_tf.io.storage import sha256_of
@@ -24,7 +25,8 @@ def _tiny_corpus(tmp_path):
                              "session": session, "speaker": f"Ses0{session}{gender}",
                              "dialog": f"Ses0{session}F_{kind}01", "kind": kind,
                              "script": "script01_1" if kind == "script" else "",
-                             "label": i % 4, "text": text})
+                             "label": i % 4, "text": text,
+                             "split": split_of(session, gender, i) if split_of else ""})
                 speakers[f"Ses0{session}{gender}"] = speakers.get(f"Ses0{session}{gender}", 0) + 1
         sessions[str(session)] = {"utterances": 8, "speakers": speakers,
                                   "classes": {"ang": 2, "exc": 2, "neu": 2, "sad": 2}}
@@ -88,3 +90,32 @@ def test_speaker_folds_test_every_speaker_once_and_never_train_on_it(tmp_path):
                    corpus)
     with pytest.raises(ValueError, match="at least 2"):
         DataConfig(corpus.data_dir, protocol="speaker-folds", speaker_folds=1)
+
+
+def test_the_official_split_trains_validates_and_tests_on_its_own_parts(tmp_path):
+    import pytest
+
+    from mer_tf.training.splits import make_folds
+
+    names = {1: "Train", 2: "Train", 3: "Train", 4: "Development", 5: "Test1"}
+    corpus = _tiny_corpus(tmp_path, lambda s, g, i: "Test2" if (s, g) == (5, "M")
+                          else names[s])
+    (fold,) = make_folds(DataConfig(corpus.data_dir, protocol="official"), corpus)
+    parts = {name: corpus.rows(split) for name, split in (
+        ("train", fold.train_split()), ("validation", fold.validation_split()),
+        ("test", fold.test_split()))}
+    assert {r["session"] for r in parts["train"]} == {1, 2, 3}
+    assert {r["session"] for r in parts["validation"]} == {4}
+    assert {r["speaker"] for r in parts["test"]} == {"Ses05F"}  # Test1; Test2 stays out
+    assert fold.name == "official" and "24 training, 8 development" in fold.describe()
+    dropped = make_folds(DataConfig(corpus.data_dir, protocol="official",
+                                    text_overlap="drop"), corpus)[0]
+    assert len(dropped.dropped_ids) == 16  # "line 0" and "line 1" of sessions 1-4
+    assert not set(dropped.dropped_ids) & {r["utterance_id"] for r in parts["test"]}
+    assert not corpus.rows(dropped.validation_split()) or all(
+        r["kind"] == "impro" for r in corpus.rows(dropped.validation_split()))
+    (tmp_path / "none").mkdir()
+    none = _tiny_corpus(tmp_path / "none")
+    with pytest.raises(ValueError, match="needs the corpus's train and validation and test "
+                                         "split; .* has none"):
+        make_folds(DataConfig(none.data_dir, protocol="official"), none)

@@ -12,9 +12,16 @@ from mer_tf.training.transfer import match_classes
 def test_classes_are_matched_by_name_and_what_is_missing_is_said():
     matched = match_classes(("ang", "exc", "neu", "sad"), ("neu", "ang", "fru"))
     assert matched == {"shared": ["neu", "ang"], "corpus_only": ["fru"],
-                       "model_only": ["exc", "sad"], "to_model": {0: 2, 1: 0}}
+                       "model_only": ["exc", "sad"], "to_model": {0: 2, 1: 0}, "renamed": {}}
+    # other corpora's names for the same four, through the cross-corpus label set
+    across = match_classes(("ang", "exc", "neu", "sad"), ("anger", "fear", "joy", "neutral"))
+    assert across == {"shared": ["anger", "joy", "neutral"], "corpus_only": ["fear"],
+                      "model_only": ["sad"], "to_model": {0: 0, 2: 1, 3: 2},
+                      "renamed": {"anger": "ang", "joy": "exc", "neutral": "neu"}}
+    # a name two of the model's classes could be (merged4's hap and exc) is not guessed
+    assert match_classes(("exc", "hap"), ("happy", "exc"))["corpus_only"] == ["happy"]
     with pytest.raises(ValueError, match="no class in common: the model knows ang, exc"):
-        match_classes(("ang", "exc"), ("angry", "happy"))
+        match_classes(("ang", "exc"), ("fear", "calm"))
 
 
 @pytest.mark.slow
