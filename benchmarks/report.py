@@ -52,6 +52,14 @@ def markdown(summary: dict) -> str:
             row(f"preparation of {x['labelled_utterances_read']} utterances: one process vs "
                 f"{x['workers']} workers",
                 f"{x['one_process_seconds']} s vs {x['workers_seconds']} s ({x['speedup']}x)")
+    if "corpus_scale" in r:
+        f = r["corpus_scale"]["figures"]
+        row(f"preparation at MSP-Podcast's scale ({f['segment_seconds']} s segments, one "
+            "worker)", ", ".join(f"{x['segments']:,}: {x['ms_per_utterance']} ms/utt, peak "
+                                 f"{x['peak_rss_mib']:.0f} MiB" for x in f["runs"]))
+        row(f"preparation, {f['size_ratio']:g}x the segments: time per utterance, peak memory",
+            f"{f['time_per_utterance_ratio_largest_vs_smallest']}x, "
+            f"{f['peak_memory_ratio_largest_vs_smallest']}x (1.0 = flat)")
     if "pipeline" in r:
         f = r["pipeline"]["figures"]
         row("tf.data pipeline / model consumption (lowest over the 7 subsets)",

@@ -23,6 +23,7 @@ from benchmarks.common import machine, versions
 BENCHMARKS = {
     "prepare": (["--utterances", "320", "--sessions", "1,2,5"],
                 ["--utterances", "40", "--sessions", "1,5"]),
+    "corpus_scale": (["--sizes", "2000,10000,50000"], ["--sizes", "200,400"]),
     "pipeline": (["--utterances", "320", "--batches", "15", "--repeats", "3"],
                  ["--utterances", "40", "--batches", "2", "--repeats", "1",
                   "--subsets", "speech+text+mocap"]),
@@ -50,7 +51,7 @@ def _run(chosen, tiny: bool, work: str, started: float) -> dict:
     results = {}
     for name in chosen:
         flags = BENCHMARKS[name][1 if tiny else 0]
-        if name != "prepare":
+        if name not in ("prepare", "corpus_scale"):
             flags = [*flags, "--work-dir", work]
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             target = handle.name

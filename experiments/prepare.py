@@ -1,9 +1,11 @@
-"""Prepare a corpus (IEMOCAP, a table of your own, or the synthetic corpus) as TFRecord
-shards for training.
+"""Prepare a corpus (IEMOCAP, MSP-Podcast, MSP-IMPROV, CREMA-D, RAVDESS, MELD, ESD, a
+table of your own, or the synthetic corpus) as TFRecord shards for training.
 
     python -m experiments.prepare --iemocap PATH/IEMOCAP_full_release --out DATA_DIR
+    python -m experiments.prepare --corpus msp-podcast --source PATH/MSP-PODCAST --out DATA_DIR
     python -m experiments.prepare --corpus table --source my_data.csv --out DATA_DIR
     python -m experiments.prepare --synthetic --out DATA_DIR
+    python -m experiments.prepare --synthetic --corpus msp-podcast --seed 1 --out DATA_DIR
 
 Re-running skips finished shards (an interrupted run resumes); the output is
 byte-identical. DATA_DIR/manifest.json lists counts per session and class,
@@ -26,7 +28,9 @@ def build_parser():
     source.add_argument("--source", metavar="PATH",
                         help="the release --corpus names: a folder, or a table file")
     source.add_argument("--synthetic", action="store_true",
-                        help="generate a synthetic corpus in IEMOCAP's layout, then prepare it")
+                        help="generate a synthetic corpus in IEMOCAP's layout (with --corpus "
+                             "msp-podcast: in MSP-Podcast's, its segments heard in another "
+                             "room), then prepare it")
     add_flags(parser, PrepareConfig)
     parser.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     add_flags(parser.add_argument_group("synthetic corpus (with --synthetic)"), SyntheticConfig)
@@ -45,7 +49,17 @@ def _prepare(args) -> int:
         raise ValueError("--iemocap reads an IEMOCAP release: use --source with --corpus")
     if args.synthetic:
         synthetic = SyntheticConfig(**flag_values(SyntheticConfig, args.given))
-        source = ensure_release(storage.join(args.out, "synthetic_release"), synthetic)
+        corpus = args.given.get("corpus", "iemocap")
+        release = storage.join(args.out, "synthetic_release")
+        if corpus == "msp-podcast":
+            from mer_tf.synthetic.msp_podcast import write_msp_podcast
+
+            source = write_msp_podcast(release, synthetic)[0]
+        elif corpus == "iemocap":
+            source = ensure_release(release, synthetic)
+        else:
+            raise ValueError("--synthetic writes IEMOCAP's layout or, with --corpus "
+                             f"msp-podcast, MSP-Podcast's; not {corpus}'s")
     config = prep.PrepareConfig(source=source, **flag_values(prep.PrepareConfig, args.given))
     prep.prepare(config, progress=not args.quiet)
     return 0

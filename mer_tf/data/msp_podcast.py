@@ -79,8 +79,8 @@ def _label_file(source: str) -> str:
                     f"not an MSP-Podcast release: no Labels/{' or Labels/'.join(LABEL_FILES)}")
 
 
-def _rows(labels: str) -> list[tuple[int | None, dict]]:
-    """[(line, row)] of the consensus labels; JSON rows have no line (None)."""
+def _rows(labels: str):
+    """(line, row) of each consensus label, as read; JSON rows have no line (None)."""
     text = storage.read_text(labels, errors="replace").lstrip("\ufeff")
     if labels.endswith(".json"):
         try:
@@ -95,8 +95,8 @@ def _rows(labels: str) -> list[tuple[int | None, dict]]:
     if missing:
         raise DataError(labels, f"no column {', '.join(missing)} (MSP-Podcast's consensus "
                                 f"labels have {', '.join(COLUMNS)})", 1)
-    return [(number, {k: (v or "").strip() for k, v in row.items() if k})
-            for number, row in enumerate(reader, start=2)]
+    return ((number, {k: (v or "").strip() for k, v in row.items() if k})
+            for number, row in enumerate(reader, start=2))
 
 
 def _utterance(source, labels, line, row, transcripts) -> TableUtterance:

@@ -14,7 +14,8 @@ from mer_tf.io import storage
 STATE_DIR = ".state"
 
 # What preparation (and training beside it) writes in a data folder besides its shards.
-OWN_NAMES = (MANIFEST, STATE_DIR, "feature_cache", "synthetic_release", ".lock")
+OWN_NAMES = (MANIFEST, STATE_DIR, "feature_cache", "synthetic_release",
+             "synthetic_release-iemocap-layout", ".lock")
 
 
 def remove_if_untouched(out_dir: str, state_dir: str, out_existed: bool,

@@ -19,6 +19,7 @@ plan order, so every byte is what one process writes (see `mer_tf.data.shard_wri
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import sys
 from collections import Counter
@@ -239,13 +240,22 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     manifest["rebuilt"] = rebuilt
     manifest["sessions_missing"] = missing
     index_path = storage.join(config.out_dir, INDEX)
-    rows = index_rows(config, index, shard_states)
-    storage.write_json_atomic(index_path, {"schema_version": SCHEMA_VERSION, "utterances": rows})
-    manifest["official_splits"] = dict(sorted(Counter(r["split"] for r in rows
-                                                      if r["split"]).items()))
+    splits, annotated = Counter(), [0]
+
+    def lines():  # one row a line, written as made: the index never whole in memory
+        yield f'{{"schema_version": {SCHEMA_VERSION}, "utterances": [\n'
+        for number, row in enumerate(index_rows(config, index, shard_states)):
+            splits[row["split"]] += bool(row["split"])
+            annotated[0] += row["arousal"] is not None
+            yield ("" if number == 0 else ",\n") + json.dumps(row, sort_keys=True,
+                                                              ensure_ascii=False)
+        yield "\n]}\n"
+
+    storage.write_lines_atomic(index_path, lines())
+    manifest["official_splits"] = {name: n for name, n in sorted(splits.items()) if n}
     scale = CORPORA[config.corpus].scale
-    manifest["dimensions"] = {"scale": list(scale) if scale else None, "annotated": sum(
-        r["arousal"] is not None for r in rows)}
+    manifest["dimensions"] = {"scale": list(scale) if scale else None,
+                              "annotated": annotated[0]}
     manifest["index"] = {"file": INDEX, "sha256": storage.sha256_of(index_path)}
     storage.write_json_atomic(manifest_path, manifest)
     if progress:
@@ -253,14 +263,15 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     return manifest
 
 
-def index_rows(config: PrepareConfig, index: dict, shard_states: list) -> list[dict]:
+def index_rows(config: PrepareConfig, index: dict, shard_states: list):
     """The shards' index rows with what the reader knows of each utterance besides
     (corpus, official split, dimensional values): taken from the reader's index here,
     so shards an earlier version finished get them too."""
     by_id = {u.utterance_id: u for units in index.values() for unit in units
              for u in unit.utterances}
-    return [{**row, **index_row_extras(config.corpus, by_id.get(row["utterance_id"]))}
-            for state in shard_states for row in state["index"]]
+    for state in shard_states:
+        for row in state["index"]:
+            yield {**row, **index_row_extras(config.corpus, by_id.get(row["utterance_id"]))}
 
 
 def shard_inputs(plan: ShardPlan, source: str) -> dict:

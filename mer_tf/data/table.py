@@ -37,7 +37,7 @@ FORMATS = (".csv", ".tsv", ".jsonl")
 SILENT_PEAK = 3
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)  # slots: 150 000 of them in an index
 class TableUtterance:
     """One row: what the schema and the index record of an utterance."""
 

@@ -188,6 +188,19 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         remove(tmp)
 
 
+def write_lines_atomic(path: str, lines: Iterable[str]) -> None:
+    """Writes text piece by piece (a corpus's index: never the whole of it in memory at
+    once) under a temporary name, then renames it."""
+    tmp = temp_name(path)
+    try:
+        with open_file(tmp, "wb") as f:
+            for line in lines:
+                f.write(line.encode("utf-8"))
+        rename(tmp, path)
+    finally:
+        remove(tmp)
+
+
 def write_text_atomic(path: str, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 

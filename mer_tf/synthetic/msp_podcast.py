@@ -19,7 +19,9 @@ makes many short segments fast, for the benchmark.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 
 import numpy as np
 
@@ -42,8 +44,16 @@ def write_msp_podcast(root: str, config: SyntheticConfig, concensus: bool = Fals
     from mer_tf.synthetic.release import ensure_release
 
     # the source release beside the corpus, not in it: the corpus is the producer's layout
-    release = ensure_release(root.rstrip("/") + "-iemocap-layout", config)
+    source = root.rstrip("/") + "-iemocap-layout"
+    marker = storage.join(source, "SYNTHETIC.json")
+    labels = storage.join(root, "Labels", "labels_concensus.csv" if concensus
+                          else "labels_consensus.csv")
+    written = storage.exists(labels) and storage.exists(marker) and storage.read_json(
+        marker).get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
+    release = ensure_release(source, config)
     truth = storage.read_json(storage.join(release, "SYNTHETIC.json"))["utterances"]
+    if written:  # the same corpus is there: untouched, so its prepared shards stay
+        return root, truth
     rng = np.random.default_rng([config.seed, 7])
     rows, speakers, podcasts, segments = [], {}, {}, {}
     for folder in ("Audios", "Transcripts"):

@@ -41,10 +41,17 @@ def test_run_all_writes_results_and_the_table(tmp_path):
     earlier = {"date": "2026-01-01", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
                "tiny": False, "seconds": 60, "results": {"other": {"figures": {"kept": 1}}}}
     out.write_text(json.dumps(earlier))
-    summary = run_all.main(["--tiny", "--only", "prepare", "--out", str(out), "--merge"])
+    summary = run_all.main(["--tiny", "--only", "prepare,corpus_scale", "--out", str(out),
+                            "--merge"])
     assert json.loads(out.read_text()) == summary
     assert summary["results"]["other"] == earlier["results"]["other"]  # kept by --merge
-    assert summary["merged"] == ["prepare"] and "Measured later on" in markdown(summary)
+    assert summary["merged"] == ["corpus_scale", "prepare"]
+    assert "Measured later on" in markdown(summary)
+    scale = summary["results"]["corpus_scale"]["figures"]  # MSP-Podcast's layout, two sizes
+    assert [(r["segments"], r["utterances_written"]) for r in scale["runs"]] == [(200, 200),
+                                                                                 (400, 400)]
+    assert scale["size_ratio"] == 2 and scale["peak_memory_ratio_largest_vs_smallest"] > 0
+    assert "preparation at MSP-Podcast's scale" in markdown(summary)
     figures = summary["results"]["prepare"]["figures"]
     assert [r["sessions"] for r in figures["runs"]] == [1, 5]
     assert figures["runs"][1]["utterances_written"] > figures["runs"][0]["utterances_written"]
