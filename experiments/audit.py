@@ -22,7 +22,9 @@ def build_parser():
     from mer_tf.commands.runner import DATA_DIR_HELP, new_parser
 
     parser = new_parser("python -m experiments.audit", __doc__)
-    parser.add_argument("--data-dir", help=DATA_DIR_HELP)
+    parser.add_argument("--data-dir", action="append", help=DATA_DIR_HELP
+                        + "; given twice or more, the corpora combined, audited corpus by "
+                          "corpus")
     add_setting(parser, "data", "protocol", default="loso")
     for setting in ("speaker_folds", "validation", "subset", "text_overlap", "verify"):
         add_setting(parser, "data", setting)

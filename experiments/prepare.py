@@ -6,6 +6,7 @@ table of your own, or the synthetic corpus) as TFRecord shards for training.
     python -m experiments.prepare --corpus table --source my_data.csv --out DATA_DIR
     python -m experiments.prepare --synthetic --out DATA_DIR
     python -m experiments.prepare --synthetic --corpus msp-podcast --seed 1 --out DATA_DIR
+    python -m experiments.prepare --combine DATA_A DATA_B --out DATA_AB
 
 Re-running skips finished shards (an interrupted run resumes); the output is
 byte-identical. DATA_DIR/manifest.json lists counts per session and class,
@@ -13,6 +14,7 @@ shards with checksums, and everything that was skipped or resampled.
 """
 
 import logging
+import sys
 
 
 def build_parser():
@@ -27,6 +29,9 @@ def build_parser():
                         help="the IEMOCAP_full_release folder (local path or gs:// URL)")
     source.add_argument("--source", metavar="PATH",
                         help="the release --corpus names: a folder, or a table file")
+    source.add_argument("--combine", nargs="+", metavar="DATA_DIR",
+                        help="prepared folders to train on as one (their shards linked into "
+                             "--out, not copied; they must share their classes)")
     source.add_argument("--synthetic", action="store_true",
                         help="generate a synthetic corpus in IEMOCAP's layout (with --corpus "
                              "msp-podcast: in MSP-Podcast's, its segments heard in another "
@@ -44,6 +49,13 @@ def _prepare(args) -> int:
     from mer_tf.synthetic.release import SyntheticConfig, ensure_release
 
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.combine:
+        from mer_tf.data.combine import combine
+
+        manifest = combine(args.combine, args.out)
+        if not args.quiet:
+            print(prep.summary_table(manifest), file=sys.stderr)
+        return 0
     source = args.iemocap or args.source
     if args.iemocap and args.given.get("corpus", "iemocap") != "iemocap":
         raise ValueError("--iemocap reads an IEMOCAP release: use --source with --corpus")

@@ -28,6 +28,7 @@ def corpus_and_folds(args):
     from mer_tf.data.corpus import PreparedCorpus
     from mer_tf.training.splits import make_folds
 
+    combine_data_dirs(args)
     if args.data_dir is None:
         from mer_tf.synthetic import demo
 
@@ -47,6 +48,7 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
     its banner."""
     from mer_tf.config import presets
 
+    combine_data_dirs(args)
     assets = None
     if not args.data_dir:
         from mer_tf.synthetic import demo
@@ -63,13 +65,30 @@ def make_run_config(args, experiment: str, overrides: dict | None = None,
     return config
 
 
+def combine_data_dirs(args) -> None:
+    """`--data-dir` given more than once: the folders combined into one (made beside the
+    first, or kept when it combines the same shards; `mer_tf.data.combine`), which
+    `args.data_dir` then names."""
+    if isinstance(args.data_dir, list) and len(args.data_dir) > 1:
+        from mer_tf.data.combine import combine, combined_name
+
+        out = combined_name(args.data_dir)
+        combine(args.data_dir, out)
+        print(f"training on {' and '.join(args.data_dir)} combined as {out} (their shards "
+              "linked, not copied)", file=sys.stderr)
+        args.data_dir = out
+    elif isinstance(args.data_dir, list):
+        args.data_dir = args.data_dir[0]
+
+
 def _check_data_dir(args) -> None:
     from mer_tf.io import storage
 
-    if args.data_dir is not None and not storage.is_remote(args.data_dir):
-        from mer_tf.data.corpus import check_prepared
+    for data_dir in args.data_dir if isinstance(args.data_dir, list) else [args.data_dir]:
+        if data_dir is not None and not storage.is_remote(data_dir):
+            from mer_tf.data.corpus import check_prepared
 
-        check_prepared(args.data_dir)
+            check_prepared(data_dir)
 
 
 def parse_run_flags(experiment: str, description: str, argv=None, extra_arguments=None):

@@ -143,7 +143,8 @@ def build_parser(prog: str, description: str) -> argparse.ArgumentParser:
     groups = {name: parser.add_argument_group(title) for name, title in _GROUPS.items()}
     groups["run"] = parser.add_argument_group("run")
     groups["hardware"] = parser.add_argument_group("hardware")
-    groups["data"].add_argument("--data-dir", help=DATA_DIR_HELP)
+    groups["data"].add_argument("--data-dir", action="append", help=DATA_DIR_HELP
+                                + "; given twice or more, the corpora are trained on as one")
     for section, path, field in setting_fields():
         group = groups["hardware" if path in _HARDWARE else section]
         _add_flag(group, field, field.metadata["help"] + _default_text(section, path, field))

@@ -157,3 +157,42 @@ def summary_table(manifest: dict) -> str:
     if manifest["skipped_count"]:
         extra.append(f"skipped: {manifest['skipped_count']} problems (listed in manifest.json)")
     return "\n".join(["", *lines, *extra, ""])
+
+
+def index_rows(corpus: str, index: dict, shard_states: list):
+    """The shards' index rows with what the reader knows of each utterance besides
+    (corpus, official split, dimensional values): taken from the reader's index here,
+    so shards an earlier version finished get them too."""
+    from mer_tf.data.corpora import index_row_extras
+
+    by_id = {u.utterance_id: u for units in index.values() for unit in units
+             for u in unit.utterances}
+    for state in shard_states:
+        for row in state["index"]:
+            yield {**row, **index_row_extras(corpus, by_id.get(row["utterance_id"]))}
+
+
+def write_index(path: str, corpus: str, index: dict, shard_states: list) -> dict:
+    """Writes `utterances.json` a row at a time (one row a line: never the whole index
+    in memory as text); returns what the manifest says of it (`official_splits`, and the
+    scale and count of `dimensions`)."""
+    import json
+
+    from mer_tf.data.corpora import CORPORA
+    from mer_tf.io import storage
+
+    splits, annotated = Counter(), [0]
+
+    def lines():
+        yield f'{{"schema_version": {SCHEMA_VERSION}, "utterances": [\n'
+        for number, row in enumerate(index_rows(corpus, index, shard_states)):
+            splits[row["split"]] += bool(row["split"])
+            annotated[0] += row["arousal"] is not None
+            yield ("" if number == 0 else ",\n") + json.dumps(row, sort_keys=True,
+                                                              ensure_ascii=False)
+        yield "\n]}\n"
+
+    storage.write_lines_atomic(path, lines())
+    scale = CORPORA[corpus].scale
+    return {"official_splits": {name: n for name, n in sorted(splits.items()) if n},
+            "dimensions": {"scale": list(scale) if scale else None, "annotated": annotated[0]}}

@@ -19,10 +19,8 @@ plan order, so every byte is what one process writes (see `mer_tf.data.shard_wri
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import sys
-from collections import Counter
 
 from mer_tf.config.settings import check_choices, comma_separated_ints, setting
 from mer_tf.data import out_folder
@@ -30,7 +28,6 @@ from mer_tf.data.corpora import (
     ALL_LABELS,
     CORPORA,
     index_corpus,
-    index_row_extras,
     label_set_of,
     resolve,
 )
@@ -39,7 +36,7 @@ from mer_tf.data.dialog import SignalOptions
 from mer_tf.data.errors import ON_ERROR_CHOICES, DataError, ErrorPolicy
 from mer_tf.data.iemocap import Dialog
 from mer_tf.data.labels import LABEL_SETS
-from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table
+from mer_tf.data.manifest import build_manifest, excluded_counts, summary_table, write_index
 from mer_tf.data.schema import SCHEMA_VERSION
 from mer_tf.data.shard_writers import (  # noqa: F401  usable_cores: benchmarks and tests
     ShardWriters,
@@ -240,38 +237,12 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     manifest["rebuilt"] = rebuilt
     manifest["sessions_missing"] = missing
     index_path = storage.join(config.out_dir, INDEX)
-    splits, annotated = Counter(), [0]
-
-    def lines():  # one row a line, written as made: the index never whole in memory
-        yield f'{{"schema_version": {SCHEMA_VERSION}, "utterances": [\n'
-        for number, row in enumerate(index_rows(config, index, shard_states)):
-            splits[row["split"]] += bool(row["split"])
-            annotated[0] += row["arousal"] is not None
-            yield ("" if number == 0 else ",\n") + json.dumps(row, sort_keys=True,
-                                                              ensure_ascii=False)
-        yield "\n]}\n"
-
-    storage.write_lines_atomic(index_path, lines())
-    manifest["official_splits"] = {name: n for name, n in sorted(splits.items()) if n}
-    scale = CORPORA[config.corpus].scale
-    manifest["dimensions"] = {"scale": list(scale) if scale else None,
-                              "annotated": annotated[0]}
+    manifest.update(write_index(index_path, config.corpus, index, shard_states))
     manifest["index"] = {"file": INDEX, "sha256": storage.sha256_of(index_path)}
     storage.write_json_atomic(manifest_path, manifest)
     if progress:
         print(summary_table(manifest), file=sys.stderr)
     return manifest
-
-
-def index_rows(config: PrepareConfig, index: dict, shard_states: list):
-    """The shards' index rows with what the reader knows of each utterance besides
-    (corpus, official split, dimensional values): taken from the reader's index here,
-    so shards an earlier version finished get them too."""
-    by_id = {u.utterance_id: u for units in index.values() for unit in units
-             for u in unit.utterances}
-    for state in shard_states:
-        for row in state["index"]:
-            yield {**row, **index_row_extras(config.corpus, by_id.get(row["utterance_id"]))}
 
 
 def shard_inputs(plan: ShardPlan, source: str) -> dict:

@@ -122,10 +122,11 @@ def _check_records(corpus, shard: dict, path: str):
         raise DataError(file, unreadable_record(error.message)) from None
     sessions = np.concatenate(sessions) if sessions else np.zeros(0, int)
     labels = np.concatenate(labels) if labels else np.zeros(0, int)
-    wrong = sessions != shard["session"]
+    own = shard.get("record_session", shard["session"])  # a combination renumbers sessions
+    wrong = sessions != own
     if wrong.any():
         raise DataError(file, f"holds records of session {int(sessions[wrong][0])}, but "
-                              f"{path} lists it as a shard of session {shard['session']}: "
+                              f"{path} lists it as a shard of session {own}: "
                               "shards were renamed or swapped; prepare the data again")
     if len(sessions) != shard["utterances"]:
         raise DataError(file, f"holds {len(sessions)} records where {path} says "

@@ -60,6 +60,12 @@ def audit_fold(corpus, fold) -> dict:
         block[f"{a}_{b}"] = compare_splits(rows[a], rows[b])
     texts = {normalise_transcript(r["text"]) for split in rows.values() for r in split} - {""}
     block["distinct_transcripts"] = len(texts)
+    corpora = sorted({r.get("corpus", "") for split in rows.values() for r in split})
+    if len(corpora) > 1:  # combined corpora: what each corpus's test rows share, too
+        block["per_corpus"] = {name: {f"{a}_{b}": compare_splits(
+            [r for r in rows[a] if r.get("corpus", "") == name],
+            [r for r in rows[b] if r.get("corpus", "") == name]) for a, b in PAIRS}
+            for name in corpora}
     labels_of = {}
     for row in rows["train"]:
         labels_of.setdefault(normalise_transcript(row["text"]), set()).add(row["label"])
@@ -109,6 +115,9 @@ def leakage_line(fold, block: dict) -> str:
     if fold.dropped_ids:
         text += (f"; --text-overlap drop removed {len(fold.dropped_ids)} training/validation "
                  "utterances")
+    for name, shared in block.get("per_corpus", {}).items():
+        text += (f"; {name}: {shared['train_test']['transcripts']} shared transcripts, "
+                 f"{shared['train_test']['speakers']} shared speakers")
     return text
 
 
