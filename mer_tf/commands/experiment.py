@@ -73,9 +73,10 @@ def combine_data_dirs(args) -> None:
         from mer_tf.data.combine import combine, combined_name
 
         out = combined_name(args.data_dir)
-        combine(args.data_dir, out)
-        print(f"training on {' and '.join(args.data_dir)} combined as {out} (their shards "
-              "linked, not copied)", file=sys.stderr)
+        made = combine(args.data_dir, out)["combined"].get("shards", {})
+        how = ", ".join(f"{n} shards {way}" for way, n in sorted(made.items()))
+        print(f"training on {' and '.join(args.data_dir)} combined as {out} ({how})",
+              file=sys.stderr)
         args.data_dir = out
     elif isinstance(args.data_dir, list):
         args.data_dir = args.data_dir[0]

@@ -18,6 +18,8 @@ what the test split shares with training corpus by corpus.
 from __future__ import annotations
 
 import os
+import re
+from collections import Counter
 
 from mer_tf.data.corpus import INDEX, MANIFEST, PreparedCorpus
 from mer_tf.data.errors import DataError
@@ -37,9 +39,17 @@ def combine(data_dirs, out_dir: str) -> dict:
     members' same shards); returns its manifest."""
     if len(data_dirs) < 2:
         raise ValueError("combining needs at least two prepared folders")
+    seen = {}
+    for data_dir in data_dirs:
+        key = data_dir if storage.is_remote(data_dir) else os.path.realpath(data_dir)
+        if key in seen:
+            raise ValueError(f"{data_dir} is given twice ({seen[key]}): every utterance "
+                             "would be in the combination twice")
+        seen[key] = data_dir
     members = [PreparedCorpus.open(d) for d in data_dirs]
     _check(members)
-    plan = [[d, m.digest()] for d, m in zip(data_dirs, members)]
+    # a member prepared again (new shards, or a new index) makes a new plan
+    plan = [[d, m.digest(), m.manifest["index"]["sha256"]] for d, m in zip(data_dirs, members)]
     manifest_path = storage.join(out_dir, MANIFEST)
     if storage.exists(manifest_path):
         earlier = storage.read_json(manifest_path)
@@ -48,12 +58,18 @@ def combine(data_dirs, out_dir: str) -> dict:
         if "combined" not in earlier:
             raise DataError(out_dir, "holds a prepared corpus that is not a combination; "
                                      "choose another --out")
-    elif storage.exists(out_dir) and storage.listdir(out_dir):
+    elif storage.exists(out_dir) and not _ours(out_dir):
         raise DataError(out_dir, "is not empty and holds no combination: choose another --out")
     storage.makedirs(out_dir)
     with locking.locked(out_dir, "combining corpora"):
-        storage.remove(manifest_path)
+        storage.remove(manifest_path)  # until the new one is written, no corpus here
         return _write(members, plan, out_dir, manifest_path)
+
+
+def _ours(out_dir: str) -> bool:
+    """Only what a combination writes (an interrupted one's shards and index, its lock)."""
+    return all(re.match(r"^c\d+-.*\.tfrecord$", n) or n in (INDEX, ".lock", "feature_cache")
+               or storage.is_temporary(n) for n in storage.listdir(out_dir))
 
 
 def _check(members) -> None:
@@ -65,28 +81,35 @@ def _check(members) -> None:
                              "corpora share their classes (prepare each with --label-set "
                              "cross4)")
     seen_speakers, seen_ids = {}, {}
-    for member in members:
+    for number, member in enumerate(members):
         for row in member.index:
-            owner = seen_speakers.setdefault(row["speaker"], member.data_dir)
-            if owner != member.data_dir:
-                raise ValueError(f"speaker {row['speaker']!r} is in both {owner} and "
-                                 f"{member.data_dir}: their speakers would be one")
-            if seen_ids.setdefault(row["utterance_id"], member.data_dir) != member.data_dir:
+            owner = seen_speakers.setdefault(row["speaker"], number)
+            if owner != number:
+                raise ValueError(f"speaker {row['speaker']!r} is in both "
+                                 f"{members[owner].data_dir} and {member.data_dir}: their "
+                                 "speakers would be one person (speakers are named in the "
+                                 "shards; rename one corpus's in its table, or train apart)")
+            if seen_ids.setdefault(row["utterance_id"], number) != number:
                 raise ValueError(f"utterance id {row['utterance_id']!r} is in both "
-                                 f"{seen_ids[row['utterance_id']]} and {member.data_dir}")
+                                 f"{members[seen_ids[row['utterance_id']]].data_dir} and "
+                                 f"{member.data_dir}")
 
 
-def _link_or_copy(source: str, target: str) -> None:
-    if storage.exists(target) and storage.size(target) == storage.size(source):
-        return
+def _link_or_copy(source: str, target: str) -> str:
+    """"linked" or "copied": `target` made the member's shard anew (a shard kept from an
+    earlier combination only when it is the very same file)."""
+    local = not (storage.is_remote(source) or storage.is_remote(target))
+    if local and os.path.exists(target) and os.path.samefile(source, target):
+        return "linked"
     storage.remove(target)
-    if not (storage.is_remote(source) or storage.is_remote(target)):
+    if local:
         try:
             os.link(source, target)
-            return
+            return "linked"
         except OSError:  # another file system, or links not allowed: copy
             pass
     storage.copy(source, target)
+    return "copied"
 
 
 def _write(members, plan, out_dir, manifest_path) -> dict:
@@ -94,7 +117,7 @@ def _write(members, plan, out_dir, manifest_path) -> dict:
 
     from mer_tf.data.schema import SCHEMA_VERSION
 
-    sessions, shards, listing, renumbered = {}, [], [], {}
+    sessions, shards, listing, renumbered, made = {}, [], [], {}, Counter()
     modalities = [m for m in members[0].modalities
                   if all(m in member.modalities for member in members)]
     for number, member in enumerate(members, start=1):
@@ -107,8 +130,8 @@ def _write(members, plan, out_dir, manifest_path) -> dict:
         renumbered[member.data_dir] = mapping
         for shard in member.shards:
             name = f"c{number}-{shard['file']}"
-            _link_or_copy(storage.join(member.data_dir, shard["file"]),
-                          storage.join(out_dir, name))
+            made[_link_or_copy(storage.join(member.data_dir, shard["file"]),
+                               storage.join(out_dir, name))] += 1
             shards.append({**shard, "file": name, "session": mapping[shard["session"]],
                            "record_session": shard.get("record_session", shard["session"])})
         listing.append({"data_dir": member.data_dir,
@@ -130,6 +153,10 @@ def _write(members, plan, out_dir, manifest_path) -> dict:
 
     index_path = storage.join(out_dir, INDEX)
     storage.write_lines_atomic(index_path, lines())
+    planned = {s["file"] for s in shards}
+    for name in storage.listdir(out_dir):  # shards of an earlier, other combination
+        if re.match(r"^c\d+-.*\.tfrecord$", name) and name not in planned:
+            storage.remove(storage.join(out_dir, name))
     base = members[0].manifest
     mocap = base["mocap"]
     if "mocap" not in modalities:
@@ -146,7 +173,8 @@ def _write(members, plan, out_dir, manifest_path) -> dict:
         "skipped": [r for m in members for r in m.manifest.get("skipped", [])],
         "skipped_count": sum(m.manifest.get("skipped_count", 0) for m in members),
         "excluded": {}, "resampled": [], "audio_from_dialog": [], "dialog_notes": {},
-        "official_splits": {}, "combined": {"members": plan, "corpora": listing},
+        "official_splits": {}, "combined": {"members": plan, "corpora": listing,
+                                            "shards": dict(made)},
         "index": {"file": INDEX, "sha256": storage.sha256_of(index_path)},
     }
     for member in members:

@@ -20,7 +20,8 @@ Split: current releases have no split folders. Where the older folders are there
 are the official split; otherwise the reader applies the sizes the ESD paper gives per
 speaker and emotion (20 evaluation, 30 test, 300 train) by utterance number: of each
 emotion's 350, the first 20 evaluation, the next 30 test, the rest train. Say which when
-you report `--protocol official` on ESD (the manifest's `official_splits` counts them);
+you report `--protocol official` on ESD (the manifest's `dialog_notes` count
+`split_by_number` per speaker where the rule was used);
 `--protocol speaker-folds` is speaker-independent, which the official split is not.
 Every utterance is in session 1; a speaker is the unit a shard never splits.
 """
@@ -60,6 +61,8 @@ def index_esd(source: str, policy: ErrorPolicy) -> dict[int, list[TableUnit]]:
                                                   f"({speaker}_<nnnnnn>.wav)"))
                     continue
                 number = int(found.group(2))
+                if not split:  # no split folder: the paper's sizes, by number (docstring)
+                    unit.notes["split_by_number"] = unit.notes.get("split_by_number", 0) + 1
                 unit.utterances.append(TableUtterance(
                     utterance_id=name[:-len(".wav")], session=1, speaker=speaker,
                     audio_path=path, start=None, end=None, emotion=emotion.lower(),
@@ -77,6 +80,10 @@ def index_esd(source: str, policy: ErrorPolicy) -> dict[int, list[TableUnit]]:
 def _root(source: str) -> str:
     """The folder holding the speaker folders: `source` or one folder down (the archive
     unpacks to `Emotion Speech Dataset/`)."""
+    if not storage.isdir(source):
+        raise DataError(source, "not an ESD folder: " + ("no such folder" if not
+                                                          storage.exists(source) else
+                                                          "a file, not a folder"))
     if any(SPEAKER.match(n) for n in storage.listdir(source)):
         return source
     for child in sorted(storage.listdir(source)):

@@ -24,6 +24,7 @@ NOTE_DESCRIPTIONS = {
     "label_file_concensus": "labels read from the older releases' labels_concensus.csv",
     "mojibake_mended": "transcripts whose mojibake ftfy mended (MELD's CSVs)",
     "clips_missing": "clips listed in the CSV but absent from the release, skipped",
+    "split_by_number": "ESD utterances without a split folder, split by their number",
     "transcript_lines_unparsed": "text-file lines that are not <id>, text, emotion "
                                  "(their utterances keep an empty transcript)",
     **{f"text_file_{name}": f"speakers' text files in {what}" for name, what in (

@@ -31,8 +31,9 @@ from mer_tf.io import storage
 
 EMOTIONS = {"A": "angry", "H": "happy", "S": "sad", "N": "neutral", "O": "other",
             "X": "no_agreement"}
+NUMBER = r"(\d+(?:\.\d+)?|NaN)"
 HEAD = re.compile(r"^UTD-IMPROV-(S\d\d[AHSN]-[FM]\d\d-[PRST]-[FM]{2}\d\d)\.avi;\s*([A-Z]);"
-                  r"\s*A:\s*([\d.]+|NaN);\s*V:\s*([\d.]+|NaN);\s*D:\s*([\d.]+|NaN)\s*;")
+                  rf"\s*A:\s*{NUMBER};\s*V:\s*{NUMBER};\s*D:\s*{NUMBER}\s*;")
 NAME = re.compile(r"^MSP-IMPROV-(S\d\d)([AHSN])-([FM])(\d\d)-([PRST])-([FM]{2}\d\d)$")
 TARGET_SENTENCE = ("R", "T")  # recordings whose words are the scenario's target sentence
 
@@ -49,6 +50,10 @@ def index_msp_improv(source: str, policy: ErrorPolicy) -> dict[int, list[TableUn
     for number, line in enumerate(text.splitlines(), start=1):
         head = HEAD.match(line.strip())
         if not head:
+            if line.startswith("UTD-IMPROV-"):  # a head line, but not as the release writes
+                policy.report(DataError(evaluation, "not a head line UTD-IMPROV-<name>.avi; "
+                                        "<label>; A:<mean>; V:<mean>; D:<mean> ; N:<mean>;",
+                                        number))
             continue
         try:
             utterance = _utterance(evaluation, number, head, audio, seen)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 
 from mer_tf.data.errors import DataError, ErrorPolicy
@@ -87,6 +88,9 @@ def _rows(labels: str):
             table = json.loads(text)
         except json.JSONDecodeError as error:
             raise DataError(labels, f"not JSON ({error.msg})", error.lineno) from None
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise DataError(labels, "expected an object of {file name: {EmoClass, EmoAct, "
+                                    "…}} as the release writes it")
         return [(None, {"FileName": name, **{k: "" if v is None else str(v)
                                              for k, v in fields.items()}})
                 for name, fields in sorted(table.items())]
@@ -95,8 +99,8 @@ def _rows(labels: str):
     if missing:
         raise DataError(labels, f"no column {', '.join(missing)} (MSP-Podcast's consensus "
                                 f"labels have {', '.join(COLUMNS)})", 1)
-    return ((number, {k: (v or "").strip() for k, v in row.items() if k})
-            for number, row in enumerate(reader, start=2))
+    return ((reader.line_num, {k: (v or "").strip() for k, v in row.items() if k})
+            for row in reader)  # line_num: the file's line, blank and multi-line rows too
 
 
 def _utterance(source, labels, line, row, transcripts) -> TableUtterance:
@@ -116,10 +120,13 @@ def _utterance(source, labels, line, row, transcripts) -> TableUtterance:
     vad = []
     for column in ("EmoVal", "EmoAct", "EmoDom"):
         try:
-            vad.append(float(row.get(column, "")))
+            value = float(row.get(column, ""))
         except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
             raise DataError(labels, f"{where}{column} {row.get(column)!r} is not a number",
-                            line) from None
+                            line)
+        vad.append(value)
     podcast = f"podcast{found.group(1)}"
     speaker = row.get("SpkrID", "") or "Unknown"
     if speaker == "Unknown":

@@ -64,7 +64,7 @@ class PrepareConfig:
                           "RAVDESS's Audio_Speech_Actors_01-24, MELD.Raw, ESD) or a table of "
                           "your own (CSV, TSV or JSONL: path, label, speaker and optional "
                           "text, group, split, start, end, arousal, valence, dominance); "
-                          "docs/corpora.md says what each reads",
+                          "docs/corpora/index.md says what each reads",
                           flag="--corpus", choices=tuple(CORPORA))
     label_set: str = setting("", "seed4: ang/exc/neu/sad as annotated (the paper); merged4: "
                              "hap merged into exc; cross4: angry/happy/neutral/sad named alike "

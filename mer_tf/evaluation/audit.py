@@ -70,6 +70,7 @@ def audit_fold(corpus, fold) -> dict:
     for row in rows["train"]:
         labels_of.setdefault(normalise_transcript(row["text"]), set()).add(row["label"])
     # test utterances whose words training reads in several emotions (ESD's parallel lines)
+    labels_of.pop("", None)  # no transcript is no sentence
     block["parallel_transcripts"] = sum(
         len(labels_of.get(normalise_transcript(r["text"]), ())) > 1 for r in rows["test"])
     block["fixed_sentences"] = bool(texts) and (

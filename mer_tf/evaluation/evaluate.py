@@ -35,6 +35,9 @@ def predict_split(model, corpus, split, readers, batch_size: int, feature_cache=
     if len(valid) != len(probabilities):
         raise RuntimeError(f"predicted {len(probabilities)} examples, read {len(valid)}")
     keep = np.array(valid, bool)
+    if corpus.manifest.get("combined"):  # the records keep their own corpus's session
+        session_of = {r["utterance_id"]: r["session"] for r in corpus.index}
+        sessions = [session_of.get(u, s) for u, s in zip(ids, sessions)]
     return {"probabilities": probabilities[keep], "labels": np.array(labels, int)[keep],
             "ids": [u for u, k in zip(ids, keep) if k],
             "sessions": [s for s, k in zip(sessions, keep) if k],

@@ -167,20 +167,24 @@ def _speaker_folds(data_config, corpus, kinds) -> list[Fold]:
 
 def _official_fold(corpus, kinds) -> Fold:
     """The corpus's own split, from the `split` of each index row: training, development
-    (validation: never the test split) and test (a corpus with Test1 and Test2 tests on
-    Test1; the other stays in the index for `experiments.evaluate --split`)."""
+    (validation: never the test split) and test, each the union of the names corpora
+    give that part (combined corpora: MELD's dev and ESD's evaluation both validate); a
+    corpus with Test1 and Test2 tests on Test1, the other staying in the index for
+    `experiments.evaluate --split`. Rows without a split are in no part."""
     named = {}
     for row in corpus.index:
         named.setdefault((row.get("split") or "").lower(), []).append(row["utterance_id"])
-    roles = {role: next((n for n in names if named.get(n)), None)
-             for role, names in OFFICIAL_NAMES.items()}
-    missing = [role for role, name in roles.items() if name is None]
+    roles = {role: [n for n in names if named.get(n)] for role, names in OFFICIAL_NAMES.items()}
+    if "test" in roles["test"]:  # a corpus's "test", else its Test1 (MSP-Podcast)
+        roles["test"] = ["test"] + ([] if "test1" not in roles["test"] else ["test1"])
+    missing = [role for role, found in roles.items() if not found]
     if missing:
         found = ", ".join(sorted(n for n in named if n)) or "none"
         raise ValueError(f"--protocol official needs the corpus's {' and '.join(missing)} "
                          f"split; {corpus.data_dir} has {found} (a table gives them in its "
                          "split column; use --protocol speaker-folds otherwise)")
-    ids = {role: tuple(sorted(named[name])) for role, name in roles.items()}
+    ids = {role: tuple(sorted(i for name in found for i in named[name]))
+           for role, found in roles.items()}
     sessions = corpus.sessions
     return Fold(OFFICIAL, sessions, sessions, validation_ids=ids["validation"], kinds=kinds,
                 train_ids=ids["train"], test_ids=ids["test"])
@@ -200,9 +204,12 @@ def _drop_overlap(fold: Fold, data_config, corpus) -> Fold:
                     set(fold.train_ids) | set(fold.validation_ids))))
     dropped = tuple(sorted(r["utterance_id"] for r in corpus.rows(kept.train_split())
                            if normalise_transcript(r["text"]) in tested))
-    return dataclasses.replace(fold, dropped_ids=dropped,
-                               validation_ids=tuple(i for i in fold.validation_ids
-                                                    if i not in set(dropped)))
+    validation = tuple(i for i in fold.validation_ids if i not in set(dropped))
+    if fold.validation_ids and not validation:  # an empty id list would mean "no filter"
+        raise ValueError(f"{fold.name}: --text-overlap drop removes every validation "
+                         "utterance (each shares a transcript with the test split); keep "
+                         "the overlap or choose another validation")
+    return dataclasses.replace(fold, dropped_ids=dropped, validation_ids=validation)
 
 
 def _stratified_ids(rows: list[dict], fraction: float, seed: int) -> tuple:

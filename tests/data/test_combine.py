@@ -64,6 +64,41 @@ def test_two_corpora_become_one_prepared_folder_that_training_reads(two_corpora,
             seen[uid.decode()] = int(label)
     assert seen == {r["utterance_id"]: r["label"] for r in both.rows(folds[1].test_split())}
     assert combine([two_corpora["crema"], two_corpora["podcast"]], out) == manifest  # kept
+    assert manifest["combined"]["shards"] == {"linked": len(both.shards)}
+    with pytest.raises(ValueError, match="is given twice"):
+        combine([two_corpora["crema"], two_corpora["crema"] + "/"], str(tmp_path / "twice"))
+
+
+@pytest.mark.slow
+def test_a_member_prepared_again_is_combined_anew_and_an_interrupted_one_resumes(
+        two_corpora, tmp_path):
+    import shutil
+
+    from experiments import prepare
+    from mer_tf.data.corpus import PreparedCorpus
+
+    crema = str(tmp_path / "crema")
+    shutil.copytree(two_corpora["crema"], crema)
+    out = str(tmp_path / "both")
+    assert prepare.main(["--combine", crema, two_corpora["podcast"], "--out", out,
+                         "--quiet"]) == 0
+    first = PreparedCorpus.open(out)
+    # prepared again from fewer actors: new shards renamed into place, a new index
+    source = os.path.join(os.path.dirname(two_corpora["crema"]), "..", "CREMA-D")
+    assert prepare.main(["--corpus", "crema-d", "--source", source, "--out", crema,
+                         "--label-set", "cross4", "--overwrite", "--quiet",
+                         "--shard-size", "8"]) == 0
+    assert prepare.main(["--combine", crema, two_corpora["podcast"], "--out", out,
+                         "--quiet"]) == 0
+    again = PreparedCorpus.open(out)
+    assert again.digest() != first.digest()
+    again.verify("checksum")  # no stale link kept
+    assert sorted(n for n in os.listdir(out) if n.endswith(".tfrecord")) == sorted(
+        s["file"] for s in again.shards)  # the earlier combination's other shards gone
+    os.remove(os.path.join(out, "manifest.json"))  # as a kill before the manifest leaves it
+    assert prepare.main(["--combine", crema, two_corpora["podcast"], "--out", out,
+                         "--quiet"]) == 0
+    assert PreparedCorpus.open(out).digest() == again.digest()
 
 
 @pytest.mark.slow

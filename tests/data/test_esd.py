@@ -20,7 +20,7 @@ def test_each_encoding_is_read_and_the_split_follows_the_numbers(tmp_path):
     units, utterances = _read(write_esd(str(tmp_path / "ESD")))
     assert [u.dialog_id for u in units] == ["speaker0001", "speaker0003", "speaker0011",
                                            "speaker0016"]
-    assert [u.notes for u in units] == [
+    assert [{k: v for k, v in u.notes.items() if k != "split_by_number"} for u in units] == [
         {"text_file_gb18030": 1}, {"text_file_utf16": 1},
         {"text_file_utf8": 1, "transcript_lines_unparsed": 1}, {"text_file_cp1252": 1}]
     by_id = {u.utterance_id: u for u in utterances}
@@ -33,8 +33,15 @@ def test_each_encoding_is_read_and_the_split_follows_the_numbers(tmp_path):
     assert {u.utterance_id[-6:]: u.split for u in utterances if u.speaker == "0001"
             and u.emotion == "neutral"} == {"000001": "evaluation", "000021": "test",
                                             "000051": "train", "000052": "train"}
+    assert all(unit.notes.get("split_by_number") == 20 for unit in units)
     folders = write_esd(str(tmp_path / "ESD-old"), split_folders=True)
-    _, old = _read(folders)
+    moved = tmp_path / "ESD-old" / "Emotion Speech Dataset" / "0001" / "Sad"
+    (moved / "train" / "0001_001101.wav").rename(moved / "test" / "0001_001101.wav")
+    _, moved_split = _read(folders)
+    assert {u.utterance_id: u.split for u in moved_split}["0001_001101"] == "test"  # the folder
+    (moved / "test" / "0001_001101.wav").rename(moved / "train" / "0001_001101.wav")
+    olds, old = _read(folders)
+    assert not any("split_by_number" in unit.notes for unit in olds)
     assert [(u.utterance_id, u.split, u.emotion, u.transcript) for u in old] == [
         (u.utterance_id, u.split, u.emotion, u.transcript) for u in utterances]
     assert "/evaluation/" in old[0].audio_path

@@ -90,6 +90,22 @@ def test_bad_rows_name_the_label_file_and_line(msp_release, tmp_path):
         (4, "unknown EmoClass 'Q'"), (6, f"{lines[5].split(',')[0]}: no such file in Audios/")]
     with pytest.raises(DataError, match=r"labels_consensus.csv:4: unknown EmoClass 'Q'"):
         index_msp_podcast(str(copy), ErrorPolicy("stop"))
+    lines = labels.read_text().splitlines()
+    quoted = lines[2].split(",")
+    quoted[6] = '"Fe\nmale"'  # a field across two lines, as a CSV may quote it
+    not_a_number = lines[6].split(",")
+    not_a_number[2] = "nan"  # EmoAct
+    labels.write_text("\n".join([lines[0], lines[1], "", ",".join(quoted),
+                                 ",".join(not_a_number)]) + "\n")
+    policy = ErrorPolicy("skip")
+    index_msp_podcast(str(copy), policy)
+    assert [(r["line"], r["reason"].split(" is")[0]) for r in policy.records] == [
+        (6, "EmoAct 'nan'")]  # file lines 1, 2, blank 3, 4-5 quoted, 6
+    (copy / "Labels" / "labels_consensus.csv").unlink()
+    (copy / "Labels" / "labels_consensus.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="expected an object of"):
+        index_msp_podcast(str(copy), ErrorPolicy("stop"))
+    (copy / "Labels" / "labels_consensus.json").unlink()
     labels.write_text("FileName,EmoClass\n")
     with pytest.raises(DataError, match="no column EmoAct, EmoVal, EmoDom, SpkrID, Gender, "
                                         "Split_Set"):

@@ -95,6 +95,7 @@ def test_speaker_folds_test_every_speaker_once_and_never_train_on_it(tmp_path):
 def test_the_official_split_trains_validates_and_tests_on_its_own_parts(tmp_path):
     import pytest
 
+    (tmp_path / "scripted").mkdir()
     from mer_tf.training.splits import make_folds
 
     names = {1: "Train", 2: "Train", 3: "Train", 4: "Development", 5: "Test1"}
@@ -112,8 +113,16 @@ def test_the_official_split_trains_validates_and_tests_on_its_own_parts(tmp_path
                                     text_overlap="drop"), corpus)[0]
     assert len(dropped.dropped_ids) == 16  # "line 0" and "line 1" of sessions 1-4
     assert not set(dropped.dropped_ids) & {r["utterance_id"] for r in parts["test"]}
-    assert not corpus.rows(dropped.validation_split()) or all(
-        r["kind"] == "impro" for r in corpus.rows(dropped.validation_split()))
+    validation = corpus.rows(dropped.validation_split())
+    assert validation and {r["session"] for r in validation} == {4}  # Development alone
+    assert {r["kind"] for r in validation} == {"impro"}
+    # Development all scripted: dropping the overlap would leave no validation at all,
+    # which is refused, never read as "validate on everything"
+    scripted = _tiny_corpus(tmp_path / "scripted", lambda s, g, i: "Development" if (
+        s == 4 and i < 2) else ("Train" if s < 4 else "Test1" if s == 5 else "none"))
+    with pytest.raises(ValueError, match="removes every validation utterance"):
+        make_folds(DataConfig(scripted.data_dir, protocol="official", text_overlap="drop"),
+                   scripted)
     (tmp_path / "none").mkdir()
     none = _tiny_corpus(tmp_path / "none")
     with pytest.raises(ValueError, match="needs the corpus's train and validation and test "
