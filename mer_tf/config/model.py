@@ -8,6 +8,7 @@ from mer_tf import registry
 from mer_tf.config.settings import check_choices, setting
 
 MODALITIES = ("speech", "text", "mocap")  # built in; `mer_tf.registry` may add more
+TARGETS = ("classes", "dimensions", "both")  # what a model predicts (--targets)
 DEFAULT_SPEECH_MODEL = "https://tfhub.dev/vasudevgupta7/wav2vec2/1"
 # What a backbone without a fixed input length reads: the paper's wav2vec2 input.
 PAPER_INPUT_SECONDS = 15.375
@@ -104,6 +105,9 @@ class ModelConfig:
     fusion_units: int = 128
     modality_dropout: float = setting(0.0, "training only: chance to drop a whole tower's "
                                       "vector before fusion", flag="--modality-dropout")
+    targets: str = setting("classes", "what the fused vector predicts: classes (a softmax "
+                           "head), dimensions (arousal, valence and dominance on [0, 1]: a "
+                           "sigmoid head), or both", flag="--targets", choices=TARGETS)
     extra: dict = dataclasses.field(default_factory=dict)  # settings of registered modalities
 
     def __post_init__(self):
@@ -117,6 +121,15 @@ class ModelConfig:
         object.__setattr__(self, "modalities", tuple(m for m in known if m in modalities))
         for tower in (self.speech, self.text, self.mocap):
             check_choices(tower)
+        check_choices(self)
+
+    @property
+    def predicts_classes(self) -> bool:
+        return self.targets in ("classes", "both")
+
+    @property
+    def predicts_dimensions(self) -> bool:
+        return self.targets in ("dimensions", "both")
 
     @property
     def num_classes(self) -> int:

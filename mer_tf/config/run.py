@@ -84,8 +84,11 @@ class TrainConfig:
     patience: int = setting(10, "stop after this many epochs without a better validation "
                             "figure", flag="--patience")
     monitor: str = setting("val_loss", "validation figure for early stopping and the best "
-                           "checkpoint", flag="--monitor",
-                           choices=("val_loss", "val_ua", "val_accuracy"))
+                           "checkpoint: val_loss (with --targets both: the cross-entropy "
+                           "plus --dimension-weight x the dimensions' loss), val_ua, "
+                           "val_accuracy, or val_ccc (the mean CCC of arousal, valence and "
+                           "dominance over the validation split)", flag="--monitor",
+                           choices=("val_loss", "val_ua", "val_accuracy", "val_ccc"))
     seed: int = setting(0, "weights, dropout and data order", flag="--seed")
     strategy: str = setting("auto", "tf.distribute strategy; auto picks TPU, several GPUs, or "
                             "one device", flag="--strategy", choices=STRATEGIES)
@@ -106,6 +109,12 @@ class TrainConfig:
                                   flag="--deterministic")
     class_weight: str = setting("none", "balanced: weigh the loss by the training split's "
                                 "class counts", flag="--class-weight", choices=CLASS_WEIGHTS)
+    dimension_loss: str = setting("ccc", "--targets dimensions/both: 1 - CCC per dimension "
+                                  "(the MSP-Podcast challenges' measure) or mse, masked where "
+                                  "an utterance has no rating", flag="--dimension-loss",
+                                  choices=("ccc", "mse"))
+    dimension_weight: float = setting(1.0, "--targets both: the dimensions' loss weighed "
+                                      "against the cross-entropy", flag="--dimension-weight")
 
     def __post_init__(self):
         check_choices(self)

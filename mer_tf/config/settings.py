@@ -22,6 +22,13 @@ def setting(default, help: str, flag: str | None = None, choices: tuple = (),
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def comma_separated_floats(text) -> tuple:
+    """"1,5" (a flag) or [1, 5] (JSON) -> (1.0, 5.0)."""
+    if isinstance(text, (list, tuple)):
+        return tuple(float(v) for v in text)
+    return tuple(float(v) for v in str(text).split(",") if v.strip())
+
+
 def comma_separated_ints(text) -> tuple:
     """"1,2,3" -> (1, 2, 3): a flag's value for a tuple of integers."""
     try:

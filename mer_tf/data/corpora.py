@@ -93,3 +93,17 @@ def index_row_extras(corpus: str, utterance) -> dict:
     valence, arousal, dominance = vad if vad is not None else (None, None, None)
     return {"corpus": corpus, "split": getattr(utterance, "split", "") or "",
             "arousal": arousal, "valence": valence, "dominance": dominance}
+
+
+def check_dimension_scale(config, index: dict) -> None:
+    """A table with arousal/valence/dominance needs their scale; others have their own."""
+    scale = config.dimension_scale
+    if scale and (config.corpus != "table" or len(scale) != 2 or not scale[0] < scale[1]):
+        raise ValueError("--dimension-scale is a table's LOW,HIGH (LOW < HIGH); "
+                         f"{config.corpus}'s scale is known" if config.corpus != "table"
+                         else f"--dimension-scale must be LOW,HIGH with LOW < HIGH, not {scale}")
+    if config.corpus == "table" and not scale and any(
+            u.vad is not None for units in index.values() for unit in units
+            for u in unit.utterances):
+        raise ValueError(f"{config.source} gives arousal, valence and dominance: say their "
+                         "scale with --dimension-scale LOW,HIGH (e.g. 1,5)")

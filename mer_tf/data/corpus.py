@@ -90,6 +90,17 @@ class PreparedCorpus:
         column); a manifest that does not say is IEMOCAP's, which holds all three."""
         return tuple(self.manifest.get("modalities", ("speech", "text", "mocap")))
 
+    def dimension_scales(self) -> dict:
+        """{session: (low, high) of its arousal/valence/dominance, or None where its corpus
+        has none}: the manifest's `dimensions` scale (a combination's per member); a
+        manifest from before it (IEMOCAP's) is IEMOCAP's 1-5."""
+        combined = self.manifest.get("combined")
+        if combined:
+            return {int(new): _scale_of(entry.get("dimensions"), entry.get("corpus"))
+                    for entry in combined["corpora"] for new in entry["sessions"]}
+        scale = _scale_of(self.manifest.get("dimensions"), self.manifest.get("corpus"))
+        return {session: scale for session in self.sessions}
+
     @property
     def facts(self) -> DataFacts:
         mocap = self.manifest["mocap"]
@@ -158,6 +169,13 @@ class PreparedCorpus:
         from mer_tf.data.pipeline import make_dataset
 
         return make_dataset(self, split, readers, batch_size, **options)
+
+
+def _scale_of(dimensions: dict | None, corpus: str | None):
+    if dimensions is None:
+        return (1.0, 5.0) if corpus in (None, "iemocap") else None
+    scale = dimensions.get("scale")
+    return None if scale is None else (float(scale[0]), float(scale[1]))
 
 
 def check_prepared(data_dir: str) -> None:

@@ -173,7 +173,8 @@ def index_rows(corpus: str, index: dict, shard_states: list):
             yield {**row, **index_row_extras(corpus, by_id.get(row["utterance_id"]))}
 
 
-def write_index(path: str, corpus: str, index: dict, shard_states: list) -> dict:
+def write_index(path: str, corpus: str, index: dict, shard_states: list,
+                scale: tuple | None = None) -> dict:
     """Writes `utterances.json` a row at a time (one row a line: never the whole index
     in memory as text); returns what the manifest says of it (`official_splits`, and the
     scale and count of `dimensions`)."""
@@ -194,6 +195,6 @@ def write_index(path: str, corpus: str, index: dict, shard_states: list) -> dict
         yield "\n]}\n"
 
     storage.write_lines_atomic(path, lines())
-    scale = CORPORA[corpus].scale
+    scale = scale or CORPORA[corpus].scale
     return {"official_splits": {name: n for name, n in sorted(splits.items()) if n},
             "dimensions": {"scale": list(scale) if scale else None, "annotated": annotated[0]}}

@@ -24,7 +24,8 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
                  training: bool, seed: int = 0, with_metadata: bool = False,
                  pad_final_batch: bool = False, shuffle_buffer: int = 512, feature_cache=None,
                  drop_remainder: bool = False, files=None, num_examples: int | None = None,
-                 weight_fillers: bool = False, epoch: int = 0, steps_per_epoch: int | None = None):
+                 weight_fillers: bool = False, epoch: int = 0, steps_per_epoch: int | None = None,
+                 dimensions: dict | None = None):
     """The dataset of `split`, read by `readers` (one per tower that reads raw input).
 
     Args:
@@ -51,6 +52,11 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
             and real examples (N + fillers) / N, so that Keras' validation loss (summed
             over a batch, divided by its size, averaged over examples), accuracy and UA
             equal those of the real examples alone. Needs `num_examples`.
+        dimensions: {session: (low, high) of its arousal/valence/dominance, or None}
+            (`PreparedCorpus.dimension_scales`): labels become {"classes": the class,
+            "dimensions": [arousal, valence, dominance] on [0, 1]}, NaN where the
+            utterance (or its corpus) has none, and for fillers, so the masked losses
+            and figures leave them out.
     """
     import tensorflow as tf
 
@@ -59,6 +65,9 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
     if not files:
         raise ValueError(f"no shards for sessions {sorted(split.sessions)} in {corpus.data_dir}")
     keys = dict.fromkeys(METADATA_KEYS)
+    if dimensions is not None:
+        keys["vad"] = None
+        to_unit = _unit_scaler(dimensions)
     for reader in readers:
         keys.update(dict.fromkeys(reader.record_keys()))
     spec_tf = UTTERANCE.parse_spec(keys)
@@ -91,7 +100,11 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
             inputs.update(feature_cache.decode(features))
         meta = {"utterance_id": features["utterance_id"], "session": features["session"],
                 "speaker": features["speaker"], "valid": tf.constant(1, tf.int32)}
-        return inputs, tf.cast(features["label"], tf.int32), meta
+        label = tf.cast(features["label"], tf.int32)
+        if dimensions is not None:
+            label = {"classes": label, "dimensions": to_unit(features["vad"],
+                                                             features["session"])}
+        return inputs, label, meta
 
     def after_batch(inputs, labels, meta):
         for reader in readers:
@@ -166,7 +179,34 @@ def _sharding():
 
 
 def _as_filler(inputs, labels, meta):
+    import tensorflow as tf
+
+    if isinstance(labels, dict):  # a filler has no dimensions: the masked losses skip it
+        labels = {**labels, "dimensions": tf.fill(tf.shape(labels["dimensions"]), float("nan"))}
     return inputs, labels, {**meta, "valid": meta["valid"] * 0}
+
+
+def _unit_scaler(scales: dict):
+    """(vad [3] as the schema stores it: valence, arousal, dominance; session) ->
+    [arousal, valence, dominance] on [0, 1] by the session's corpus's scale; NaN for a
+    session whose corpus has none, and for a value the corpus left unannotated (NaN)."""
+    import tensorflow as tf
+
+    sessions = sorted(scales)
+    nan = float("nan")
+    low = tf.constant([nan if scales[s] is None else float(scales[s][0]) for s in sessions])
+    high = tf.constant([nan if scales[s] is None else float(scales[s][1]) for s in sessions])
+    position = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(sessions, tf.int64), tf.range(len(sessions), dtype=tf.int64)), -1)
+
+    def scale(vad, session):
+        at = position.lookup(tf.cast(session, tf.int64))
+        lo = tf.where(at >= 0, tf.gather(low, tf.maximum(at, 0)), nan)
+        hi = tf.where(at >= 0, tf.gather(high, tf.maximum(at, 0)), nan)
+        ordered = tf.gather(tf.cast(vad, tf.float32), [1, 0, 2])  # arousal, valence, dominance
+        return (ordered - lo) / (hi - lo)
+
+    return scale
 
 
 EPOCH_GRAPH_SEED = 20_261_207

@@ -22,11 +22,17 @@ import dataclasses
 import logging
 import sys
 
-from mer_tf.config.settings import check_choices, comma_separated_ints, setting
+from mer_tf.config.settings import (
+    check_choices,
+    comma_separated_floats,
+    comma_separated_ints,
+    setting,
+)
 from mer_tf.data import out_folder
 from mer_tf.data.corpora import (
     ALL_LABELS,
     CORPORA,
+    check_dimension_scale,
     index_corpus,
     label_set_of,
     resolve,
@@ -84,6 +90,10 @@ class PrepareConfig:
                             choices=ON_ERROR_CHOICES)
     sessions: tuple = setting((1, 2, 3, 4, 5), "comma-separated sessions to prepare",
                               flag="--sessions", to_field=comma_separated_ints)
+    dimension_scale: tuple = setting((), "a table's arousal/valence/dominance scale, LOW,HIGH "
+                                     "(e.g. 1,5 or 1,9), which training maps onto [0, 1]; "
+                                     "every other corpus's is known", flag="--dimension-scale",
+                                     to_field=comma_separated_floats)
     overwrite: bool = setting(False, "delete earlier shards in DATA_DIR first",
                               flag="--overwrite")
     into_existing: bool = setting(False, "write into a non-empty DATA_DIR that holds no "
@@ -177,6 +187,7 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     index_policy = ErrorPolicy(config.on_error)
     index = index_corpus(config, index_policy)
     config = resolve(config, index)
+    check_dimension_scale(config, index)
     label_set = label_set_of(config)
     out_folder.open_out_dir(config, state_dir)
     plans = plan_shards(index, label_set, config.shard_size)
@@ -237,7 +248,8 @@ def _prepare(config: PrepareConfig, progress: bool) -> dict:
     manifest["rebuilt"] = rebuilt
     manifest["sessions_missing"] = missing
     index_path = storage.join(config.out_dir, INDEX)
-    manifest.update(write_index(index_path, config.corpus, index, shard_states))
+    manifest.update(write_index(index_path, config.corpus, index, shard_states,
+                                config.dimension_scale or None))
     manifest["index"] = {"file": INDEX, "sha256": storage.sha256_of(index_path)}
     storage.write_json_atomic(manifest_path, manifest)
     if progress:

@@ -36,6 +36,10 @@ import numpy as np
 from mer_tf.data.iemocap import MOCAP_STREAMS, Utterance
 
 SCHEMA_VERSION = 2  # 2: dialog_kind and script
+# `vad` of an utterance its corpus did not annotate: NaN, so that no loss or figure reads
+# it as a rating (shards written before this held zeros there; their corpora declare no
+# scale in the manifest, so their zeros are never read as ratings either).
+NOT_ANNOTATED = (float("nan"),) * 3
 KINDS = ("text", "int", "float", "floats", "array")
 
 
@@ -192,7 +196,7 @@ def encode_example(example: UtteranceExample) -> bytes:
         "speaker": u.speaker, "speaker_gender": u.speaker_gender,
         "mocap_wearer": u.mocap_wearer, "mocap_is_speaker": u.mocap_is_speaker,
         "emotion": u.emotion, "label": example.label, "label_name": example.label_name,
-        "label_set": example.label_set, "vad": u.vad or (0.0, 0.0, 0.0), "start_time": u.start,
+        "label_set": example.label_set, "vad": u.vad or NOT_ANNOTATED, "start_time": u.start,
         "end_time": u.end, "audio/pcm16": example.audio,
         "audio/num_samples": example.audio.shape[0], "audio/sample_rate": example.sample_rate,
         "text": u.transcript, "mocap/rate": example.mocap_rate,

@@ -14,7 +14,9 @@ from mer_tf.io import storage
 
 def predict_split(model, corpus, split, readers, batch_size: int, feature_cache=None) -> dict:
     """Predicts a split with Keras' own (distributed) predict: {"probabilities", "labels",
-    "ids", "sessions", "speakers"}, one row per real utterance.
+    "ids", "sessions", "speakers"}, one row per real utterance; for a model with a
+    "dimensions" output also "dimensions" ([N, 3] predicted) and "annotated" ([N, 3] on
+    [0, 1], NaN where not rated).
 
     Batches are padded to full size with filler examples (static shapes for TPU
     and XLA); a second, metadata-only pass over the same files in the same order
@@ -23,10 +25,19 @@ def predict_split(model, corpus, split, readers, batch_size: int, feature_cache=
     count = corpus.count(split)
     common = dict(training=False, pad_final_batch=True, num_examples=count)
     inputs = corpus.dataset(split, readers, batch_size, feature_cache=feature_cache, **common)
-    probabilities = np.asarray(model.predict(inputs, verbose=0), dtype=np.float32)
-    labels, ids, sessions, speakers, valid = [], [], [], [], []
+    outputs = model.predict(inputs, verbose=0)
+    dimensions = None
+    if isinstance(outputs, dict):
+        dimensions = np.asarray(outputs["dimensions"], dtype=np.float32)
+        outputs = outputs["classes"]
+        common["dimensions"] = corpus.dimension_scales()
+    probabilities = np.asarray(outputs, dtype=np.float32)
+    labels, ids, sessions, speakers, valid, annotated = [], [], [], [], [], []
     for _, batch_labels, meta in corpus.dataset(split, (), batch_size, with_metadata=True,
                                                 **common):
+        if dimensions is not None:
+            annotated.extend(batch_labels["dimensions"].numpy().tolist())
+            batch_labels = batch_labels["classes"]
         labels.extend(batch_labels.numpy().tolist())
         ids.extend(u.decode() for u in meta["utterance_id"].numpy())
         sessions.extend(meta["session"].numpy().tolist())
@@ -38,10 +49,14 @@ def predict_split(model, corpus, split, readers, batch_size: int, feature_cache=
     if corpus.manifest.get("combined"):  # the records keep their own corpus's session
         session_of = {r["utterance_id"]: r["session"] for r in corpus.index}
         sessions = [session_of.get(u, s) for u, s in zip(ids, sessions)]
-    return {"probabilities": probabilities[keep], "labels": np.array(labels, int)[keep],
-            "ids": [u for u, k in zip(ids, keep) if k],
-            "sessions": [s for s, k in zip(sessions, keep) if k],
-            "speakers": [s for s, k in zip(speakers, keep) if k]}
+    result = {"probabilities": probabilities[keep], "labels": np.array(labels, int)[keep],
+              "ids": [u for u, k in zip(ids, keep) if k],
+              "sessions": [s for s, k in zip(sessions, keep) if k],
+              "speakers": [s for s, k in zip(speakers, keep) if k]}
+    if dimensions is not None:
+        result["dimensions"] = dimensions[keep]
+        result["annotated"] = np.asarray(annotated, np.float32).reshape(-1, 3)[keep]
+    return result
 
 
 def evaluate(model, corpus, split, readers, batch_size: int, class_names,
@@ -52,8 +67,12 @@ def evaluate(model, corpus, split, readers, batch_size: int, class_names,
     result = predict_split(model, corpus, split, readers, batch_size, feature_cache)
     probabilities = result["probabilities"]
     predicted = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, int)
-    return {"metrics": classification_metrics(result["labels"], predicted, class_names),
-            **result}
+    metrics = classification_metrics(result["labels"], predicted, class_names)
+    if "dimensions" in result:  # CCC, r and MAE per dimension, with intervals
+        from mer_tf.evaluation.dimensions import dimension_metrics
+
+        metrics["dimensions"] = dimension_metrics(result["annotated"], result["dimensions"])
+    return {"metrics": metrics, **result}
 
 
 def write_predictions(path: str, result: dict, class_names, temperature: float = 1.0) -> None:

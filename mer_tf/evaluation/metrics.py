@@ -107,3 +107,39 @@ class UnweightedAccuracy(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MeanConcordance(keras.metrics.Metric):
+    """Streaming CCC of arousal, valence and dominance over an epoch, their mean: sums of
+    the annotated pairs accumulated per dimension (a NaN target, or a filler's, adds
+    nothing), so the figure is the whole validation split's, not a mean of batches."""
+
+    def __init__(self, name: str = "ccc", **kwargs):
+        super().__init__(name=name, **kwargs)
+        # per dimension: n, sum y, sum p, sum y^2, sum p^2, sum y p
+        self.sums = self.add_variable(shape=(6, 3), initializer="zeros", name="sums",
+                                      aggregation="sum")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y = ops.cast(y_true, "float32")
+        p = ops.cast(y_pred, "float32")
+        w = ops.cast(ops.logical_not(ops.isnan(y)), "float32")
+        y = ops.where(w > 0, y, 0.0)
+        p = p * w
+        self.sums.assign_add(ops.stack([ops.sum(w, 0), ops.sum(y, 0), ops.sum(p, 0),
+                                        ops.sum(y * y, 0), ops.sum(p * p, 0),
+                                        ops.sum(y * p, 0)]))
+
+    def result(self):
+        n, sy, sp, syy, spp, syp = (self.sums[i] for i in range(6))
+        safe = ops.maximum(n, 1.0)
+        my, mp = sy / safe, sp / safe
+        vy, vp = syy / safe - my * my, spp / safe - mp * mp
+        cov = syp / safe - my * mp
+        ccc = ops.divide_no_nan(2 * cov, vy + vp + ops.square(my - mp))
+        scored = ops.cast(n >= 2, "float32")
+        return ops.divide_no_nan(ops.sum(ccc * scored), ops.sum(scored))
+
+    def reset_state(self):
+        self.sums.assign(ops.zeros_like(self.sums))

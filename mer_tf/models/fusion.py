@@ -1,10 +1,10 @@
-"""Fusion of any non-empty subset of {speech, text, mocap} by concatenation.
-
-Every variant (each tower alone, the three pairs, all three) comes from the same
-code: each tower's 128-d vector, concatenated -> Dense(128, relu) ->
-Dense(n_classes, softmax). Towers expose one small interface (`raw_inputs`,
-`features` for the part a frozen run may cache, `head`), so fusion never asks
-which backbone is inside.
+"""Fusion of any non-empty subset of {speech, text, mocap} by concatenation. Every variant
+(each tower alone, the three pairs, all three) comes from the same code: each tower's
+128-d vector, concatenated -> Dense(128, relu) -> Dense(n_classes, softmax), and with
+`--targets dimensions|both` Dense(3, sigmoid) for arousal, valence and dominance beside
+it (outputs {"classes", "dimensions"}). Towers expose one small interface (`raw_inputs`,
+`features` for the part a frozen run may cache, `head`), so fusion never asks which
+backbone is inside.
 
 A `ModelBuilder` creates each layer once. The model it returns for training on
 cached features and the model on raw inputs share those layers, so training one
@@ -51,8 +51,13 @@ class ModelBuilder:
         self.concat = keras.layers.Concatenate(name="fusion_concat")
         self.fusion = keras.layers.Dense(config.fusion_units, activation="relu",
                                          name="fusion_dense")
-        self.classifier = keras.layers.Dense(config.num_classes, activation="softmax",
-                                             dtype="float32", name="classifier")
+        self.classifier = (keras.layers.Dense(config.num_classes, activation="softmax",
+                                              dtype="float32", name="classifier")
+                           if config.predicts_classes else None)
+        # arousal, valence, dominance on [0, 1] (each corpus's scale mapped onto it)
+        self.regressor = (keras.layers.Dense(3, activation="sigmoid", dtype="float32",
+                                             name="dimensions")
+                          if config.predicts_dimensions else None)
 
     def cacheable(self) -> tuple[str, ...]:
         """Modalities whose frozen backbone output can be computed once and cached."""
@@ -92,7 +97,13 @@ class ModelBuilder:
         if self.modality_dropout is not None:
             vectors = self.modality_dropout(vectors)
         fused = self.concat(vectors) if len(vectors) > 1 else vectors[0]
-        outputs = self.classifier(self.fusion(fused))
+        hidden = self.fusion(fused)
+        if self.regressor is None:  # classes alone: one tensor, as every earlier model
+            outputs = self.classifier(hidden)
+        else:
+            outputs = {"dimensions": self.regressor(hidden)}
+            if self.classifier is not None:
+                outputs = {"classes": self.classifier(hidden), **outputs}
         suffix = "_cached" if cached else ""
         return keras.Model(inputs, outputs, name="mer_" + "_".join(self.config.modalities) + suffix)
 

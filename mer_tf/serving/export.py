@@ -64,6 +64,9 @@ def export_info(m, builder, experiment: str = "") -> dict:
         "experiment": experiment,
         # > 0: trained to do without a dropped modality, so `serve_partial` may be used
         "modality_dropout": float(m.modality_dropout) if len(m.modalities) > 1 else 0.0,
+        # classes, or both: then every endpoint also returns arousal, valence and
+        # dominance [B] on [0, 1] (each corpus's rating scale mapped onto it)
+        "targets": m.targets,
     }
     for tower in builder.towers.values():
         info.update(tower.export_info())
@@ -112,13 +115,22 @@ def export_saved_model(builder, model, info: dict, path: str) -> str:
     temperature = float(info.get("temperature", 1.0))
 
     def classify(inputs, network=model):
-        probabilities = tf.cast(network(inputs, training=False), tf.float32)
+        outputs = network(inputs, training=False)
+        dimensions = None
+        if isinstance(outputs, dict):  # --targets both: the classes and the dimensions
+            dimensions = tf.cast(outputs["dimensions"], tf.float32)
+            outputs = outputs["classes"]
+        probabilities = tf.cast(outputs, tf.float32)
         if temperature != 1.0:  # calibrated: the argmax is unchanged
             probabilities = tf.nn.softmax(
                 tf.math.log(tf.maximum(probabilities, 1e-12)) / temperature, axis=-1)
-        return {"probabilities": probabilities,
-                "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
-                "label_names": names}
+        served = {"probabilities": probabilities,
+                  "label": tf.gather(names, tf.argmax(probabilities, axis=-1)),
+                  "label_names": names}
+        if dimensions is not None:
+            served.update(arousal=dimensions[:, 0], valence=dimensions[:, 1],
+                          dominance=dimensions[:, 2])
+        return served
 
     raw_specs = {name: tower.serving_specs() for name, tower in towers.items()}
     info = {**info, "serve_inputs": [s.name for specs in raw_specs.values()

@@ -38,6 +38,23 @@ def load_weights(model, path: str) -> None:
         model.load_weights(copy)
 
 
+class OutputNames(keras.callbacks.Callback):
+    """A model with a "dimensions" output logs `classes_ua`, `dimensions_ccc`, …: each also
+    under the name a classes-only model logs (`ua`, `accuracy`) and `ccc`, so `--monitor`,
+    the curves and the committed history read one set of names whatever the targets."""
+
+    ALIASES = (("classes_", ""), ("dimensions_ccc", "ccc"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for key in list(logs):
+            for prefix in ("", "val_"):
+                for long, short in self.ALIASES:
+                    if key.startswith(prefix + long) and not key.endswith("_loss"):
+                        logs.setdefault(prefix + short + key[len(prefix + long):], logs[key])
+
+
 class ValidationConfusion(keras.callbacks.Callback):
     """Logs the validation confusion matrix (from the streaming UA metric) as an image.
 

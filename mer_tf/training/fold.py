@@ -81,15 +81,35 @@ def steps_per_epoch(config, train_count: int, drop_remainder: bool = False) -> i
     return config.train.steps_per_epoch or max(whole, 1)
 
 
-def compile_model(model, optimizer, weighted_metrics=(), jit_compile=False):
+def compile_model(model, optimizer, weighted_metrics=(), jit_compile=False,
+                  dimensions: tuple | None = None):
     """Compile for sparse labels with every variable made now, in the current strategy's
     scope. Keras 3 would make the optimizer's slots (and metrics named by a string, hence
     metric objects here) inside the first trace of the train step, and tf.function then
-    traces the step a second time: on the test-size model that was a third of a run."""
+    traces the step a second time: on the test-size model that was a third of a run.
+
+    `dimensions` (loss name, weight) compiles a model with a "dimensions" output: its
+    masked loss weighed against the cross-entropy, and its epoch CCC as `ccc`."""
     import keras
 
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
-                  weighted_metrics=list(weighted_metrics) or None, jit_compile=jit_compile)
+    if dimensions is None:
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
+                      weighted_metrics=list(weighted_metrics) or None, jit_compile=jit_compile)
+    else:
+        from mer_tf.evaluation.metrics import MeanConcordance
+        from mer_tf.models.losses import DIMENSION_LOSSES
+
+        name, weight = dimensions
+        loss = {"dimensions": DIMENSION_LOSSES[name]()}
+        weights = {"dimensions": float(weight)}
+        metrics = {"dimensions": [MeanConcordance()]}
+        weighted = {}
+        if "classes" in model.output:
+            loss["classes"] = keras.losses.SparseCategoricalCrossentropy()
+            weights["classes"] = 1.0
+            weighted["classes"] = list(weighted_metrics)
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=weights, metrics=metrics,
+                      weighted_metrics=weighted or None, jit_compile=jit_compile)
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -121,7 +141,10 @@ def build_fold(config, fold, corpus, strategy, directory: str | None = None,
                       # weighted: validation fillers weigh 0 (training data has no weights)
                       weighted_metrics=[
                           keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                          UnweightedAccuracy(config.model.num_classes)])
+                          UnweightedAccuracy(config.model.num_classes)]
+                      if config.model.predicts_classes else (),
+                      dimensions=(train.dimension_loss, train.dimension_weight)
+                      if config.model.predicts_dimensions else None)
     feature_cache = None
     if cached:
         feature_cache = FeatureCache(corpus, builder, cached)
@@ -155,7 +178,9 @@ def fold_datasets(config, fold, corpus, built: BuiltFold, strategy,
     static = uses_static_shapes(config, strategy)
     steps = steps_per_epoch(config, counts["train"], drop_remainder=static)
     common = dict(seed=train.seed, feature_cache=built.feature_cache,
-                  shuffle_buffer=config.data.shuffle_buffer)
+                  shuffle_buffer=config.data.shuffle_buffer,
+                  dimensions=corpus.dimension_scales() if config.model.predicts_dimensions
+                  else None)
     # Both datasets run without end and fit is told how many batches an epoch and a
     # validation pass have: Keras then keeps one iterator for the whole fit instead of
     # making two every epoch (each costs a fresh start of the pipeline: 0.2-0.35 s with
@@ -172,6 +197,9 @@ def fold_datasets(config, fold, corpus, built: BuiltFold, strategy,
                                      **common).repeat()
     validation_batches = (-(-counts["validation"] // train.batch_size))
     weights = None
+    if train.class_weight == "balanced" and config.model.predicts_dimensions:
+        raise ValueError("--class-weight balanced weighs the class head alone; with "
+                         "--targets dimensions or both it is not supported yet")
     if train.class_weight == "balanced":
         weights = balanced_class_weights([r["label"] for r in corpus.rows(fold.train_split())],
                                          config.model.num_classes)

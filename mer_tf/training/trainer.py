@@ -71,6 +71,14 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
         raise ValueError(f"{config.data.data_dir} has no {' or '.join(lacking)} (it holds "
                          f"{', '.join(corpus.modalities)}): train the towers it can feed, "
                          "e.g. python -m experiments.speech")
+    if config.model.targets == "dimensions":
+        raise ValueError("--targets dimensions (arousal, valence and dominance without a "
+                         "class head) is not built yet: train --targets both")
+    if config.model.predicts_dimensions and not any(
+            scale for scale in corpus.dimension_scales().values()):
+        raise ValueError(f"{config.data.data_dir} has no arousal/valence/dominance ratings "
+                         f"({corpus.manifest.get('corpus', 'iemocap')}): train --targets "
+                         "classes")
     if workers.is_chief():
         open_run_dir(config, corpus, overwrite)
     # Every worker of a multi-worker run registers here, so what follows sees the folder
@@ -190,6 +198,7 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
         cb.write_hparams(own.logs, run_hparams(config, fold, built.builder),
                          trial_id=trial_id(config, fold))
         callbacks = [
+            cb.OutputNames(),  # first: the others read its names
             keras.callbacks.TerminateOnNaN(),
             cb.EpochTensorBoard(own.logs, write_graph=False, update_freq="epoch"),
             cb.ValidationConfusion(own.logs, model_config.class_names),

@@ -155,3 +155,27 @@ def test_a_span_of_a_longer_file_is_cut_to_the_millisecond(tmp_path):
     with pytest.raises(DataError, match=r"t.csv:3: the span 2.5-3.5 s ends after .*call.wav "
                                         r"\(3.00 s\)"):
         _read_span(unit.utterances[1], notes)
+
+
+def test_a_table_with_ratings_says_their_scale(tmp_path):
+    from mer_tf.data.corpora import check_dimension_scale
+    from mer_tf.data.prepare import PrepareConfig
+
+    _wav(tmp_path / "a.wav")
+    rows = [["path", "label", "speaker", "arousal", "valence", "dominance"],
+            ["a.wav", "sad", "s1", "2", "3", "1"]]
+    table = _write(tmp_path / "t.csv", rows)
+    index = index_table(table, ErrorPolicy("stop"))
+    (utterance,) = index[1][0].utterances
+    assert utterance.vad == (3.0, 2.0, 1.0)  # kept as valence, arousal, dominance
+    config = PrepareConfig(source=table, out_dir=str(tmp_path / "out"), corpus="table")
+    with pytest.raises(ValueError, match="say their scale with --dimension-scale LOW,HIGH"):
+        check_dimension_scale(config, index)
+    check_dimension_scale(PrepareConfig(source=table, out_dir=str(tmp_path / "out"),
+                                         corpus="table", dimension_scale=(1.0, 5.0)), index)
+    with pytest.raises(ValueError, match="--dimension-scale is a table's LOW,HIGH"):
+        check_dimension_scale(PrepareConfig(source=table, out_dir="x", corpus="crema-d",
+                                             dimension_scale=(1.0, 5.0)), index)
+    partial = _write(tmp_path / "p.csv", [rows[0], ["a.wav", "sad", "s1", "2", "", ""]])
+    with pytest.raises(DataError, match="arousal, valence and dominance go together"):
+        index_table(partial, ErrorPolicy("stop"))

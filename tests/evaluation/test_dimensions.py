@@ -70,3 +70,20 @@ def test_a_paired_comparison_sees_a_better_run_on_the_same_utterances():
         assert c["ci95"][0] > 0 and c["p_value"] < 0.01 and c["utterances"] == 300
     same = paired_dimension_comparison(y, good, good)
     assert same["arousal"]["delta"] == 0 and same["arousal"]["p_value"] == 1.0
+
+
+def test_the_streaming_metric_is_the_whole_splits_ccc_not_a_mean_of_batches():
+    from mer_tf.evaluation.metrics import MeanConcordance
+
+    rng = np.random.default_rng(2)
+    y = rng.uniform(0, 1, (50, 3))
+    p = np.clip(y + rng.normal(0, 0.2, y.shape), 0, 1)
+    y[::4, 2] = np.nan  # dominance unrated for a quarter: left out
+    metric = MeanConcordance()
+    for start in range(0, 50, 8):  # batches of 8, the last of 2
+        metric.update_state(y[start:start + 8].astype(np.float32),
+                            p[start:start + 8].astype(np.float32))
+    expected = np.mean([concordance(y[:, d], p[:, d]) for d in range(3)])
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-5)
+    metric.reset_state()
+    assert float(metric.result()) == 0.0

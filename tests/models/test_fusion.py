@@ -206,3 +206,25 @@ def test_cached_feature_model_shares_layers_with_the_raw_model(assets):
                                builder.model().predict(raw, verbose=0), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="frozen"):
         _builder(assets, ("speech",)).model(cached=("speech",))
+
+
+@pytest.mark.parametrize("targets,outputs", [("classes", None), ("both", ["classes",
+                                                                           "dimensions"]),
+                                              ("dimensions", ["dimensions"])])
+def test_the_heads_follow_the_targets(targets, outputs):
+    config = ModelConfig(modalities=("mocap",), targets=targets,
+                         mocap=MocapConfig(max_frames=8, width=16, heads=2, layers=1))
+    model = ModelBuilder(config, IEMOCAP_FACTS).model()
+    x = {"mocap": np.random.default_rng(0).normal(size=(2, 8, 189)).astype(np.float32),
+         "mocap_mask": np.ones((2, 8), np.int32)}
+    y = model(x)
+    if outputs is None:  # classes alone: one tensor, as every earlier model
+        assert tuple(y.shape) == (2, 4)
+        return
+    assert sorted(y) == outputs
+    dims = np.asarray(y["dimensions"])
+    assert dims.shape == (2, 3) and ((dims > 0) & (dims < 1)).all()  # sigmoid: on [0, 1]
+    if "classes" in y:
+        np.testing.assert_allclose(np.asarray(y["classes"]).sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="targets"):
+        ModelConfig(targets="vad")
