@@ -76,6 +76,10 @@ class FoldLayout:
         return self._path("curves.png")
 
     @property
+    def dimensions_png(self) -> str:  # --targets both: prediction against annotation
+        return self._path("dimensions.png")
+
+    @property
     def reliability_png(self) -> str:  # calibration on the test split, before and after
         return self._path("reliability.png")
 

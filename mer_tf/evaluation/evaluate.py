@@ -85,12 +85,18 @@ def write_predictions(path: str, result: dict, class_names, temperature: float =
     predicted = probabilities.argmax(axis=1) if len(probabilities) else []
     buffer = io.StringIO()
     writer = csv.writer(buffer)
+    dims = ("arousal", "valence", "dominance") if "dimensions" in result else ()
     writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
-                     *[f"p_{c}" for c in class_names]])
+                     *[f"p_{c}" for c in class_names],
+                     *[f"{d}{what}" for what in ("", "_annotated") for d in dims]])
     for i, uid in enumerate(result["ids"]):
+        extra = []
+        if dims:  # on [0, 1]; an unrated dimension's annotation is empty
+            extra = [f"{v:.7f}" for v in result["dimensions"][i]] + [
+                "" if np.isnan(v) else f"{v:.7f}" for v in result["annotated"][i]]
         writer.writerow([uid, result["sessions"][i], result["speakers"][i],
                          class_names[result["labels"][i]], class_names[predicted[i]],
-                         *[f"{p:.7f}" for p in served[i]]])
+                         *[f"{p:.7f}" for p in served[i]], *extra])
     storage.write_text_atomic(path, buffer.getvalue())
 
 
@@ -125,7 +131,12 @@ def write_fold_artefacts(fold, class_names, test, history, title: str = "",
     """The fold's plots (its metrics.json is written by the trainer, last): the test
     confusion matrix titled with the run, fold and figures, and the curves with the best
     epoch marked."""
-    from mer_tf.evaluation.plots import confusion_figure, curves_figure, figure_png
+    from mer_tf.evaluation.plots import (
+        confusion_figure,
+        curves_figure,
+        dimensions_figure,
+        figure_png,
+    )
 
     m = test["metrics"]
     heading = (f"{title}\ntest: UA {m['ua']:.3f}, WA {m['wa']:.3f}, {m['utterances']} utterances"
@@ -134,6 +145,9 @@ def write_fold_artefacts(fold, class_names, test, history, title: str = "",
     storage.write_bytes_atomic(fold.confusion_png, png)
     storage.write_bytes_atomic(fold.curves_png,
                                figure_png(curves_figure(history, best_epoch, title)))
+    if "dimensions" in test:
+        storage.write_bytes_atomic(fold.dimensions_png, figure_png(dimensions_figure(
+            test["annotated"], test["dimensions"], m["dimensions"], f"{title}: test")))
 
 
 @dataclasses.dataclass

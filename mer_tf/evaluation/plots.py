@@ -1,4 +1,5 @@
-"""Figures a run leaves: the confusion matrix and the training curves (matplotlib)."""
+"""Figures a run leaves: the confusion matrix, the training curves and, for arousal,
+valence and dominance, prediction against annotation (matplotlib)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def curves_figure(history: dict, best_epoch: int | None = None, title: str = "")
     """Loss, accuracy and UA per epoch (counted from 1), training against validation, the
     best epoch (the checkpoint evaluated) marked."""
     plt = _pyplot()
-    keys = [k for k in ("loss", "accuracy", "ua") if k in history]
+    keys = [k for k in ("loss", "accuracy", "ua", "ccc") if k in history]
     figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), dpi=100, squeeze=False)
     for ax, key in zip(axes[0], keys):
         epochs = np.arange(1, len(history[key]) + 1)
@@ -59,6 +60,33 @@ def curves_figure(history: dict, best_epoch: int | None = None, title: str = "")
         ax.legend(fontsize=8)
     if title:
         figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def dimensions_figure(annotated, predicted, figures: dict, title: str = ""):
+    """One scatter per dimension of [N, 3] annotations and predictions on [0, 1] (unrated
+    utterances left out), the diagonal drawn and the CCC [interval] in each title."""
+    plt = _pyplot()
+    names = ("arousal", "valence", "dominance")
+    figure, axes = plt.subplots(1, 3, figsize=(10.5, 3.6), dpi=100)
+    for column, (ax, name) in enumerate(zip(axes, names)):
+        y, p = np.asarray(annotated)[:, column], np.asarray(predicted)[:, column]
+        keep = np.isfinite(y) & np.isfinite(p)
+        ax.scatter(y[keep], p[keep], s=8, alpha=0.5)
+        ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("annotated")
+        ax.set_ylabel("predicted")
+        f = figures.get(name) or {}
+        if f.get("ccc") is not None:
+            low, high = f["ci95"]["ccc"]
+            ax.set_title(f"{name}: CCC {f['ccc']:.3f} [{low:.3f}, {high:.3f}]", fontsize=9)
+        else:
+            ax.set_title(f"{name}: not rated", fontsize=9)
+    if title:
+        figure.suptitle(textwrap.fill(title, 100), fontsize=10)
     figure.tight_layout()
     return figure
 

@@ -42,7 +42,8 @@ def run_hparams(config, fold, builder=None) -> dict:
 
 
 def pooled_predictions(run, results: list):
-    """(labels, predicted) over every fold's predictions.csv, or None for one fold."""
+    """(labels, predicted[, (annotated, predicted) of the dimensions]) over every fold's
+    predictions.csv, or None for one fold."""
     import csv
     import io
 
@@ -50,7 +51,8 @@ def pooled_predictions(run, results: list):
 
     if len(results) < 2:
         return None
-    labels, predicted = [], []
+    labels, predicted, annotated, estimated = [], [], [], []
+    dims = ("arousal", "valence", "dominance")
     for result in results:
         path = run.fold(result.fold).predictions
         if not storage.exists(path):
@@ -58,6 +60,11 @@ def pooled_predictions(run, results: list):
         for row in csv.DictReader(io.StringIO(storage.read_text(path))):
             labels.append(row["label"])
             predicted.append(row["predicted"])
+            if "arousal" in row:
+                estimated.append([float(row[d]) for d in dims])
+                annotated.append([float(row[f"{d}_annotated"] or "nan") for d in dims])
+    if estimated and len(estimated) == len(labels):
+        return labels, predicted, (annotated, estimated)
     return labels, predicted
 
 
@@ -90,13 +97,23 @@ def summarise(config, results: list, pooled=None) -> dict:
         "test_utterances_sharing_a_transcript_with_training": shared,
         "scripted": sum(r.leakage.get("train_test", {}).get("scripted_transcripts", 0)
                         for r in results)}
+    for dimension in ("arousal", "valence", "dominance"):  # --targets both
+        values = [r.test["dimensions"][dimension]["ccc"] for r in results
+                  if r.test.get("dimensions", {}).get(dimension, {}).get("ccc") is not None]
+        if values:
+            summary[f"ccc_{dimension}"] = float(np.mean(values))
+            summary[f"ccc_{dimension}_std"] = sample_std(values)
     if pooled is not None:
         names = list(config.model.class_names)
-        labels, predicted = ([names.index(n) for n in column] for column in pooled)
+        labels, predicted = ([names.index(n) for n in column] for column in pooled[:2])
         metrics = classification_metrics(labels, predicted, names)
         summary["pooled"] = {k: metrics[k] for k in ("wa", "ua", "macro_f1", "ci95",
                                                      "bootstrap", "utterances",
                                                      "confusion_matrix", "per_class_recall")}
+        if len(pooled) > 2:
+            from mer_tf.evaluation.dimensions import dimension_metrics
+
+            summary["pooled"]["dimensions"] = dimension_metrics(*pooled[2])
     return summary
 
 
@@ -129,9 +146,28 @@ def summary_table(summary: dict) -> str:
         text += (f"\nleakage: {leakage['test_utterances_sharing_a_transcript_with_training']} of "
                  f"{leakage['test_utterances']} test utterances share a transcript with training "
                  f"({leakage['scripted']} scripted)")
+    dims = ("arousal", "valence", "dominance")
+    if any(f["test"].get("dimensions") for f in summary["folds"]):
+        rows = [[f["fold"], *[_ccc_cell(f["test"]["dimensions"].get(d)) for d in dims]]
+                for f in summary["folds"] if f["test"].get("dimensions")]
+        if len(rows) > 1:
+            rows.append(["mean ± std", *[f"{summary[f'ccc_{d}']:.3f} ± "
+                                         f"{summary[f'ccc_{d}_std']:.3f}" for d in dims]])
+        if summary.get("pooled", {}).get("dimensions"):
+            rows.append(["pooled", *[_ccc_cell(summary["pooled"]["dimensions"][d])
+                                     for d in dims]])
+        text += "\n" + format_table(["fold", *[f"test CCC {d} [95% CI]" for d in dims]], rows)
     for fold, reasons in summary.get("failed_folds", {}).items():
         text += f"\nFAILED {fold}: {'; '.join(reasons)}: not a result"
     return text
+
+
+def _ccc_cell(figures: dict | None) -> str:
+    from mer_tf.evaluation.stats import format_interval
+
+    if not figures or figures.get("ccc") is None:
+        return "-"
+    return format_interval(figures["ccc"], figures["ci95"]["ccc"])
 
 
 def seeds_summary(experiment: str, summaries: dict) -> dict:

@@ -107,7 +107,8 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
 
 def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int | None,
-                       validation: dict | None = None) -> None:
+                       validation: dict | None = None,
+                       dimensions_png: bytes | None = None) -> None:
     """The fold's test WA, UA and macro F1 and its best checkpoint's validation ones into
     its hparams entry (scalars at the best epoch), with the test confusion matrix of the
     best checkpoint and the validation one: TensorBoard's own confusion image and epoch
@@ -132,6 +133,12 @@ def write_test_results(log_dir: str, metrics: dict, class_names, best_epoch: int
                                               f"{split}, best epoch {best_epoch}"))
             tf.summary.image(tag, tf.expand_dims(tf.io.decode_png(png, channels=4), 0),
                              step=step)
+        for name, f in metrics.get("dimensions", {}).items():  # --targets both
+            if isinstance(f, dict) and f.get("ccc") is not None:
+                tf.summary.scalar(f"test_ccc_{name}", f["ccc"], step=step)
+        if dimensions_png is not None:
+            tf.summary.image("test_dimensions", tf.expand_dims(
+                tf.io.decode_png(dimensions_png, channels=4), 0), step=step)
     writer.close()
 
 

@@ -234,7 +234,9 @@ def train_fold(config: RunConfig, fold, directory: str, corpus, strategy,
           f"{calibration['test']['ece_before']:.3f} -> {calibration['test']['ece_after']:.3f}",
           file=sys.stderr)
     cb.write_test_results(own.logs, test["metrics"], model_config.class_names,
-                          tracker.best_epoch, validation["metrics"])
+                          tracker.best_epoch, validation["metrics"],
+                          storage.read_bytes(own.dimensions_png) if "dimensions" in test
+                          else None)
     faults.point("fold:evaluated")
     if train_config.export and chief:
         from mer_tf.serving.export import export_run_model

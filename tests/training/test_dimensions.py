@@ -41,9 +41,21 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
 
     from experiments import speech
 
-    run = tmp_path / "both"
-    train(speech.main, run_args(prepared, assets, run, "--targets", "both",
-                                "--monitor", "val_ccc", "--dimension-weight", "0.5"))
+    runs = tmp_path / "both"
+    train(speech.main, run_args(prepared, assets, runs, "--targets", "both", "--protocol",
+                                "loso", "--folds", "4,5", "--monitor", "val_ccc",
+                                "--dimension-weight", "0.5"))
+    summary = json.load(open(runs / "summary.json"))
+    pooled = summary["pooled"]["dimensions"]  # every fold's test utterances together
+    assert pooled["arousal"]["utterances"] == summary["pooled"]["utterances"]
+    folds = [f["test"]["dimensions"]["valence"]["ccc"] for f in summary["folds"]]
+    assert summary["ccc_valence"] == pytest.approx(np.mean(folds))
+    from mer_tf.evaluation.summary import summary_table
+
+    table = summary_table(summary)
+    assert "test CCC arousal [95% CI]" in table
+    assert f"{summary['ccc_dominance']:.3f} ± " in table.split("test CCC arousal")[1]
+    run = runs / "fold5"
     metrics = json.load(open(run / "metrics.json"))
     test = metrics["test"]["dimensions"]
     for name in ("arousal", "valence", "dominance"):
@@ -52,6 +64,7 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
         assert -1 <= low <= test[name]["ccc"] <= high <= 1
     assert test["mean_ccc"] == pytest.approx(np.mean([test[d]["ccc"] for d in (
         "arousal", "valence", "dominance")]))
+    assert (run / "dimensions.png").stat().st_size > 10_000  # three scatters
     history = open(run / "history.csv").read().splitlines()[0].split(",")
     assert {"val_ccc", "val_ua", "val_dimensions_loss"} <= set(history)
     served = tf.saved_model.load(str(run / "saved_model"))
