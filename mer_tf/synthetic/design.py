@@ -28,6 +28,7 @@ FEMALE_PITCH = 1.2
 MOTION_CUES = {"ang": (12.0, 3.0), "exc": (8.0, 2.0), "neu": (4.0, 1.0), "sad": (2.0, 0.5)}
 VAD_OF_CUE = {"ang": (1.8, 4.0, 4.0), "exc": (4.2, 3.8, 3.2), "neu": (3.0, 2.5, 2.6),
               "sad": (1.8, 1.9, 2.0)}
+VAD_SPREAD = 0.3  # each utterance's [V, A, D] (1-5): its class's, plus N(0, this) each
 CUE_WORDS = {
     "ang": ("furious", "hate", "unacceptable", "angry", "ridiculous", "shut", "damn", "stupid"),
     "exc": ("amazing", "wonderful", "great", "love", "fantastic", "excited", "yay", "awesome"),
@@ -165,6 +166,43 @@ def accuracy_ceilings(config: SyntheticConfig) -> dict:
                 total += max(math.prod(accuracy[m] if s == c else (1 - accuracy[m]) / (k - 1)
                                        for m, s in zip(subset, shown)) / k for c in range(k))
             ceilings[subset] = total
+    return ceilings
+
+
+def dimension_ceilings(config: SyntheticConfig) -> dict:
+    """The best CCC any model can reach for arousal, valence and dominance on a corpus
+    from `config`, per modality subset (keys as `accuracy_ceilings`').
+
+    An utterance's rating is its class's `VAD_OF_CUE` plus N(0, `VAD_SPREAD`) (clipping
+    at 1 and 5 is rare and ignored), and the cues say nothing of the spread: the best a
+    model can do is a function of the shown cues. Among those, the conditional mean
+    m(s) = Σ_c P(c | s) μ_c correlates best with the rating, and an affine map of it with
+    the rating's mean and variance turns that correlation into a CCC equal to it, which
+    no predictor beats: sqrt(var m / var rating).
+    """
+    import itertools
+    import math
+
+    accuracy = modality_accuracies(config)
+    k = len(CUE_CLASSES)
+    prior = list(config.class_mix) or [1 / k] * k
+    means = np.array([VAD_OF_CUE[c] for c in CUE_CLASSES])  # [class, (V, A, D)]
+    overall = np.einsum("c,cd->d", prior, means)
+    rating_var = np.einsum("c,cd->d", prior, (means - overall) ** 2) + VAD_SPREAD ** 2
+    ceilings = {}
+    for size in (1, 2, 3):
+        for subset in itertools.combinations(("speech", "text", "mocap"), size):
+            explained = np.zeros(3)
+            for shown in itertools.product(range(k), repeat=size):
+                joint = np.array([prior[c] * math.prod(
+                    accuracy[m] if s == c else (1 - accuracy[m]) / (k - 1)
+                    for m, s in zip(subset, shown)) for c in range(k)])
+                total = joint.sum()
+                mean = joint @ means / total
+                explained += total * (mean - overall) ** 2
+            ccc = np.sqrt(explained / rating_var)
+            ceilings[subset] = {"arousal": float(ccc[1]), "valence": float(ccc[0]),
+                                "dominance": float(ccc[2])}
     return ceilings
 
 

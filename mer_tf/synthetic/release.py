@@ -54,6 +54,7 @@ from mer_tf.synthetic.design import (
     STREAM_NAMES,
     STREAM_WIDTHS,
     VAD_OF_CUE,
+    VAD_SPREAD,
     SyntheticConfig,
     SyntheticUtterance,
     _draw_code,
@@ -176,7 +177,7 @@ def _write_evaluation(session_dir, dialog_id, utterances, rng):
     lines = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
     for u in utterances:
         cue = CUE_OF_CODE.get(u.emotion) or str(rng.choice(CUE_CLASSES))
-        vad = np.clip(np.array(VAD_OF_CUE[cue]) + rng.normal(0, 0.3, 3), 1, 5)
+        vad = np.clip(np.array(VAD_OF_CUE[cue]) + rng.normal(0, VAD_SPREAD, 3), 1, 5)
         lines.append(f"[{u.start:.4f} - {u.end:.4f}]\t{u.utterance_id}\t{u.emotion}\t"
                      f"[{vad[0]:.4f}, {vad[1]:.4f}, {vad[2]:.4f}]")
         for evaluator in ("C-E1", "C-E2", "C-E4", f"C-{u.speaker_gender}1"):
