@@ -129,6 +129,8 @@ def _predict(args) -> int:
     print(f"predicted emotion: {prediction.label}")
     for name, probability in sorted(prediction.probabilities.items(), key=lambda kv: -kv[1]):
         print(f"  {name:>5}  {probability:.3f}  {'#' * int(round(probability * 40))}")
+    for name, value in (prediction.dimensions or {}).items():  # --targets both, on [0, 1]
+        print(f"  {name:>9}  {value:.3f}")
     return 0
 
 

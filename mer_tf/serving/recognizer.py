@@ -31,9 +31,14 @@ class Prediction:
     label: str
     probabilities: dict
     notes: list = dataclasses.field(default_factory=list)
+    # a model trained with --targets both: arousal, valence, dominance on [0, 1]
+    dimensions: dict | None = None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if self.dimensions is None:  # a classes-only model's answer is as it always was
+            out.pop("dimensions")
+        return out
 
 
 UNCERTAIN = "uncertain"
@@ -75,6 +80,10 @@ class EmotionRecognizer:
                 raise ValueError(f"{path} takes other modalities or labels than {saved_model}")
         self.modalities = tuple(self.info["modalities"])
         self.label_names = tuple(self.info["label_names"])
+        # served beside the probabilities by a model trained with --targets both; scores
+        # carry them after the classes' columns, averaged over windows alike
+        self.dimension_names = (("arousal", "valence", "dominance")
+                                if self.info.get("targets") == "both" else ())
         # the tower classes only: they check and batch inputs; nothing is built
         self.towers = {name: tower_class(name) for name in self.modalities}
 
@@ -118,7 +127,8 @@ class EmotionRecognizer:
             p, n = self._score_batch(windows[start:start + batch_size])
             scored.append(p)
             notes.extend(n)
-        scored = np.concatenate(scored) if scored else np.zeros((0, len(self.label_names)))
+        scored = np.concatenate(scored) if scored else np.zeros(
+            (0, len(self.label_names) + len(self.dimension_names)))
         owner = np.asarray(owner, int)
         probabilities = np.stack([scored[owner == i].mean(axis=0) for i in range(len(items))]
                                  ) if items else scored
@@ -150,10 +160,12 @@ class EmotionRecognizer:
         outputs = []
         for model in self._models:
             if all(all(row) for row in present):
-                outputs.append(model.serve(*tensors)["probabilities"].numpy())
+                served = model.serve(*tensors)
             else:
-                outputs.append(model.serve_partial(*tensors, tf.constant(present, tf.int32))
-                               ["probabilities"].numpy())
+                served = model.serve_partial(*tensors, tf.constant(present, tf.int32))
+            outputs.append(np.concatenate(
+                [served["probabilities"].numpy()]
+                + [served[name].numpy()[:, None] for name in self.dimension_names], axis=1))
         probabilities = np.mean(outputs, axis=0)
         if len(self._models) > 1:
             folds = ", ".join(p.replace("\\", "/").rstrip("/").split("/")[-2]
@@ -165,8 +177,14 @@ class EmotionRecognizer:
         return probabilities, notes
 
     def decide(self, probabilities, notes: list) -> Prediction:
-        """The label of `probabilities`: the top class, or `uncertain` below
+        """The label of `probabilities` (a score row: the classes' probabilities, then the
+        dimensions where the model serves them): the top class, or `uncertain` below
         `min_confidence`."""
+        scores = np.asarray(probabilities)
+        probabilities = scores[:len(self.label_names)]
+        dimensions = ({n: float(v) for n, v in zip(self.dimension_names,
+                                                   scores[len(self.label_names):])}
+                      if self.dimension_names else None)
         label = self.label_names[int(np.argmax(probabilities))]
         top = float(np.max(probabilities))
         if top < self.min_confidence:
@@ -174,7 +192,7 @@ class EmotionRecognizer:
                              f"--min-confidence {self.min_confidence:g}"]
             label = UNCERTAIN
         return Prediction(label, {n: float(v) for n, v in zip(self.label_names, probabilities)},
-                          notes)
+                          notes, dimensions)
 
     def _check(self, item: dict, notes: list) -> dict:
         """Each tower checks its own input (clear errors; notes for what it handled)."""

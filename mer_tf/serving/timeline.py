@@ -43,12 +43,15 @@ class TurnPrediction:
     label: str  # a class, "uncertain" (below --min-confidence) or "" (skipped)
     probabilities: dict  # class -> probability; empty when skipped
     notes: list = dataclasses.field(default_factory=list)
+    dimensions: dict | None = None  # --targets both: arousal, valence, dominance on [0, 1]
 
     def to_dict(self) -> dict:
         """As JSON writes it: times to the millisecond (voice activity detection's frame
         arithmetic gives 13.049999999999999), as the CSV has them."""
         row = dataclasses.asdict(self)
         row["start"], row["end"] = round(self.start, 3), round(self.end, 3)
+        if self.dimensions is None:
+            row.pop("dimensions")
         return row
 
 
@@ -185,6 +188,7 @@ def _predict_turns(recognizer, recording, turns, tracks, context, batch_size, pr
             decided = recognizer.decide(sums[index] / counts[index], row.notes)
             row.label, row.probabilities, row.notes = (decided.label, decided.probabilities,
                                                       decided.notes)
+            row.dimensions = decided.dimensions
     return rows
 
 
@@ -220,13 +224,17 @@ def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
+        dims = [n for n in ("arousal", "valence", "dominance")
+                if any(row.dimensions for row in rows)]
         writer.writerow(["start", "end", "speaker", "text", "label",
-                         *[f"p_{name}" for name in label_names], "notes"])
+                         *[f"p_{name}" for name in label_names], *dims, "notes"])
         for row in rows:
             writer.writerow([f"{row.start:.3f}", f"{row.end:.3f}", row.speaker or "",
                              row.text or "", row.label,
                              *[f"{row.probabilities[n]:.4f}" if row.probabilities else ""
-                               for n in label_names], " | ".join(row.notes)])
+                               for n in label_names],
+                             *[f"{row.dimensions[n]:.4f}" if row.dimensions else ""
+                               for n in dims], " | ".join(row.notes)])
         text = buffer.getvalue()
     storage.write_text_atomic(path, text)
 

@@ -76,6 +76,29 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
         values = out[name].numpy()
         assert values.shape == (2,) and ((0 <= values) & (values <= 1)).all()
     np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    # the recognizer, predict and predict --recording give them beside the classes
+    from experiments import predict
+    from mer_tf.serving.recognizer import EmotionRecognizer
+
+    recognizer = EmotionRecognizer(str(run / "saved_model"))
+    wav = tmp_path / "turn.wav"
+    import soundfile
+
+    soundfile.write(wav, np.random.default_rng(1).normal(0, 0.1, 24000).astype(np.float32),
+                    16000)
+    answer = recognizer.predict_files(wav=str(wav))
+    assert sorted(answer.dimensions) == ["arousal", "dominance", "valence"]
+    assert all(0 <= v <= 1 for v in answer.dimensions.values())
+    assert answer.to_dict()["dimensions"] == answer.dimensions
+    capsys.readouterr()
+    assert predict.main(["--saved-model", str(run / "saved_model"), "--wav", str(wav)]) == 0
+    assert f"  arousal  {answer.dimensions['arousal']:.3f}" in capsys.readouterr().out
+    rows = tmp_path / "rows.csv"
+    assert predict.main(["--saved-model", str(run / "saved_model"), "--recording", str(wav),
+                         "--out",
+                         str(rows)]) == 0
+    header = open(rows).readline().strip().split(",")
+    assert header[-4:] == ["arousal", "valence", "dominance", "notes"]
 
 
 def test_what_cannot_train_dimensions_is_refused_in_one_line(prepared, assets, tmp_path,
