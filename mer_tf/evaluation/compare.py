@@ -10,9 +10,12 @@ from mer_tf.evaluation.stats import FIGURES, RESAMPLES, SEED, paired_comparison
 from mer_tf.io import storage
 from mer_tf.layout import CORPUS_KEY, RunLayout
 
+DIMENSIONS = ("arousal", "valence", "dominance")
+
 
 def read_predictions(run_dir: str) -> tuple[dict, tuple]:
-    """({utterance id: (label, predicted)} over every fold's predictions.csv, class names)."""
+    """({utterance id: (label, predicted[, annotated [3], predicted [3]])} over every fold's
+    predictions.csv (the dimensions where the run trained them), class names)."""
     run = RunLayout(run_dir)
     if not storage.exists(run.config):
         raise FileNotFoundError(f"{run_dir}: not a run folder (no {run.config})")
@@ -24,6 +27,10 @@ def read_predictions(run_dir: str) -> tuple[dict, tuple]:
         for row in csv.DictReader(io.StringIO(storage.read_text(fold.predictions))):
             found[row["utterance_id"]] = (classes.index(row["label"]),
                                           classes.index(row["predicted"]))
+            if "arousal" in row:  # --targets both
+                found[row["utterance_id"]] += (
+                    [float(row[f"{d}_annotated"] or "nan") for d in DIMENSIONS],
+                    [float(row[d]) for d in DIMENSIONS])
     if not found:
         raise FileNotFoundError(f"{run_dir}: no fold has its predictions (is it finished?)")
     return found, classes
@@ -62,6 +69,12 @@ def compare_runs(run_a: str, run_b: str, resamples: int = RESAMPLES, seed: int =
                                len(classes_a), resamples, seed)
     result.update(run_a=run_a, run_b=run_b, only_in_a=len(set(a) - set(b)),
                   only_in_b=len(set(b) - set(a)))
+    if all(len(a[u]) > 2 and len(b[u]) > 2 for u in shared):  # both trained the dimensions
+        from mer_tf.evaluation.dimensions import paired_dimension_comparison
+
+        result["dimensions"] = paired_dimension_comparison(
+            [a[u][2] for u in shared], [a[u][3] for u in shared], [b[u][3] for u in shared],
+            resamples, seed)
     return result
 
 
@@ -69,8 +82,9 @@ def comparison_table(result: dict) -> str:
     from mer_tf.evaluation.summary import format_table
 
     rows = []
-    for key, name in zip(FIGURES, ("WA", "UA", "macro F1")):
-        r = result[key]
+    named = [(result[key], name) for key, name in zip(FIGURES, ("WA", "UA", "macro F1"))]
+    named += [(r, f"CCC {d}") for d, r in result.get("dimensions", {}).items()]
+    for r, name in named:
         rows.append([name, f"{r['a']:.3f}", f"{r['b']:.3f}",
                      f"{r['delta']:+.3f} [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]",
                      f"{r['p_value']:.3f}"])

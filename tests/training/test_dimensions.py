@@ -50,7 +50,13 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
     assert pooled["arousal"]["utterances"] == summary["pooled"]["utterances"]
     folds = [f["test"]["dimensions"]["valence"]["ccc"] for f in summary["folds"]]
     assert summary["ccc_valence"] == pytest.approx(np.mean(folds))
+    from mer_tf.evaluation.compare import compare_runs, comparison_table
     from mer_tf.evaluation.summary import summary_table
+
+    compared = compare_runs(str(runs), str(runs))  # a run against itself, on CCC too
+    assert compared["dimensions"]["arousal"]["delta"] == 0
+    assert compared["dimensions"]["arousal"]["utterances"] == summary["pooled"]["utterances"]
+    assert "CCC dominance" in comparison_table(compared)
 
     table = summary_table(summary)
     assert "test CCC arousal [95% CI]" in table
