@@ -92,7 +92,7 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
         else:
             tests = sorted({s for f in made.values() for s in f.test_sessions})
             parts = {"test": (Split(tuple(tests)), list(loaded))}
-    labels, probabilities, ids = [], [], []
+    labels, probabilities, ids, annotated, dimensions = [], [], [], [], []
     for part, (chosen, models) in parts.items():
         scored = [predict_split(loaded[m].model, corpus, chosen, loaded[m].builder.readers(),
                                 batch_size) for m in models]
@@ -101,6 +101,9 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
         labels.extend(scored[0]["labels"].tolist())
         probabilities.extend(averaged.tolist())
         ids.extend(scored[0]["ids"])
+        if "dimensions" in scored[0]:  # --targets both: averaged over the folds alike
+            annotated.extend(scored[0]["annotated"].tolist())
+            dimensions.extend(np.mean([s["dimensions"] for s in scored], axis=0).tolist())
     labels = np.asarray(labels, int)
     keep = np.isin(labels, list(classes["to_model"]))
     excluded = {corpus.classes[c]: int((labels == c).sum()) for c in sorted(set(labels[~keep]))}
@@ -119,6 +122,10 @@ def evaluate_on(run_dir: str, data_dir: str, split: str = "all", fold: str | Non
     if not own and len(mapped):
         report["against_own_test"] = _against_own_test(run, folds, first.label_names, mapped,
                                                         predicted)
+    if dimensions:  # every utterance the corpus rated, whatever its class
+        from mer_tf.evaluation.dimensions import dimension_metrics
+
+        report["dimensions"] = dimension_metrics(annotated, dimensions)
     return report
 
 
@@ -190,6 +197,12 @@ def report_text(report: dict) -> str:
                          f"{name} {d['delta']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
                          for name, d in ((n.upper() if n != "macro_f1" else "macro F1",
                                           drop[n]) for n in ("wa", "ua", "macro_f1"))))
+    for name, f in report.get("dimensions", {}).items():
+        if isinstance(f, dict):
+            lines.append(f"{name}: " + ("not rated in this corpus" if f["ccc"] is None else
+                                        f"CCC {format_interval(f['ccc'], f['ci95']['ccc'])}, "
+                                        f"r {f['pearson']:.3f}, MAE {f['mae']:.3f} "
+                                        f"({f['utterances']} rated)"))
     if report["classes"].get("renamed"):
         lines.append("matched by the cross-corpus names: " + ", ".join(
             f"{c} = {m}" for c, m in report["classes"]["renamed"].items()))

@@ -57,6 +57,12 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
     assert compared["dimensions"]["arousal"]["delta"] == 0
     assert compared["dimensions"]["arousal"]["utterances"] == summary["pooled"]["utterances"]
     assert "CCC dominance" in comparison_table(compared)
+    from mer_tf.training.transfer import evaluate_on, report_text
+
+    report = evaluate_on(str(runs), prepared[0], "test")  # each fold on its own test session
+    assert report["dimensions"]["valence"]["ccc"] == pytest.approx(
+        pooled["valence"]["ccc"], abs=1e-5)
+    assert "valence: CCC" in report_text(report)
 
     table = summary_table(summary)
     assert "test CCC arousal [95% CI]" in table
