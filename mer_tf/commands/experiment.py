@@ -204,6 +204,20 @@ def _run_group(args, experiment: str, variants) -> dict:
               "ΔUA vs the first row [95% CI]"]
     if len(rows[0]) > len(header):
         header.append("best possible UA")
+    if any("ccc_arousal" in s for s in summaries.values()):  # --targets both
+        header.append("test CCC arousal/valence/dominance")
+        for row, summary in zip(rows, summaries.values()):
+            row.append("/".join(f"{summary[f'ccc_{d}']:.3f}" for d in DIMENSION_NAMES)
+                       if "ccc_arousal" in summary else "-")
+        if "best possible UA" in header:  # the demo corpus: its ceilings
+            from mer_tf.synthetic import demo
+            from mer_tf.synthetic.design import dimension_ceilings
+
+            header.append("best possible CCC")
+            for row, summary in zip(rows, summaries.values()):
+                best = dimension_ceilings(demo.DEMO_CORPUS)[tuple(
+                    m for m in MODALITIES if m in summary["modalities"])]
+                row.append("/".join(f"{best[d]:.3f}" for d in DIMENSION_NAMES))
     table = format_table(header, rows)
     storage.write_json_atomic(RunLayout(group_dir).group_summary,
                          {"experiment": experiment, "runs": summaries})
@@ -211,6 +225,9 @@ def _run_group(args, experiment: str, variants) -> dict:
     print(f"\n{experiment} ({group_dir})\n{table}", file=sys.stderr)
     _exit_if_failed(summaries)
     return summaries
+
+
+DIMENSION_NAMES = ("arousal", "valence", "dominance")
 
 
 def demo_ceiling(modalities) -> float:

@@ -248,8 +248,10 @@ def test_group_commands_write_a_table_and_hparams(prepared, assets, tmp_path):
 
     fast = ("--freeze", "speech,text", "--cache-features", "--no-export", "--epochs", "1")
     train(ablation.main, [*run_args(prepared, assets, tmp_path / "ablation", *fast),
-                          "--optimizers", "sgd,rmsprop"])
+                          "--optimizers", "sgd,rmsprop", "--targets", "both"])
     table = (tmp_path / "ablation" / "summary.md").read_text()
+    assert "test CCC arousal/valence/dominance" in table  # --targets both: its figures too
+    assert len(re.findall(r"-?\d\.\d{3}/-?\d\.\d{3}/-?\d\.\d{3}", table)) == 2
     assert "sgd" in table and "rmsprop" in table and "speech+text+mocap" in table
     rows = {line.split()[0]: line for line in table.splitlines()
             if line.split() and line.split()[0] in ("sgd", "rmsprop")}
