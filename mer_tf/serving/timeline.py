@@ -240,16 +240,26 @@ def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
 
 
 def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
-    """Each class's probability per turn (above) and the turns as bars coloured by their
+    """Each class's probability per turn (above), arousal, valence and dominance per turn
+    where the model gives them (a lane each), and the turns as bars coloured by their
     label, one lane per speaker (below)."""
     from mer_tf.evaluation.plots import _pyplot
 
     plt = _pyplot()
     colours = {**dict(zip(label_names, plt.get_cmap("tab10").colors)), **EMOTION_COLOURS}
     speakers = sorted({row.speaker or "speech" for row in rows})
-    figure, (top, bottom) = plt.subplots(
-        2, 1, sharex=True, figsize=(12, 3.2 + 0.45 * len(speakers)),
-        gridspec_kw={"height_ratios": [3, max(1, 0.45 * len(speakers))]})
+    rated = [row for row in rows if row.dimensions]
+    lanes = ("arousal", "valence", "dominance") if rated else ()
+    heights = [3, *[1] * len(lanes), max(1, 0.45 * len(speakers))]
+    figure, axes = plt.subplots(
+        len(heights), 1, sharex=True, figsize=(12, 3.2 + 0.9 * len(lanes) + 0.45 * len(speakers)),
+        gridspec_kw={"height_ratios": heights})
+    top, bottom = axes[0], axes[-1]
+    for ax, name in zip(axes[1:-1], lanes):
+        ax.hlines([row.dimensions[name] for row in rated], [r.start for r in rated],
+                  [r.end for r in rated], color="#444444", linewidth=3)
+        ax.set(ylim=(0, 1), ylabel=name)
+        ax.grid(alpha=0.3)
     scored = [row for row in rows if row.probabilities]
     for name in label_names:
         middle = [(row.start + row.end) / 2 for row in scored]

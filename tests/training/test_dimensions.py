@@ -107,10 +107,14 @@ def test_both_heads_train_are_scored_and_served(prepared, assets, tmp_path, caps
     assert f"  arousal  {answer.dimensions['arousal']:.3f}" in capsys.readouterr().out
     rows = tmp_path / "rows.csv"
     assert predict.main(["--saved-model", str(run / "saved_model"), "--recording", str(wav),
-                         "--out",
-                         str(rows)]) == 0
+                         "--out", str(rows), "--plot", str(tmp_path / "timeline.png")]) == 0
     header = open(rows).readline().strip().split(",")
     assert header[-4:] == ["arousal", "valence", "dominance", "notes"]
+    import matplotlib.image
+
+    # a lane per dimension between the probabilities and the speakers' bars: 3.2 + 0.9 x 3
+    # + 0.45 inches at 100 dpi
+    assert matplotlib.image.imread(tmp_path / "timeline.png").shape[0] == 635
 
 
 def test_what_cannot_train_dimensions_is_refused_in_one_line(prepared, assets, tmp_path,
