@@ -91,15 +91,17 @@ class PreparedCorpus:
         return tuple(self.manifest.get("modalities", ("speech", "text", "mocap")))
 
     def dimension_scales(self) -> dict:
-        """{session: (low, high) of its arousal/valence/dominance, or None where its corpus
-        has none}: the manifest's `dimensions` scale (a combination's per member); a
+        """{utterance id: (low, high) of its arousal/valence/dominance, or None where its
+        corpus has none}: the manifest's `dimensions` scale; a combination's per member (by
+        the index row's corpus: the records keep their own corpus's session numbers); a
         manifest from before it (IEMOCAP's) is IEMOCAP's 1-5."""
         combined = self.manifest.get("combined")
         if combined:
-            return {int(new): _scale_of(entry.get("dimensions"), entry.get("corpus"))
-                    for entry in combined["corpora"] for new in entry["sessions"]}
+            by_corpus = {entry["corpus"]: _scale_of(entry.get("dimensions"), entry["corpus"])
+                         for entry in combined["corpora"]}
+            return {r["utterance_id"]: by_corpus.get(r.get("corpus")) for r in self.index}
         scale = _scale_of(self.manifest.get("dimensions"), self.manifest.get("corpus"))
-        return {session: scale for session in self.sessions}
+        return {r["utterance_id"]: scale for r in self.index}
 
     @property
     def facts(self) -> DataFacts:

@@ -52,11 +52,11 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
             and real examples (N + fillers) / N, so that Keras' validation loss (summed
             over a batch, divided by its size, averaged over examples), accuracy and UA
             equal those of the real examples alone. Needs `num_examples`.
-        dimensions: {session: (low, high) of its arousal/valence/dominance, or None}
+        dimensions: {utterance id: (low, high) of its arousal/valence/dominance, or None}
             (`PreparedCorpus.dimension_scales`): labels become {"classes": the class,
             "dimensions": [arousal, valence, dominance] on [0, 1]}, NaN where the
-            utterance (or its corpus) has none, and for fillers, so the masked losses
-            and figures leave them out.
+            utterance (or its corpus) has none, outside its scale (older shards' zeros),
+            and for fillers, so the masked losses and figures leave them out.
     """
     import tensorflow as tf
 
@@ -103,7 +103,7 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
         label = tf.cast(features["label"], tf.int32)
         if dimensions is not None:
             label = {"classes": label, "dimensions": to_unit(features["vad"],
-                                                             features["session"])}
+                                                             features["utterance_id"])}
         return inputs, label, meta
 
     def after_batch(inputs, labels, meta):
@@ -187,24 +187,36 @@ def _as_filler(inputs, labels, meta):
 
 
 def _unit_scaler(scales: dict):
-    """(vad [3] as the schema stores it: valence, arousal, dominance; session) ->
-    [arousal, valence, dominance] on [0, 1] by the session's corpus's scale; NaN for a
-    session whose corpus has none, and for a value the corpus left unannotated (NaN)."""
+    """(vad [3] as the schema stores it: valence, arousal, dominance; utterance id) ->
+    [arousal, valence, dominance] on [0, 1] by the utterance's corpus's scale; NaN for an
+    utterance whose corpus has none, for a value left unannotated (NaN) and for one
+    outside the scale (the zeros shards held for unrated utterances before NaN)."""
     import tensorflow as tf
 
-    sessions = sorted(scales)
     nan = float("nan")
-    low = tf.constant([nan if scales[s] is None else float(scales[s][0]) for s in sessions])
-    high = tf.constant([nan if scales[s] is None else float(scales[s][1]) for s in sessions])
-    position = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-        tf.constant(sessions, tf.int64), tf.range(len(sessions), dtype=tf.int64)), -1)
+    distinct = sorted({s for s in scales.values() if s is not None})
+    low = tf.constant([float(s[0]) for s in distinct] + [nan])
+    high = tf.constant([float(s[1]) for s in distinct] + [nan])
+    unrated = len(distinct)  # the NaN scale's position
+    if len({*scales.values()}) == 1:  # one corpus: one scale, no lookup
+        only = unrated if None in scales.values() else 0
 
-    def scale(vad, session):
-        at = position.lookup(tf.cast(session, tf.int64))
-        lo = tf.where(at >= 0, tf.gather(low, tf.maximum(at, 0)), nan)
-        hi = tf.where(at >= 0, tf.gather(high, tf.maximum(at, 0)), nan)
+        def position(_):
+            return tf.constant(only, tf.int64)
+    else:
+        ids = sorted(scales)
+        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(ids, tf.string), tf.constant(
+                [unrated if scales[i] is None else distinct.index(scales[i]) for i in ids],
+                tf.int64)), unrated)
+        position = table.lookup
+
+    def scale(vad, utterance_id):
+        at = position(utterance_id)
+        lo, hi = tf.gather(low, at), tf.gather(high, at)
         ordered = tf.gather(tf.cast(vad, tf.float32), [1, 0, 2])  # arousal, valence, dominance
-        return (ordered - lo) / (hi - lo)
+        inside = (ordered >= lo) & (ordered <= hi)
+        return tf.where(inside, (ordered - lo) / (hi - lo), nan)
 
     return scale
 

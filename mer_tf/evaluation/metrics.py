@@ -139,7 +139,10 @@ class MeanConcordance(keras.metrics.Metric):
         cov = syp / safe - my * mp
         ccc = ops.divide_no_nan(2 * cov, vy + vp + ops.square(my - mp))
         scored = ops.cast(n >= 2, "float32")
-        return ops.divide_no_nan(ops.sum(ccc * scored), ops.sum(scored))
+        # no dimension rated twice: NaN, never 0.0 (which --monitor val_ccc would rank)
+        return ops.where(ops.sum(scored) > 0,
+                         ops.divide_no_nan(ops.sum(ccc * scored), ops.sum(scored)),
+                         float("nan"))
 
     def reset_state(self):
         self.sums.assign(ops.zeros_like(self.sums))

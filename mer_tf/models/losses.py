@@ -10,6 +10,16 @@ import keras
 from keras import ops
 
 
+def _per_replica(loss):
+    """The batch's loss as a share of the global batch's: with several replicas Keras sums
+    their gradients, and a loss without Keras' own reduction is not divided for it."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return loss / tf.distribute.get_strategy().num_replicas_in_sync
+    return loss
+
+
 def _masked(y_true, y_pred):
     """(targets with NaN replaced by 0, predictions, the float mask of present targets)."""
     y_true = ops.cast(y_true, "float32")
@@ -39,7 +49,8 @@ class ConcordanceLoss(keras.losses.Loss):
         ccc = 2 * cov / (vy + vp + ops.square(my - mp) + 1e-8)
         scored = ops.cast(n >= 2, "float32")
         loss = ops.sum(scored * (1.0 - ccc)) / ops.maximum(ops.sum(scored), 1.0)
-        return ops.reshape(loss, (1,))  # one value per batch: CCC is not per utterance
+        # one value per batch: CCC is not per utterance
+        return ops.reshape(_per_replica(loss), (1,))
 
 
 @keras.saving.register_keras_serializable(package="mer_tf")
@@ -53,7 +64,7 @@ class MaskedMeanSquaredError(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y, p, w = _masked(y_true, y_pred)
         loss = ops.sum(w * ops.square(y - p)) / ops.maximum(ops.sum(w), 1.0)
-        return ops.reshape(loss, (1,))
+        return ops.reshape(_per_replica(loss), (1,))
 
 
 DIMENSION_LOSSES = {"ccc": ConcordanceLoss, "mse": MaskedMeanSquaredError}

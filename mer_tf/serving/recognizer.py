@@ -110,7 +110,9 @@ class EmotionRecognizer:
         return [self.decide(p, note) for p, note in zip(probabilities, notes)]
 
     def score_many(self, items: list[dict], batch_size: int = 16):
-        """(probabilities [items, classes], notes per item), before any label is chosen.
+        """(scores [items, classes + dimensions]: the probabilities, then arousal, valence
+        and dominance where the model serves them; notes per item), before any label is
+        chosen (`decide`).
         Audio longer than the model's speech input is read in windows of that length and
         their probabilities averaged (`mer_tf.frames.input_windows`), as a recording's
         turns are, instead of its first seconds alone."""

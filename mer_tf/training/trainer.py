@@ -71,6 +71,8 @@ def _run(config: RunConfig, progress: bool, overwrite: bool) -> dict:
         raise ValueError(f"{config.data.data_dir} has no {' or '.join(lacking)} (it holds "
                          f"{', '.join(corpus.modalities)}): train the towers it can feed, "
                          "e.g. python -m experiments.speech")
+    if config.train.monitor == "val_ccc" and not config.model.predicts_dimensions:
+        raise ValueError("--monitor val_ccc needs the dimensions' head (--targets both)")
     if config.model.targets == "dimensions":
         raise ValueError("--targets dimensions (arousal, valence and dominance without a "
                          "class head) is not built yet: train --targets both")

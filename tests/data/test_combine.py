@@ -5,6 +5,7 @@ audit corpus by corpus, and leave-one-corpus-out from `--protocol loso`."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from mer_tf.synthetic.crema_d import write_crema_d
@@ -31,9 +32,11 @@ def two_corpora(tmp_path_factory):
 
 @pytest.mark.slow
 def test_two_corpora_become_one_prepared_folder_that_training_reads(two_corpora, tmp_path):
+    import numpy as np
+
     from mer_tf.config.run import DataConfig
     from mer_tf.data.combine import combine
-    from mer_tf.data.corpus import PreparedCorpus
+    from mer_tf.data.corpus import PreparedCorpus, Split
     from mer_tf.training.splits import make_folds
 
     crema, podcast = (PreparedCorpus.open(two_corpora[k]) for k in ("crema", "podcast"))
@@ -63,6 +66,19 @@ def test_two_corpora_become_one_prepared_folder_that_training_reads(two_corpora,
         for uid, label in zip(meta["utterance_id"].numpy(), labels.numpy()):
             seen[uid.decode()] = int(label)
     assert seen == {r["utterance_id"]: r["label"] for r in both.rows(folds[1].test_split())}
+    # each member's ratings on its own scale, by the row's corpus: the records keep their
+    # own session numbers (both members' are 1), so a scale by session would mix them
+    rated = {r["utterance_id"]: r for r in both.index}
+    for _, labels, meta in both.dataset(Split((1, 2)), [], 16, training=False,
+                                        with_metadata=True,
+                                        dimensions=both.dimension_scales()):
+        for uid, dims in zip(meta["utterance_id"].numpy(), labels["dimensions"].numpy()):
+            row = rated[uid.decode()]
+            if row["corpus"] == "crema-d":  # not rated: NaN, never zero
+                assert np.isnan(dims).all()
+            else:
+                np.testing.assert_allclose(dims, [(row[k] - 1) / 6 for k in (
+                    "arousal", "valence", "dominance")], rtol=1e-6)
     assert combine([two_corpora["crema"], two_corpora["podcast"]], out) == manifest  # kept
     assert manifest["combined"]["shards"] == {"linked": len(both.shards)}
     with pytest.raises(ValueError, match="is given twice"):
@@ -128,3 +144,19 @@ def test_corpora_with_other_classes_or_shared_speakers_are_refused(tmp_path):
         _check([Member("a", ("ang", "sad"), ["x"]), Member("b", ("angry", "sad"), ["y"])])
     with pytest.raises(ValueError, match="speaker 'x' is in both a and b"):
         _check([Member("a", ("sad",), ["x"]), Member("b", ("sad",), ["x"])])
+
+
+def test_ratings_outside_the_corpus_scale_are_unrated_not_ratings():
+    import tensorflow as tf
+
+    from mer_tf.data.pipeline import _unit_scaler
+
+    scale = _unit_scaler({"a": (1.0, 5.0), "b": (1.0, 5.0)})  # one scale: no lookup
+    np.testing.assert_allclose(scale(tf.constant([2.0, 3.0, 5.0]), "a").numpy(),
+                               [0.5, 0.25, 1.0])  # (valence, arousal, dominance) in
+    assert np.isnan(scale(tf.constant([0.0, 0.0, 0.0]), "a").numpy()).all()  # older zeros
+    mixed = _unit_scaler({"a": (1.0, 5.0), "b": (1.0, 7.0), "c": None})
+    np.testing.assert_allclose(mixed(tf.constant([7.0, 4.0, 1.0]), tf.constant("b")).numpy(),
+                               [0.5, 1.0, 0.0])
+    assert np.isnan(mixed(tf.constant([3.0, 3.0, 3.0]), tf.constant("c")).numpy()).all()
+    assert np.isnan(mixed(tf.constant([3.0, 3.0, 3.0]), tf.constant("z")).numpy()).all()

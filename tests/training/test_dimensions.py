@@ -124,7 +124,9 @@ def test_what_cannot_train_dimensions_is_refused_in_one_line(prepared, assets, t
     for extra, says in ((("--targets", "dimensions"), "--targets dimensions (arousal, valence "
                          "and dominance without a class head) is not built yet"),
                         (("--targets", "both", "--class-weight", "balanced"),
-                         "--class-weight balanced weighs the class head alone")):
+                         "--class-weight balanced weighs the class head alone"),
+                        (("--monitor", "val_ccc"), "--monitor val_ccc needs the dimensions' "
+                                                   "head")):
         with pytest.raises(SystemExit) as stopped:
-            speech.main(run_args(prepared, assets, tmp_path / extra[1], *extra))
+            speech.main(run_args(prepared, assets, tmp_path / extra[-1], *extra))
         assert stopped.value.code == 2 and says in capsys.readouterr().err
