@@ -229,7 +229,9 @@ def _predict_recording(recognizer, args) -> int:
                          "output as JSON lines instead") from None
     if args.plot:
         title = f"{os.path.basename(args.recording)}: emotion per turn"
-        figure = recording.timeline_figure(rows, recognizer.label_names, title=title)
+        from mer_tf.serving.timeline_plot import timeline_figure
+
+        figure = timeline_figure(rows, recognizer.label_names, title=title)
         try:
             storage.write_bytes_atomic(args.plot, figure_png(figure))
         except Exception as error:

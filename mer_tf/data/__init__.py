@@ -4,7 +4,7 @@ them: `iemocap` with `iemocap_files`, `mocap_files` and `dialog`; `msp_podcast`,
 decodes their files), several prepared corpora made one (`combine`), prepared as
 TFRecord shards with a manifest (`prepare`, `shard_writers`, `manifest`, `schema`),
 opened and verified (`corpus`, `verify`) and read back by tf.data (`pipeline`,
-`readers`). Bad input is a `DataError` naming the file.
+`readers`, `targets`). Bad input is a `DataError` naming the file.
 
 Imports io, frames, layout, registry and config; nothing above them.
 """

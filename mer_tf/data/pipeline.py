@@ -67,7 +67,9 @@ def make_dataset(corpus, split, readers, batch_size: int, *,
     keys = dict.fromkeys(METADATA_KEYS)
     if dimensions is not None:
         keys["vad"] = None
-        to_unit = _unit_scaler(dimensions)
+        from mer_tf.data.targets import unit_scaler
+
+        to_unit = unit_scaler(dimensions)
     for reader in readers:
         keys.update(dict.fromkeys(reader.record_keys()))
     spec_tf = UTTERANCE.parse_spec(keys)
@@ -184,41 +186,6 @@ def _as_filler(inputs, labels, meta):
     if isinstance(labels, dict):  # a filler has no dimensions: the masked losses skip it
         labels = {**labels, "dimensions": tf.fill(tf.shape(labels["dimensions"]), float("nan"))}
     return inputs, labels, {**meta, "valid": meta["valid"] * 0}
-
-
-def _unit_scaler(scales: dict):
-    """(vad [3] as the schema stores it: valence, arousal, dominance; utterance id) ->
-    [arousal, valence, dominance] on [0, 1] by the utterance's corpus's scale; NaN for an
-    utterance whose corpus has none, for a value left unannotated (NaN) and for one
-    outside the scale (the zeros shards held for unrated utterances before NaN)."""
-    import tensorflow as tf
-
-    nan = float("nan")
-    distinct = sorted({s for s in scales.values() if s is not None})
-    low = tf.constant([float(s[0]) for s in distinct] + [nan])
-    high = tf.constant([float(s[1]) for s in distinct] + [nan])
-    unrated = len(distinct)  # the NaN scale's position
-    if len({*scales.values()}) == 1:  # one corpus: one scale, no lookup
-        only = unrated if None in scales.values() else 0
-
-        def position(_):
-            return tf.constant(only, tf.int64)
-    else:
-        ids = sorted(scales)
-        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-            tf.constant(ids, tf.string), tf.constant(
-                [unrated if scales[i] is None else distinct.index(scales[i]) for i in ids],
-                tf.int64)), unrated)
-        position = table.lookup
-
-    def scale(vad, utterance_id):
-        at = position(utterance_id)
-        lo, hi = tf.gather(low, at), tf.gather(high, at)
-        ordered = tf.gather(tf.cast(vad, tf.float32), [1, 0, 2])  # arousal, valence, dominance
-        inside = (ordered >= lo) & (ordered <= hi)
-        return tf.where(inside, (ordered - lo) / (hi - lo), nan)
-
-    return scale
 
 
 EPOCH_GRAPH_SEED = 20_261_207

@@ -80,8 +80,7 @@ class EmotionRecognizer:
                 raise ValueError(f"{path} takes other modalities or labels than {saved_model}")
         self.modalities = tuple(self.info["modalities"])
         self.label_names = tuple(self.info["label_names"])
-        # served beside the probabilities by a model trained with --targets both; scores
-        # carry them after the classes' columns, averaged over windows alike
+        # --targets both: served beside the probabilities, scored after them
         self.dimension_names = (("arousal", "valence", "dominance")
                                 if self.info.get("targets") == "both" else ())
         # the tower classes only: they check and batch inputs; nothing is built
@@ -110,9 +109,8 @@ class EmotionRecognizer:
         return [self.decide(p, note) for p, note in zip(probabilities, notes)]
 
     def score_many(self, items: list[dict], batch_size: int = 16):
-        """(scores [items, classes + dimensions]: the probabilities, then arousal, valence
-        and dominance where the model serves them; notes per item), before any label is
-        chosen (`decide`).
+        """(scores [items, classes + dimensions]: the probabilities, then any dimensions;
+        notes per item), before any label is chosen (`decide`).
         Audio longer than the model's speech input is read in windows of that length and
         their probabilities averaged (`mer_tf.frames.input_windows`), as a recording's
         turns are, instead of its first seconds alone."""
@@ -179,9 +177,8 @@ class EmotionRecognizer:
         return probabilities, notes
 
     def decide(self, probabilities, notes: list) -> Prediction:
-        """The label of `probabilities` (a score row: the classes' probabilities, then the
-        dimensions where the model serves them): the top class, or `uncertain` below
-        `min_confidence`."""
+        """The label of a score row (the probabilities, then any dimensions): the top
+        class, or `uncertain` below `min_confidence`."""
         scores = np.asarray(probabilities)
         probabilities = scores[:len(self.label_names)]
         dimensions = ({n: float(v) for n, v in zip(self.dimension_names,

@@ -149,13 +149,13 @@ def test_corpora_with_other_classes_or_shared_speakers_are_refused(tmp_path):
 def test_ratings_outside_the_corpus_scale_are_unrated_not_ratings():
     import tensorflow as tf
 
-    from mer_tf.data.pipeline import _unit_scaler
+    from mer_tf.data.targets import unit_scaler
 
-    scale = _unit_scaler({"a": (1.0, 5.0), "b": (1.0, 5.0)})  # one scale: no lookup
+    scale = unit_scaler({"a": (1.0, 5.0), "b": (1.0, 5.0)})  # one scale: no lookup
     np.testing.assert_allclose(scale(tf.constant([2.0, 3.0, 5.0]), "a").numpy(),
                                [0.5, 0.25, 1.0])  # (valence, arousal, dominance) in
     assert np.isnan(scale(tf.constant([0.0, 0.0, 0.0]), "a").numpy()).all()  # older zeros
-    mixed = _unit_scaler({"a": (1.0, 5.0), "b": (1.0, 7.0), "c": None})
+    mixed = unit_scaler({"a": (1.0, 5.0), "b": (1.0, 7.0), "c": None})
     np.testing.assert_allclose(mixed(tf.constant([7.0, 4.0, 1.0]), tf.constant("b")).numpy(),
                                [0.5, 1.0, 0.0])
     assert np.isnan(mixed(tf.constant([3.0, 3.0, 3.0]), tf.constant("c")).numpy()).all()
