@@ -87,8 +87,8 @@ def measure(root: str, utterances: int, mean_seconds: float, epochs: int, batch:
                     "loso_fixed": round(fixed, 1), "loso_per_epoch": round(per_epoch, 2)},
         "cache_audio_seconds_per_second": round(audio_seconds / cache, 2),
         "iemocap_four_class_estimate_minutes": {
-            "cache": round(cache * scale_audio / 60, 1),
-            "loso_on_cache": round((fixed + epochs * per_epoch * scale_utterances) / 60, 1)},
+            "cache": round(cache * scale_audio / 60, 2),
+            "loso_on_cache": round((fixed + epochs * per_epoch * scale_utterances) / 60, 2)},
     }
 
 

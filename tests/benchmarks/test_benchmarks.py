@@ -168,7 +168,10 @@ def test_laptop_recipe_benchmark_times_the_cache_and_the_training_apart(release,
     assert seconds["loso_fixed"] > 0 and seconds["loso_per_epoch"] >= 0
     assert result["utterances"] == prepared[1]["utterances"] and result["audio_minutes"] > 0
     estimate = result["iemocap_four_class_estimate_minutes"]
-    assert estimate["cache"] > 0 and estimate["loso_on_cache"] > 0
+    # one epoch a fold: no per-epoch share to scale, so the estimate is the fixed cost (a
+    # fast machine trains the tiny run in under 3 s: 0.0 minutes at one decimal before)
+    assert estimate["cache"] > 0
+    assert estimate["loso_on_cache"] == pytest.approx(seconds["loso_fixed"] / 60, abs=0.01)
     summary = {"date": "d", "machine": {"cpu": "c", "cpu_count": 2}, "versions": {},
                "seconds": 1, "results": {"laptop_recipe": {"figures": result}}}
     assert "IEMOCAP 4-class estimate" in markdown(summary)
