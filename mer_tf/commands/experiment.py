@@ -14,6 +14,7 @@ from mer_tf.commands.flags import build_parser, flag_overrides
 from mer_tf.commands.runner import FAILED_EXIT_CODE, parse, reported_as_one_line
 from mer_tf.config import MODALITIES, RunConfig
 from mer_tf.config.presets import default_run_dir
+from mer_tf.evaluation.dimensions import DIMENSIONS
 from mer_tf.layout import RunLayout
 
 __all__ = ["FAILED_EXIT_CODE", "run_group", "run_seeds", "run_single"]
@@ -207,7 +208,7 @@ def _run_group(args, experiment: str, variants) -> dict:
     if any("ccc_arousal" in s for s in summaries.values()):  # --targets both
         header.append("test CCC arousal/valence/dominance")
         for row, summary in zip(rows, summaries.values()):
-            row.append("/".join(f"{summary[f'ccc_{d}']:.3f}" for d in DIMENSION_NAMES)
+            row.append("/".join(f"{summary[f'ccc_{d}']:.3f}" for d in DIMENSIONS)
                        if "ccc_arousal" in summary else "-")
         if "best possible UA" in header:  # the demo corpus: its ceilings
             from mer_tf.synthetic import demo
@@ -217,7 +218,7 @@ def _run_group(args, experiment: str, variants) -> dict:
             for row, summary in zip(rows, summaries.values()):
                 best = dimension_ceilings(demo.DEMO_CORPUS)[tuple(
                     m for m in MODALITIES if m in summary["modalities"])]
-                row.append("/".join(f"{best[d]:.3f}" for d in DIMENSION_NAMES))
+                row.append("/".join(f"{best[d]:.3f}" for d in DIMENSIONS))
     table = format_table(header, rows)
     storage.write_json_atomic(RunLayout(group_dir).group_summary,
                          {"experiment": experiment, "runs": summaries})
@@ -225,9 +226,6 @@ def _run_group(args, experiment: str, variants) -> dict:
     print(f"\n{experiment} ({group_dir})\n{table}", file=sys.stderr)
     _exit_if_failed(summaries)
     return summaries
-
-
-DIMENSION_NAMES = ("arousal", "valence", "dominance")
 
 
 def demo_ceiling(modalities) -> float:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
+from mer_tf.evaluation.dimensions import DIMENSIONS
 from mer_tf.evaluation.stats import FIGURES, RESAMPLES, SEED, paired_comparison
 from mer_tf.io import storage
 from mer_tf.layout import CORPUS_KEY, RunLayout
-
-DIMENSIONS = ("arousal", "valence", "dominance")
 
 
 def read_predictions(run_dir: str) -> tuple[dict, tuple]:

@@ -85,7 +85,9 @@ def write_predictions(path: str, result: dict, class_names, temperature: float =
     predicted = probabilities.argmax(axis=1) if len(probabilities) else []
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    dims = ("arousal", "valence", "dominance") if "dimensions" in result else ()
+    from mer_tf.evaluation.dimensions import DIMENSIONS
+
+    dims = DIMENSIONS if "dimensions" in result else ()
     writer.writerow(["utterance_id", "session", "speaker", "label", "predicted",
                      *[f"p_{c}" for c in class_names],
                      *[f"{d}{what}" for what in ("", "_annotated") for d in dims]])

@@ -68,7 +68,8 @@ def dimensions_figure(annotated, predicted, figures: dict, title: str = ""):
     """One scatter per dimension of [N, 3] annotations and predictions on [0, 1] (unrated
     utterances left out), the diagonal drawn and the CCC [interval] in each title."""
     plt = _pyplot()
-    names = ("arousal", "valence", "dominance")
+    from mer_tf.evaluation.dimensions import DIMENSIONS as names
+
     figure, axes = plt.subplots(1, 3, figsize=(10.5, 3.6), dpi=100)
     for column, (ax, name) in enumerate(zip(axes, names)):
         y, p = np.asarray(annotated)[:, column], np.asarray(predicted)[:, column]

@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 
+from mer_tf.evaluation.dimensions import DIMENSIONS
+
 
 def trial_id(config, fold) -> str:
     """TensorBoard's hparams trial of one fold of one run: its run folder, so two runs of
@@ -52,7 +54,7 @@ def pooled_predictions(run, results: list):
     if len(results) < 2:
         return None
     labels, predicted, annotated, estimated = [], [], [], []
-    dims = ("arousal", "valence", "dominance")
+    dims = DIMENSIONS
     for result in results:
         path = run.fold(result.fold).predictions
         if not storage.exists(path):
@@ -97,7 +99,7 @@ def summarise(config, results: list, pooled=None) -> dict:
         "test_utterances_sharing_a_transcript_with_training": shared,
         "scripted": sum(r.leakage.get("train_test", {}).get("scripted_transcripts", 0)
                         for r in results)}
-    for dimension in ("arousal", "valence", "dominance"):  # --targets both
+    for dimension in DIMENSIONS:  # --targets both
         values = [r.test["dimensions"][dimension]["ccc"] for r in results
                   if r.test.get("dimensions", {}).get(dimension, {}).get("ccc") is not None]
         if values:
@@ -146,7 +148,7 @@ def summary_table(summary: dict) -> str:
         text += (f"\nleakage: {leakage['test_utterances_sharing_a_transcript_with_training']} of "
                  f"{leakage['test_utterances']} test utterances share a transcript with training "
                  f"({leakage['scripted']} scripted)")
-    dims = ("arousal", "valence", "dominance")
+    dims = DIMENSIONS
     if any(f["test"].get("dimensions") for f in summary["folds"]):
         rows = [[f["fold"], *[_ccc_cell(f["test"]["dimensions"].get(d)) for d in dims]]
                 for f in summary["folds"] if f["test"].get("dimensions")]

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from mer_tf.data.iemocap import MOCAP_STREAMS
+from mer_tf.evaluation.dimensions import DIMENSIONS
 from mer_tf.frames import PCM16_SCALE, SAMPLE_RATE
 from mer_tf.io import storage
 from mer_tf.layout import INFO_FILE, SAVED_MODEL_FILE
@@ -81,8 +82,7 @@ class EmotionRecognizer:
         self.modalities = tuple(self.info["modalities"])
         self.label_names = tuple(self.info["label_names"])
         # --targets both: served beside the probabilities, scored after them
-        self.dimension_names = (("arousal", "valence", "dominance")
-                                if self.info.get("targets") == "both" else ())
+        self.dimension_names = DIMENSIONS if self.info.get("targets") == "both" else ()
         # the tower classes only: they check and batch inputs; nothing is built
         self.towers = {name: tower_class(name) for name in self.modalities}
 

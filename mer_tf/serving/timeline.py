@@ -22,6 +22,7 @@ import io
 import numpy as np
 
 from mer_tf.data.audio import downmix, resample
+from mer_tf.evaluation.dimensions import DIMENSIONS
 from mer_tf.frames import RECEPTIVE_FIELD, SAMPLE_RATE, input_windows
 from mer_tf.io import storage
 from mer_tf.serving.recording import Recording, SpeechSettings, find_speech
@@ -220,8 +221,7 @@ def write_rows(rows: list[TurnPrediction], path: str, label_names) -> None:
     else:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        dims = [n for n in ("arousal", "valence", "dominance")
-                if any(row.dimensions for row in rows)]
+        dims = [n for n in DIMENSIONS if any(row.dimensions for row in rows)]
         writer.writerow(["start", "end", "speaker", "text", "label",
                          *[f"p_{name}" for name in label_names], *dims, "notes"])
         for row in rows:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from mer_tf.evaluation.dimensions import DIMENSIONS
 from mer_tf.serving.timeline import SKIPPED, TurnPrediction
 
 # Colours people read as the emotion (IEMOCAP's codes); other classes take tab10's.
@@ -21,7 +22,7 @@ def timeline_figure(rows: list[TurnPrediction], label_names, title: str = ""):
     colours = {**dict(zip(label_names, plt.get_cmap("tab10").colors)), **EMOTION_COLOURS}
     speakers = sorted({row.speaker or "speech" for row in rows})
     rated = [row for row in rows if row.dimensions]
-    lanes = ("arousal", "valence", "dominance") if rated else ()
+    lanes = DIMENSIONS if rated else ()
     heights = [3, *[1] * len(lanes), max(1, 0.45 * len(speakers))]
     figure, axes = plt.subplots(
         len(heights), 1, sharex=True, figsize=(12, 3.2 + 0.9 * len(lanes) + 0.45 * len(speakers)),
